@@ -1,0 +1,57 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One list of settings for every target: Swift 6 language mode (from the
+/// tools version) plus the upcoming features we want everywhere.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ScaleKit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ScaleKit", targets: ["ScaleKit"]),
+        .library(name: "ScaleKitTesting", targets: ["ScaleKitTesting"]),
+        .executable(name: "scalekit", targets: ["scalekit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "ScaleKit",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ScaleKitTesting",
+            dependencies: ["ScaleKit"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "scalekit",
+            dependencies: [
+                "ScaleKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScaleKitTests",
+            dependencies: ["ScaleKit", "ScaleKitTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,85 @@
+public import Foundation
+
+/// The per-day and per-hour limits of an external API.
+public struct APILimits: Sendable, Hashable, Codable {
+    /// Calls allowed per calendar day (`RAPIDAPI_DAILY_LIMIT`, default 100).
+    public var daily: Int
+    /// Calls allowed per clock hour (`RAPIDAPI_HOURLY_LIMIT`, default 20).
+    public var hourly: Int
+
+    /// The seed's defaults: 100 a day, 20 an hour.
+    public static let `default` = APILimits(daily: 100, hourly: 20)
+
+    /// - Precondition: both limits are zero or more (the configuration
+    ///   reader turns a negative value into a typed error before this).
+    public init(daily: Int, hourly: Int) {
+        precondition(daily >= 0 && hourly >= 0, "API limits must not be negative")
+        self.daily = daily
+        self.hourly = hourly
+    }
+}
+
+/// A snapshot of an API tracker's counters.
+public struct APIUsage: Sendable, Hashable, Codable {
+    /// Calls counted in the current day window.
+    public var dayCount: Int
+    /// Calls counted in the current hour window.
+    public var hourCount: Int
+    /// The limits in force.
+    public var limits: APILimits
+    /// Calls allowed and counted since the tracker's data was created.
+    public var totalCalls: Int
+    /// Outcomes recorded as success.
+    public var successes: Int
+    /// Outcomes recorded as failure.
+    public var failures: Int
+    /// Calls denied by a limit.
+    public var denied: Int
+    /// When the day window ends.
+    public var dayResetsAt: Date
+    /// When the hour window ends.
+    public var hourResetsAt: Date
+
+    public init(
+        dayCount: Int, hourCount: Int, limits: APILimits, totalCalls: Int,
+        successes: Int, failures: Int, denied: Int, dayResetsAt: Date, hourResetsAt: Date
+    ) {
+        self.dayCount = dayCount
+        self.hourCount = hourCount
+        self.limits = limits
+        self.totalCalls = totalCalls
+        self.successes = successes
+        self.failures = failures
+        self.denied = denied
+        self.dayResetsAt = dayResetsAt
+        self.hourResetsAt = hourResetsAt
+    }
+
+    /// Calls still allowed today (never negative).
+    public var remainingToday: Int { max(0, limits.daily - dayCount) }
+    /// Calls still allowed this hour (never negative).
+    public var remainingThisHour: Int { max(0, limits.hourly - hourCount) }
+    /// Calls still allowed now: the smaller of the two.
+    public var remaining: Int { min(remainingToday, remainingThisHour) }
+}
+
+/// Settings shared by every API tracker backend.
+public struct APITrackerConfiguration: Sendable, Hashable {
+    /// The limits to enforce.
+    public var limits: APILimits
+    /// The time zone whose calendar days and hours are the windows (UTC).
+    public var timeZone: TimeZone
+    /// The prefix of every key or record (`api_tracker`, as in the seed).
+    public var keyPrefix: String
+
+    public init(limits: APILimits = .default, timeZone: TimeZone = .utc, keyPrefix: String = "api_tracker") {
+        self.limits = limits
+        self.timeZone = timeZone
+        self.keyPrefix = keyPrefix
+    }
+}
+
+extension TimeZone {
+    /// Coordinated Universal Time.
+    public static let utc = TimeZone(identifier: "UTC")!
+}

@@ -1,0 +1,21 @@
+public import Foundation
+
+/// The source of wall-clock time for windows, TTLs and leases.
+///
+/// Every backend takes one, so tests move time forward with a manual clock
+/// (ScaleKitTesting's `ManualWallClock`) instead of sleeping.
+public protocol WallClock: Sendable {
+    /// The current instant.
+    func now() -> Date
+}
+
+/// The system's real-time clock.
+public struct SystemWallClock: WallClock {
+    public init() {}
+    public func now() -> Date { Date() }
+}
+
+extension WallClock where Self == SystemWallClock {
+    /// The system's real-time clock.
+    public static var system: SystemWallClock { SystemWallClock() }
+}

@@ -1,0 +1,167 @@
+public import Configuration
+import Foundation
+
+/// Everything ScaleKit reads from the environment, parsed and checked once.
+///
+/// Build one from a dictionary in tests (``init(environment:)``), from the
+/// process environment at the edge of a program (``fromProcessEnvironment()``),
+/// or from any swift-configuration `ConfigReader` (``init(reader:)``).
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `REDIS_URL` | `redis://[user:password@]host[:port][/db]` or `unix:///path` | unset: embedded backends |
+/// | `DATABASE_URL` | `postgresql://…`, `postgres://…` or `sqlite:///path` | `sqlite:///scalekit.sqlite` |
+/// | `DB_POOL_SIZE` | connections kept open | 10 |
+/// | `DB_MAX_OVERFLOW` | extra connections under load | 20 |
+/// | `DB_POOL_TIMEOUT` | seconds to wait for a free connection | 30 |
+/// | `DB_POOL_RECYCLE` | seconds before a connection is replaced | 3600 |
+/// | `RAPIDAPI_DAILY_LIMIT` | API calls per day | 100 |
+/// | `RAPIDAPI_HOURLY_LIMIT` | API calls per hour | 20 |
+/// | `API_TRACKER_FILE` | the file tracker's path (no Redis) | `api_usage.json` |
+///
+/// A malformed value is a ``ScaleKitError/Code/invalidConfiguration`` error
+/// that names the variable and the value (passwords redacted), never a
+/// silent default. (swift-configuration's typed getters fall back to the
+/// default on a malformed value, so values are read as strings and parsed here.)
+public struct ScaleKitConfiguration: Sendable, Hashable {
+    /// The Redis server, or `nil` to use the embedded backends.
+    public var redisURL: String?
+    /// Where videos are stored.
+    public var database: DatabaseLocation
+    /// The database connection pool's settings.
+    public var pool: PoolSettings
+    /// The external API's limits.
+    public var apiLimits: APILimits
+    /// The file the file-based API tracker uses when there is no Redis.
+    public var apiTrackerFile: String
+
+    /// The embedded defaults: no Redis, SQLite in the working directory.
+    public init(
+        redisURL: String? = nil, database: DatabaseLocation = .defaultSQLite, pool: PoolSettings = PoolSettings(),
+        apiLimits: APILimits = .default, apiTrackerFile: String = "api_usage.json"
+    ) {
+        self.redisURL = redisURL
+        self.database = database
+        self.pool = pool
+        self.apiLimits = apiLimits
+        self.apiTrackerFile = apiTrackerFile
+    }
+
+    /// Reads and checks every variable from a configuration reader whose keys
+    /// map to the variables above (`redis.url` → `REDIS_URL`).
+    public init(reader: ConfigReader) throws(ScaleKitError) {
+        let values = ConfigValues(reader: reader)
+        redisURL = try values.url(Variable.redisURL, schemes: ["redis", "rediss", "unix"])
+        if let text = try values.url(Variable.databaseURL, schemes: DatabaseLocation.schemes) {
+            database = try DatabaseLocation(parsing: text, variable: Variable.databaseURL.name)
+        } else {
+            database = .defaultSQLite
+        }
+        pool = PoolSettings(
+            size: try values.integer(Variable.poolSize, default: 10, minimum: 1),
+            maxOverflow: try values.integer(Variable.maxOverflow, default: 20, minimum: 0),
+            timeout: .seconds(try values.seconds(Variable.poolTimeout, default: 30, allowZero: false)),
+            recycle: .seconds(try values.seconds(Variable.poolRecycle, default: 3600, allowZero: false))
+        )
+        apiLimits = APILimits(
+            daily: try values.integer(Variable.dailyLimit, default: 100, minimum: 0),
+            hourly: try values.integer(Variable.hourlyLimit, default: 20, minimum: 0)
+        )
+        apiTrackerFile = try values.nonEmptyString(Variable.apiTrackerFile) ?? "api_usage.json"
+    }
+
+    /// Reads and checks every variable from a dictionary of environment variables.
+    public init(environment: [String: String]) throws(ScaleKitError) {
+        try self.init(reader: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: environment)))
+    }
+
+    /// Reads and checks every variable from the process environment.
+    public static func fromProcessEnvironment() throws(ScaleKitError) -> ScaleKitConfiguration {
+        try ScaleKitConfiguration(environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// `REDIS_URL` with its password replaced by `***`, for logs and `scalekit doctor`.
+    public var redactedRedisURL: String? { redisURL.map(redactingCredentials(in:)) }
+}
+
+/// Where the video repository keeps its data.
+public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
+    /// A PostgreSQL server; the URL is passed to libpq as is (sslmode and other parameters included).
+    case postgres(url: String)
+    /// An SQLite database file.
+    case sqlite(path: String)
+
+    /// `scalekit.sqlite` in the working directory.
+    public static let defaultSQLite = DatabaseLocation.sqlite(path: "scalekit.sqlite")
+
+    static let schemes = ["postgresql", "postgres", "sqlite"]
+
+    /// Parses a `DATABASE_URL` value.
+    public init(parsing text: String, variable: String = "DATABASE_URL") throws(ScaleKitError) {
+        let lowered = text.lowercased()
+        if lowered.hasPrefix("postgresql://") || lowered.hasPrefix("postgres://") {
+            self = .postgres(url: text)
+        } else if lowered.hasPrefix("sqlite:///") {
+            let path = String(text.dropFirst("sqlite:///".count))
+            guard !path.isEmpty else {
+                throw ScaleKitError(.invalidConfiguration, "\(variable)=\(text) names no SQLite file (sqlite:///path)")
+            }
+            // sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them.
+            self = .sqlite(path: path.removingPercentEncoding ?? path)
+        } else {
+            throw ScaleKitError(
+                .invalidConfiguration,
+                "\(variable)=\(redactingCredentials(in: text)) is not supported: use postgresql://, postgres:// or sqlite:///path")
+        }
+    }
+
+    /// The location with its password redacted.
+    public var description: String {
+        switch self {
+        case .postgres(let url): return redactingCredentials(in: url)
+        case .sqlite(let path): return "sqlite:///\(path)"
+        }
+    }
+}
+
+/// The database pool's settings, named as in SQLAlchemy's QueuePool.
+public struct PoolSettings: Sendable, Hashable {
+    /// Connections kept open (`DB_POOL_SIZE`, 10).
+    public var size: Int
+    /// Extra connections opened under load and closed when idle (`DB_MAX_OVERFLOW`, 20).
+    public var maxOverflow: Int
+    /// How long a caller waits for a free connection (`DB_POOL_TIMEOUT`, 30 s).
+    public var timeout: Duration
+    /// Age after which a connection is replaced (`DB_POOL_RECYCLE`, 3600 s).
+    public var recycle: Duration
+
+    public init(size: Int = 10, maxOverflow: Int = 20, timeout: Duration = .seconds(30), recycle: Duration = .seconds(3600)) {
+        self.size = size
+        self.maxOverflow = maxOverflow
+        self.timeout = timeout
+        self.recycle = recycle
+    }
+}
+
+/// The environment variables ScaleKit reads, by name and configuration key.
+public struct Variable: Sendable, Hashable {
+    /// The environment variable's name.
+    public var name: String
+    /// The swift-configuration key it maps to.
+    public var key: ConfigKey { ConfigKey(name.lowercased().split(separator: "_").map(String.init)) }
+
+    public static let redisURL = Variable(name: "REDIS_URL")
+    public static let databaseURL = Variable(name: "DATABASE_URL")
+    public static let poolSize = Variable(name: "DB_POOL_SIZE")
+    public static let maxOverflow = Variable(name: "DB_MAX_OVERFLOW")
+    public static let poolTimeout = Variable(name: "DB_POOL_TIMEOUT")
+    public static let poolRecycle = Variable(name: "DB_POOL_RECYCLE")
+    public static let dailyLimit = Variable(name: "RAPIDAPI_DAILY_LIMIT")
+    public static let hourlyLimit = Variable(name: "RAPIDAPI_HOURLY_LIMIT")
+    public static let apiTrackerFile = Variable(name: "API_TRACKER_FILE")
+
+    /// Every variable ScaleKit reads.
+    public static let all: [Variable] = [
+        redisURL, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
+    ]
+}

@@ -1,0 +1,109 @@
+/// The one error type every ScaleKit backend throws.
+///
+/// Match on ``code`` (a struct of static constants, so new codes never break
+/// an existing `switch` with a `default:`), read ``message`` for humans, and
+/// ``nativeCode`` for the underlying library's code (a hiredis `REDIS_ERR_*`,
+/// a PostgreSQL SQLSTATE, an SQLite result code, an FFmpeg `AVERROR`).
+///
+/// The description never contains a password or a bound SQL argument: URLs
+/// are redacted with ``redactingCredentials(in:)`` before they are put in a
+/// message, and SQL errors carry the statement's name, never its values.
+public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
+    /// A stable identifier for what went wrong.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case invalidConfiguration
+            case invalidArgument
+            case connectionFailed
+            case timeout
+            case poolExhausted
+            case poolShutDown
+            case serverError
+            case protocolError
+            case corruptData
+            case ioError
+            case notClaimHolder
+            case notFound
+            case unsupported
+            case audioDecoding
+            case audioEncoding
+            case invalidTimeline
+            case cancelled
+            case databaseError
+            case constraintViolation
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// A configuration value (usually an environment variable) is malformed.
+        public static let invalidConfiguration = Code(.invalidConfiguration)
+        /// An argument is out of range or malformed (an empty id, a negative start, a non-object patch).
+        public static let invalidArgument = Code(.invalidArgument)
+        /// A server could not be reached; raised fast, never after a pool wait.
+        public static let connectionFailed = Code(.connectionFailed)
+        /// A connect or command timeout fired.
+        public static let timeout = Code(.timeout)
+        /// No pooled connection became free within the pool timeout.
+        public static let poolExhausted = Code(.poolExhausted)
+        /// The pool (or client) was shut down.
+        public static let poolShutDown = Code(.poolShutDown)
+        /// The server answered with an error (a Redis error reply, for example).
+        public static let serverError = Code(.serverError)
+        /// The server's answer did not have the expected shape.
+        public static let protocolError = Code(.protocolError)
+        /// Stored data could not be decoded (a corrupt tracker file or status document).
+        public static let corruptData = Code(.corruptData)
+        /// A file system operation failed.
+        public static let ioError = Code(.ioError)
+        /// The caller's claim token does not hold the video's claim (any more).
+        public static let notClaimHolder = Code(.notClaimHolder)
+        /// The named record does not exist.
+        public static let notFound = Code(.notFound)
+        /// The operation is not available with this backend or build (TLS with hiredis 0.14).
+        public static let unsupported = Code(.unsupported)
+        /// An audio input could not be opened or decoded.
+        public static let audioDecoding = Code(.audioDecoding)
+        /// The audio output could not be encoded or written.
+        public static let audioEncoding = Code(.audioEncoding)
+        /// A timeline or join request is malformed.
+        public static let invalidTimeline = Code(.invalidTimeline)
+        /// The task was cancelled and the operation stopped.
+        public static let cancelled = Code(.cancelled)
+        /// The database reported an error; ``ScaleKitError/nativeCode`` holds the SQLSTATE or result code.
+        public static let databaseError = Code(.databaseError)
+        /// A database constraint was violated.
+        public static let constraintViolation = Code(.constraintViolation)
+
+        public var description: String { base.rawValue }
+    }
+
+    /// What went wrong, stable across releases.
+    public var code: Code
+    /// A human-readable explanation, free of secrets.
+    public var message: String
+    /// The underlying library's code, if any: a SQLSTATE such as `"23505"`,
+    /// an SQLite or hiredis result code, an FFmpeg error number.
+    public var nativeCode: String?
+    /// The underlying error, if this error wraps another one.
+    public var underlying: (any Error & Sendable)?
+
+    public init(
+        _ code: Code,
+        _ message: String,
+        nativeCode: String? = nil,
+        underlying: (any Error & Sendable)? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.nativeCode = nativeCode
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        var text = "ScaleKitError.\(code): \(message)"
+        if let nativeCode { text += " [\(nativeCode)]" }
+        if let underlying { text += " (caused by: \(underlying))" }
+        return text
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Synchronization
+
+/// A ``StatusTracking`` that keeps statuses in this process's memory.
+///
+/// The embedded default when there is no Redis, and a fake for unit tests:
+/// merges are atomic across the tasks of one process; expired statuses
+/// disappear on read. Never blocks.
+public final class InMemoryStatusTracker: StatusTracking {
+    private struct Entry {
+        var document: JSONValue
+        var expiresAt: Date
+    }
+
+    public let configuration: StatusTrackerConfiguration
+    private let clock: any WallClock
+    private let entries = Mutex([String: Entry]())
+
+    public init(configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(), clock: any WallClock = .system) {
+        self.configuration = configuration
+        self.clock = clock
+    }
+
+    public func setStatus(_ status: JobStatus, for jobID: String, ttl: Duration?) async throws {
+        try Identifier.validate(jobID, kind: "job id")
+        let ttl = try configuration.resolveTTL(ttl)
+        let now = clock.now()
+        var stamped = status
+        stamped.updatedAt = now
+        let document = stamped.jsonObject
+        try document.validate(limits: configuration.limits)
+        entries.withLock { $0[jobID] = Entry(document: document, expiresAt: now.addingTimeInterval(ttl.timeInterval)) }
+    }
+
+    public func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?) async throws -> JobStatus {
+        try Identifier.validate(jobID, kind: "job id")
+        try JobStatus.validatePatch(patch, limits: configuration.limits)
+        let ttl = try configuration.resolveTTL(ttl)
+        let now = clock.now()
+        let stamp: JSONValue = [JobStatus.Member.updatedAt: .string(JobStatus.formatTimestamp(now))]
+        let merged: JSONValue = try entries.withLock { entries throws(ScaleKitError) in
+            let current = entries[jobID].flatMap { $0.expiresAt > now ? $0.document : nil } ?? .object([:])
+            let merged = JSONMergePatch.apply(stamp, to: JSONMergePatch.apply(patch, to: current))
+            try merged.validate(limits: configuration.limits)
+            entries[jobID] = Entry(document: merged, expiresAt: now.addingTimeInterval(ttl.timeInterval))
+            return merged
+        }
+        return try JobStatus(jsonObject: merged)
+    }
+
+    public func status(for jobID: String) async throws -> JobStatus? {
+        try Identifier.validate(jobID, kind: "job id")
+        let now = clock.now()
+        let document: JSONValue? = entries.withLock { entries in
+            guard let entry = entries[jobID] else { return nil }
+            if entry.expiresAt <= now {
+                entries[jobID] = nil
+                return nil
+            }
+            return entry.document
+        }
+        return try document.map { document throws(ScaleKitError) in try JobStatus(jsonObject: document) }
+    }
+
+    public func deleteStatus(for jobID: String) async throws -> Bool {
+        try Identifier.validate(jobID, kind: "job id")
+        let now = clock.now()
+        return entries.withLock { entries in
+            guard let entry = entries.removeValue(forKey: jobID) else { return false }
+            return entry.expiresAt > now
+        }
+    }
+}

@@ -1,0 +1,170 @@
+public import Foundation
+
+/// A JSON document, as stored by the status trackers.
+///
+/// Numbers are kept as `Double` (JSON's own model); objects keep no key order.
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    /// The dictionary of an object, or `nil`.
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let value) = self { return value }
+        return nil
+    }
+
+    /// The string of a string value, or `nil`.
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    /// The number of a number value, or `nil`.
+    public var numberValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
+    /// How deeply arrays and objects nest (a scalar is 0).
+    public var depth: Int {
+        switch self {
+        case .array(let items): return 1 + (items.map(\.depth).max() ?? 0)
+        case .object(let members): return 1 + (members.values.map(\.depth).max() ?? 0)
+        default: return 0
+        }
+    }
+}
+
+extension JSONValue: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+extension JSONValue {
+    /// Limits that keep a hostile document from exhausting memory or stack.
+    public struct Limits: Sendable, Hashable {
+        /// The deepest nesting accepted (default 32).
+        public var maximumDepth: Int
+        /// The largest encoded size accepted, in bytes (default 1 MiB).
+        public var maximumBytes: Int
+
+        public static let `default` = Limits(maximumDepth: 32, maximumBytes: 1 << 20)
+
+        public init(maximumDepth: Int, maximumBytes: Int) {
+            self.maximumDepth = maximumDepth
+            self.maximumBytes = maximumBytes
+        }
+    }
+
+    /// Decodes a JSON document, refusing one over `limits` with a typed error.
+    public static func decode(_ data: Data, limits: Limits = .default) throws(ScaleKitError) -> JSONValue {
+        if data.count > limits.maximumBytes {
+            throw ScaleKitError(
+                .invalidArgument, "JSON document is \(data.count) bytes; the maximum is \(limits.maximumBytes)")
+        }
+        // Count nesting on the raw bytes first, so a hostile document cannot
+        // recurse deeply inside the decoder.
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in data {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limits.maximumDepth {
+                    throw ScaleKitError(
+                        .invalidArgument, "JSON document nests deeper than \(limits.maximumDepth) levels")
+                }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw ScaleKitError(.corruptData, "not a valid JSON document", underlying: error)
+        }
+    }
+
+    /// Encodes the document with sorted keys (stable output).
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a JSONValue cannot fail except for non-finite numbers,
+        // which ``JSONValue/validate(limits:)`` refuses before storage.
+        return (try? encoder.encode(self)) ?? Data("null".utf8)
+    }
+
+    /// Throws ``ScaleKitError/Code/invalidArgument`` when the document is
+    /// deeper or larger than `limits`, or holds a non-finite number.
+    public func validate(limits: Limits = .default) throws(ScaleKitError) {
+        if depth > limits.maximumDepth {
+            throw ScaleKitError(.invalidArgument, "JSON document nests deeper than \(limits.maximumDepth) levels")
+        }
+        if containsNonFiniteNumber {
+            throw ScaleKitError(.invalidArgument, "JSON cannot hold NaN or infinite numbers")
+        }
+        let size = encoded().count
+        if size > limits.maximumBytes {
+            throw ScaleKitError(.invalidArgument, "JSON document is \(size) bytes; the maximum is \(limits.maximumBytes)")
+        }
+    }
+
+    private var containsNonFiniteNumber: Bool {
+        switch self {
+        case .number(let value): return !value.isFinite
+        case .array(let items): return items.contains { $0.containsNonFiniteNumber }
+        case .object(let members): return members.values.contains { $0.containsNonFiniteNumber }
+        default: return false
+        }
+    }
+}

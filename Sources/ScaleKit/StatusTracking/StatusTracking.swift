@@ -1,0 +1,84 @@
+/// Stores a JSON status per job, with a time to live, shared by every worker
+/// that uses the same backend.
+///
+/// A status is a JSON object (see ``JobStatus`` for its well-known members).
+/// Writes refresh the TTL; after it passes without a write the status is gone
+/// and ``status(for:)`` returns `nil`, which is distinct from every state.
+public protocol StatusTracking: Sendable {
+    /// Replaces the job's status and sets its TTL (`nil`: the tracker's default, 24 h).
+    /// `updatedAt` is set to the tracker's clock.
+    func setStatus(_ status: JobStatus, for jobID: String, ttl: Duration?) async throws
+
+    /// Atomically applies an RFC 7396 merge patch to the job's status (an
+    /// absent status is treated as `{}`), sets `updated_at`, refreshes the
+    /// TTL, and returns the merged status.
+    ///
+    /// Atomic across every process sharing the backend: concurrent merges of
+    /// different members never lose one another's members.
+    ///
+    /// - Throws: ``ScaleKitError/Code/invalidArgument`` when the patch is not
+    ///   an object, is deeper or larger than the limits, or sets a well-known
+    ///   member to a value of the wrong type; nothing is stored then.
+    func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?) async throws -> JobStatus
+
+    /// The job's status, or `nil` when there is none (never set, deleted, or expired).
+    func status(for jobID: String) async throws -> JobStatus?
+
+    /// Removes the job's status. Returns whether there was one.
+    @discardableResult
+    func deleteStatus(for jobID: String) async throws -> Bool
+}
+
+extension StatusTracking {
+    /// Replaces the job's status with the tracker's default TTL.
+    public func setStatus(_ status: JobStatus, for jobID: String) async throws {
+        try await setStatus(status, for: jobID, ttl: nil)
+    }
+
+    /// Merges a patch with the tracker's default TTL.
+    @discardableResult
+    public func mergeStatus(_ patch: JSONValue, for jobID: String) async throws -> JobStatus {
+        try await mergeStatus(patch, for: jobID, ttl: nil)
+    }
+
+    /// Merges the given well-known members (those that are non-nil) and free-form fields.
+    @discardableResult
+    public func updateStatus(
+        _ jobID: String, state: JobState? = nil, progress: Double? = nil, message: String? = nil,
+        fields: [String: JSONValue] = [:], ttl: Duration? = nil
+    ) async throws -> JobStatus {
+        var patch = fields
+        if let state { patch[JobStatus.Member.state] = .string(state.rawValue) }
+        if let progress { patch[JobStatus.Member.progress] = .number(progress) }
+        if let message { patch[JobStatus.Member.message] = .string(message) }
+        return try await mergeStatus(.object(patch), for: jobID, ttl: ttl)
+    }
+}
+
+/// Settings shared by every status tracker backend.
+public struct StatusTrackerConfiguration: Sendable, Hashable {
+    /// The TTL of a status when a call passes none (24 hours, as in the seed).
+    public var defaultTTL: Duration
+    /// The prefix of every key (`processing_status`, as in the seed).
+    public var keyPrefix: String
+    /// Limits on the size and depth of statuses and patches.
+    public var limits: JSONValue.Limits
+
+    public init(
+        defaultTTL: Duration = .seconds(86_400), keyPrefix: String = "processing_status",
+        limits: JSONValue.Limits = .default
+    ) {
+        self.defaultTTL = defaultTTL
+        self.keyPrefix = keyPrefix
+        self.limits = limits
+    }
+
+    /// Throws ``ScaleKitError/Code/invalidArgument`` for a TTL that is not positive.
+    public func resolveTTL(_ ttl: Duration?) throws(ScaleKitError) -> Duration {
+        let resolved = ttl ?? defaultTTL
+        guard resolved > .zero else {
+            throw ScaleKitError(.invalidArgument, "status TTL must be positive, got \(resolved)")
+        }
+        return resolved
+    }
+}
