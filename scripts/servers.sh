@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Throwaway redis-server and PostgreSQL on free loopback ports, for tests.
+# Source this file, then:
+#   start_redis      -> exports REDIS_URL, REDIS_PORT, REDIS_PID
+#   start_postgres   -> exports DATABASE_URL, PG_PORT, PG_PID, PGDATA, PG_BIN
+#   stop_servers     -> stops both by pid and removes their data (call from a trap)
+#   restart_redis / restart_postgres -> stop and start again on the same port (fault tests)
+# PostgreSQL refuses to run as root, so it runs as the `postgres` user.
+
+SERVERS_DIR=${SERVERS_DIR:-}
+REDIS_PID=${REDIS_PID:-}
+PG_PID=${PG_PID:-}
+
+_servers_dir() {
+  if [ -z "$SERVERS_DIR" ]; then
+    SERVERS_DIR=$(mktemp -d /tmp/scalekit-servers.XXXXXX)
+    chmod 755 "$SERVERS_DIR"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+_redis_launch() {
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly "${REDIS_APPENDONLY:-no}" \
+    --appendfsync "${REDIS_APPENDFSYNC:-everysec}" --dir "$SERVERS_DIR/redis" --daemonize no \
+    --logfile "$SERVERS_DIR/redis.log" &
+  REDIS_PID=$!
+  for _ in $(seq 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "[servers] redis-server did not start; log: $SERVERS_DIR/redis.log" >&2
+  return 1
+}
+
+start_redis() {
+  _servers_dir
+  mkdir -p "$SERVERS_DIR/redis"
+  REDIS_PORT=${REDIS_PORT:-$(free_port)}
+  _redis_launch || return 1
+  export REDIS_PORT REDIS_PID
+  export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  echo "[servers] redis-server pid $REDIS_PID on $REDIS_URL"
+}
+
+stop_redis() {
+  if [ -n "$REDIS_PID" ]; then
+    kill "$REDIS_PID" 2>/dev/null
+    wait "$REDIS_PID" 2>/dev/null
+    REDIS_PID=""
+  fi
+}
+
+restart_redis() { stop_redis; _redis_launch; export REDIS_PID; }
+
+_pg_bin() {
+  PG_BIN=/usr/lib/postgresql/15/bin
+  [ -x "$PG_BIN/initdb" ] || PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  export PG_BIN
+}
+
+_pg_launch() {
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$SERVERS_DIR/pgrun/postgres.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$SERVERS_DIR/pgrun -c fsync=off -c max_connections=300" \
+    start >/dev/null || { echo "[servers] pg_ctl start failed; log: $SERVERS_DIR/pgrun/postgres.log" >&2; return 1; }
+  PG_PID=$(head -1 "$PGDATA/postmaster.pid")
+}
+
+start_postgres() {
+  _servers_dir
+  _pg_bin
+  PG_PORT=${PG_PORT:-$(free_port)}
+  PGDATA="$SERVERS_DIR/pgdata"
+  mkdir -p "$PGDATA" "$SERVERS_DIR/pgrun"
+  chown postgres:postgres "$PGDATA" "$SERVERS_DIR/pgrun"
+  chmod 700 "$PGDATA"
+  runuser -u postgres -- "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --no-sync \
+    >"$SERVERS_DIR/initdb.log" 2>&1 || { echo "[servers] initdb failed; log: $SERVERS_DIR/initdb.log" >&2; return 1; }
+  _pg_launch || return 1
+  export PG_PORT PG_PID PGDATA
+  export DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+  echo "[servers] postgres pid $PG_PID on $DATABASE_URL"
+}
+
+stop_postgres() {
+  if [ -n "$PG_PID" ]; then
+    kill -INT "$PG_PID" 2>/dev/null   # fast shutdown, by pid
+    for _ in $(seq 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+    PG_PID=""
+  fi
+}
+
+restart_postgres() { stop_postgres; _pg_launch; export PG_PID; }
+
+stop_servers() {
+  stop_redis
+  stop_postgres
+  if [ -n "$SERVERS_DIR" ]; then rm -rf "$SERVERS_DIR"; SERVERS_DIR=""; fi
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs a command with a throwaway redis-server and PostgreSQL, exported as
+# REDIS_URL and DATABASE_URL (plus SCALEKIT_TEST_* for the server tests), and
+# stops both afterwards, also when the command fails.
+#   scripts/with-servers.sh swift test --filter Redis
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=servers.sh
+source "$HERE/servers.sh"
+trap stop_servers EXIT
+trap 'exit 130' INT TERM
+start_redis || exit 1
+start_postgres || exit 1
+export SCALEKIT_TEST_REDIS_URL="$REDIS_URL" SCALEKIT_TEST_DATABASE_URL="$DATABASE_URL"
+export SCALEKIT_TEST_REDIS_PID="$REDIS_PID" SCALEKIT_TEST_PG_PID="$PG_PID" SCALEKIT_TEST_PGDATA="$PGDATA"
+export SCALEKIT_TEST_PG_BIN="$PG_BIN" SCALEKIT_TEST_SERVERS_SCRIPT="$HERE/servers.sh"
+# The tests must not pick the servers up as the application's own configuration.
+unset REDIS_URL DATABASE_URL
+"$@"
