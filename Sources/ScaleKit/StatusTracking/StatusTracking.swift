@@ -19,6 +19,7 @@ public protocol StatusTracking: Sendable {
     /// - Throws: ``ScaleKitError/Code/invalidArgument`` when the patch is not
     ///   an object, is deeper or larger than the limits, or sets a well-known
     ///   member to a value of the wrong type; nothing is stored then.
+    @discardableResult
     func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?) async throws -> JobStatus
 
     /// The job's status, or `nil` when there is none (never set, deleted, or expired).

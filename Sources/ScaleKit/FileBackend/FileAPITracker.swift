@@ -1,0 +1,162 @@
+import Dispatch
+import Foundation
+
+/// An ``APITracking`` that keeps its counters in a JSON file, safe across
+/// the processes of one machine.
+///
+/// The embedded default when there is no Redis (the seed's development-mode
+/// `api_usage.json`, fixed): every operation takes an exclusive `flock` on a
+/// sibling lock file (`<path>.lock`), reads the file, changes it, writes a
+/// temporary file, `fsync`s it and renames it over the original. A crash
+/// never leaves a half-written file, and no two processes interleave.
+///
+/// A file that exists but cannot be read or decoded is a
+/// ``ScaleKitError/Code/corruptData`` error, never a silent reset to zero;
+/// the file is left as it is for an operator to inspect.
+///
+/// Blocking file work runs on a dispatch queue, off Swift's cooperative pool.
+public final class FileAPITracker: APITracking {
+    /// The counters file.
+    public let path: String
+    public let configuration: APITrackerConfiguration
+    private let clock: any WallClock
+    private let queue = DispatchQueue(label: "scalekit.file-api-tracker")
+
+    /// - Parameter path: the counters file; its folder must exist.
+    public init(path: String, configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
+        self.path = path
+        self.configuration = configuration
+        self.clock = clock
+    }
+
+    public func checkAndCount() async throws -> APICallDecision {
+        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
+        let limits = configuration.limits
+        return try await update(windows) { file in
+            let day = file.windows[FileCounters.dayKey(windows), default: 0]
+            let hour = file.windows[FileCounters.hourKey(windows), default: 0]
+            let deniedBy: APILimitWindow? = day >= limits.daily ? .day : hour >= limits.hourly ? .hour : nil
+            if deniedBy == nil {
+                file.windows[FileCounters.dayKey(windows)] = day + 1
+                file.windows[FileCounters.hourKey(windows)] = hour + 1
+                file.totalCalls += 1
+            } else {
+                file.denied += 1
+            }
+            return APICallDecision(isAllowed: deniedBy == nil, deniedBy: deniedBy, usage: file.usage(windows, limits))
+        }
+    }
+
+    public func recordOutcome(_ outcome: APICallOutcome) async throws {
+        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
+        try await update(windows) { file in
+            switch outcome {
+            case .success: file.successes += 1
+            case .failure: file.failures += 1
+            }
+        }
+    }
+
+    public func usage() async throws -> APIUsage {
+        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
+        let limits = configuration.limits
+        let path = path
+        return try await runBlocking(on: queue) { () throws(ScaleKitError) -> APIUsage in
+            try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> APIUsage in
+                try FileCounters.read(from: path).usage(windows, limits)
+            }
+        }
+    }
+
+    /// Locks, reads, applies `change`, prunes expired windows, writes atomically, unlocks.
+    @discardableResult
+    private func update<T: Sendable>(
+        _ windows: APIWindows, _ change: @escaping @Sendable (inout FileCounters) -> T
+    ) async throws(ScaleKitError) -> T {
+        let path = path
+        return try await runBlocking(on: queue) { () throws(ScaleKitError) -> T in
+            try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> T in
+                var file = try FileCounters.read(from: path)
+                let result = change(&file)
+                file.prune(keeping: windows)
+                try file.write(to: path)
+                return result
+            }
+        }
+    }
+}
+
+/// The file's contents: window counters by name plus totals.
+struct FileCounters: Codable {
+    var version = 1
+    var windows: [String: Int] = [:]
+    var totalCalls = 0
+    var successes = 0
+    var failures = 0
+    var denied = 0
+
+    enum CodingKeys: String, CodingKey {
+        case version, windows
+        case totalCalls = "total_requests"
+        case successes = "successful_requests"
+        case failures = "failed_requests"
+        case denied = "denied_requests"
+    }
+
+    static func dayKey(_ windows: APIWindows) -> String { "day:\(windows.dayName)" }
+    static func hourKey(_ windows: APIWindows) -> String { "hour:\(windows.hourName)" }
+
+    func usage(_ windows: APIWindows, _ limits: APILimits) -> APIUsage {
+        APIUsage(
+            dayCount: self.windows[Self.dayKey(windows), default: 0],
+            hourCount: self.windows[Self.hourKey(windows), default: 0],
+            limits: limits, totalCalls: totalCalls, successes: successes, failures: failures, denied: denied,
+            dayResetsAt: windows.dayEnd, hourResetsAt: windows.hourEnd)
+    }
+
+    /// Keeps only the current windows, so the file does not grow forever.
+    mutating func prune(keeping current: APIWindows) {
+        let keep: Set = [Self.dayKey(current), Self.hourKey(current)]
+        windows = windows.filter { keep.contains($0.key) }
+    }
+
+    static func read(from path: String) throws(ScaleKitError) -> FileCounters {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch let error as CocoaError where error.code == .fileReadNoSuchFile {
+            return FileCounters()
+        } catch {
+            throw ScaleKitError(.ioError, "cannot read API tracker file \(path)", underlying: error)
+        }
+        do {
+            let counters = try JSONDecoder().decode(FileCounters.self, from: data)
+            guard counters.version == 1 else {
+                throw ScaleKitError(.corruptData, "API tracker file \(path) has unknown version \(counters.version)")
+            }
+            guard counters.windows.values.allSatisfy({ $0 >= 0 }),
+                [counters.totalCalls, counters.successes, counters.failures, counters.denied].allSatisfy({ $0 >= 0 })
+            else {
+                throw ScaleKitError(.corruptData, "API tracker file \(path) holds negative counters")
+            }
+            return counters
+        } catch let error as ScaleKitError {
+            throw error
+        } catch {
+            throw ScaleKitError(
+                .corruptData,
+                "API tracker file \(path) is corrupt (\(data.count) bytes); it was left untouched: fix or remove it",
+                underlying: error)
+        }
+    }
+
+    func write(to path: String) throws(ScaleKitError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let data: Data
+        do { data = try encoder.encode(self) } catch {
+            throw ScaleKitError(.ioError, "cannot encode API tracker counters", underlying: error)
+        }
+        try AtomicFile.write(data, to: path)
+    }
+}
