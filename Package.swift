@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "ScaleKit", targets: ["ScaleKit"]),
         .library(name: "ScaleKitTesting", targets: ["ScaleKitTesting"]),
+        .library(name: "ScaleKitServices", targets: ["ScaleKitServices"]),
         .executable(name: "scalekit", targets: ["scalekit"]),
     ],
     dependencies: [
@@ -39,18 +40,35 @@ let package = Package(
             dependencies: ["ScaleKit"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ScaleKitServices",
+            dependencies: [
+                "ScaleKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "scalekit",
             dependencies: [
                 "ScaleKit",
+                "ScaleKitServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets: servers from the test script,
+        // temporary folders, and `scalekit` run as separate OS processes.
+        .target(
+            name: "ScaleKitTestSupport",
+            path: "Tests/Support",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ScaleKitTests",
-            dependencies: ["ScaleKit", "ScaleKitTesting"],
+            dependencies: ["ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitTestSupport", "scalekit"],
             swiftSettings: swiftSettings
         ),
     ]

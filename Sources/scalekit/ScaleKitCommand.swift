@@ -4,6 +4,32 @@ import ArgumentParser
 struct ScaleKitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scalekit",
-        abstract: "Inspect and drive ScaleKit's backends from the shell."
+        abstract: "Inspect and drive ScaleKit's backends from the shell.",
+        discussion: """
+            Every command uses the backends the environment selects (REDIS_URL, DATABASE_URL, \
+            DB_POOL_*, RAPIDAPI_*_LIMIT, API_TRACKER_FILE); `scalekit doctor` shows which.
+
+            Exit codes:
+              0   success
+              1   the backend failed (unreachable server, corrupt data, I/O error)
+              3   denied: an API limit was reached (acquire), or the claim was not won (claim)
+              4   not found (status get, complete, fail)
+              5   the token does not hold the claim (complete, fail)
+              64  invalid command-line usage
+              65  invalid configuration (a malformed environment variable)
+            """,
+        subcommands: [
+            DoctorCommand.self,
+            DemoCommand.self,
+            AcquireCommand.self,
+            RecordCommand.self,
+            UsageCommand.self,
+            StatusCommand.self,
+            ClaimCommand.self,
+            CompleteCommand.self,
+            FailCommand.self,
+            VideosCommand.self,
+            HammerCommand.self,
+        ]
     )
 }

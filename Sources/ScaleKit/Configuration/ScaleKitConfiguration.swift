@@ -101,8 +101,8 @@ public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
         let lowered = text.lowercased()
         if lowered.hasPrefix("postgresql://") || lowered.hasPrefix("postgres://") {
             self = .postgres(url: text)
-        } else if lowered.hasPrefix("sqlite:///") {
-            let path = String(text.dropFirst("sqlite:///".count))
+        } else if lowered.hasPrefix("sqlite:") {
+            let path = lowered.hasPrefix("sqlite:///") ? String(text.dropFirst("sqlite:///".count)) : ""
             guard !path.isEmpty else {
                 throw ScaleKitError(.invalidConfiguration, "\(variable)=\(text) names no SQLite file (sqlite:///path)")
             }

@@ -1,0 +1,87 @@
+public import Logging
+public import ScaleKit
+public import ServiceLifecycle
+
+/// The backends a service uses, picked from a ``ScaleKitConfiguration``.
+///
+/// With `REDIS_URL` set, API and status tracking use Redis; without it the
+/// API tracker uses a file (safe across the processes of one machine) and
+/// the status tracker this process's memory. `DATABASE_URL` picks PostgreSQL
+/// or SQLite for videos; without it, SQLite in the working directory.
+///
+/// Pools are long-running ``services``: run them in your ServiceGroup, or use
+/// ``withBackends(_:logger:_:)`` which runs and shuts them down for you.
+public struct ScaleKitBackends: Sendable {
+    public var apiTracker: any APITracking
+    public var statusTracker: any StatusTracking
+    public var videos: any VideoRepository
+    /// What was picked for each primitive and why.
+    public var choices: [BackendChoice]
+    /// Long-running parts (connection pools) to run in a ServiceGroup.
+    public var services: [any Service]
+    /// Liveness checks of the servers behind the backends, for a health endpoint.
+    public var healthChecks: [HealthCheck]
+
+    public init(
+        apiTracker: any APITracking, statusTracker: any StatusTracking, videos: any VideoRepository,
+        choices: [BackendChoice], services: [any Service], healthChecks: [HealthCheck] = []
+    ) {
+        self.apiTracker = apiTracker
+        self.statusTracker = statusTracker
+        self.videos = videos
+        self.choices = choices
+        self.services = services
+        self.healthChecks = healthChecks
+    }
+
+    /// Picks and creates every backend. Connects lazily: a server that is down
+    /// shows up as a typed error on first use, not here.
+    /// - Throws: ``ScaleKitError`` when the configuration names a backend this
+    ///   build cannot create.
+    public static func make(_ configuration: ScaleKitConfiguration, logger: Logger) async throws -> ScaleKitBackends {
+        var builder = BackendBuilder(configuration: configuration, logger: logger)
+        let apiTracker = try builder.makeAPITracker()
+        let statusTracker = try builder.makeStatusTracker()
+        let videos = try await builder.makeVideoRepository()
+        for choice in builder.choices {
+            logger.info("\(choice)")
+        }
+        return ScaleKitBackends(
+            apiTracker: apiTracker, statusTracker: statusTracker, videos: videos,
+            choices: builder.choices, services: builder.services, healthChecks: builder.healthChecks)
+    }
+
+    /// Creates the backends, runs their services while `body` runs, then shuts them down.
+    public static func withBackends<R: Sendable>(
+        _ configuration: ScaleKitConfiguration, logger: Logger,
+        _ body: @Sendable (ScaleKitBackends) async throws -> R
+    ) async throws -> R {
+        let backends = try await make(configuration, logger: logger)
+        if backends.services.isEmpty { return try await body(backends) }
+        let group = ServiceGroup(services: backends.services, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                let result = try await body(backends)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+}
+
+/// A named liveness check of one server (Redis PING, SELECT 1).
+public struct HealthCheck: Sendable {
+    public var name: String
+    public var check: @Sendable () async throws -> Void
+
+    public init(name: String, check: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.check = check
+    }
+}

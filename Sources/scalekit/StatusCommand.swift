@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import ScaleKit
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Read, merge or delete a job's status.",
+        subcommands: [Get.self, Merge.self, Delete.self]
+    )
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a job's status JSON; exits 4 when there is none.")
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "The job id.") var id: String
+
+        func run() async throws {
+            let id = id
+            let status = try await withBackends(output) { try await $0.statusTracker.status(for: id) }
+            guard let status else {
+                if output.json { print("null") } else { Console.error("no status for \(id.debugDescription)") }
+                throw ExitStatus.notFound
+            }
+            print(String(decoding: status.jsonObject.encoded(), as: UTF8.self))
+        }
+    }
+
+    struct Merge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Atomically merge an RFC 7396 JSON patch into a job's status and print the result.")
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "The job id.") var id: String
+        @Argument(help: "A JSON object, e.g. '{\"status\":\"processing\",\"progress\":0.5}'.") var patch: String
+        @Option(help: "Time to live in seconds (default 86400).") var ttl: Int?
+
+        func run() async throws {
+            let (id, ttl) = (id, ttl)
+            let output = output
+            let patch: JSONValue
+            do { patch = try JSONValue.decode(Data(self.patch.utf8)) } catch { throw output.report(error) }
+            let merged = try await withBackends(output) { backends in
+                try await backends.statusTracker.mergeStatus(patch, for: id, ttl: ttl.map { .seconds($0) })
+            }
+            print(String(decoding: merged.jsonObject.encoded(), as: UTF8.self))
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a job's status; exits 4 when there was none.")
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "The job id.") var id: String
+
+        func run() async throws {
+            let id = id
+            let existed = try await withBackends(output) { try await $0.statusTracker.deleteStatus(for: id) }
+            output.emit(["deleted": existed]) { existed ? "deleted" : "no status for \(id.debugDescription)" }
+            if !existed { throw ExitStatus.notFound }
+        }
+    }
+}

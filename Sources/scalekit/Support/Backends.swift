@@ -1,0 +1,23 @@
+import ArgumentParser
+import Logging
+import ScaleKit
+import ScaleKitServices
+
+/// Loads the configuration from the environment and runs `body` with the
+/// backends it selects, turning ScaleKit errors into documented exit codes.
+func withBackends<R: Sendable>(
+    _ output: OutputOptions, _ body: @escaping @Sendable (ScaleKitBackends) async throws -> R
+) async throws -> R {
+    do {
+        let configuration = try ScaleKitConfiguration.fromProcessEnvironment()
+        return try await ScaleKitBackends.withBackends(configuration, logger: makeLogger(output), body)
+    } catch let error as ScaleKitError {
+        throw output.report(error)
+    }
+}
+
+func makeLogger(_ output: OutputOptions) -> Logger {
+    var logger = Logger(label: "scalekit") { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = output.verbose ? .debug : .warning
+    return logger
+}

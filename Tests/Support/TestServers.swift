@@ -1,0 +1,35 @@
+import Foundation
+
+/// The servers the test script started (scripts/with-servers.sh).
+///
+/// A server test is enabled when its variable is set. When it is not, the
+/// test is skipped — unless `SCALEKIT_REQUIRE_SERVERS=1` (set by
+/// scripts/test.sh, so CI never skips), in which case ``requireRedisURL()``
+/// and friends fail the test.
+public enum TestServers {
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// Whether missing servers are failures rather than skips.
+    public static var areRequired: Bool { environment["SCALEKIT_REQUIRE_SERVERS"] == "1" }
+
+    public static var redisURL: String? { environment["SCALEKIT_TEST_REDIS_URL"] }
+    public static var databaseURL: String? { environment["SCALEKIT_TEST_DATABASE_URL"] }
+
+    /// For `.enabled(if:)`: run when the server is there, or when it is required (and then fail).
+    public static var redisEnabled: Bool { redisURL != nil || areRequired }
+    public static var postgresEnabled: Bool { databaseURL != nil || areRequired }
+
+    public struct Missing: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func requireRedisURL() throws -> String {
+        guard let url = redisURL else { throw Missing(description: "SCALEKIT_TEST_REDIS_URL is not set: run the tests through scripts/test.sh") }
+        return url
+    }
+
+    public static func requireDatabaseURL() throws -> String {
+        guard let url = databaseURL else { throw Missing(description: "SCALEKIT_TEST_DATABASE_URL is not set: run the tests through scripts/test.sh") }
+        return url
+    }
+}
