@@ -1,0 +1,2 @@
+// Declarations only; the driver itself is linked in by -sanitize=fuzzer.
+#include "CFuzzerDriver.h"
