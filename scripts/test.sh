@@ -1,9 +1,32 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs packages, starts throwaway
-# redis-server and PostgreSQL, runs every test against them, stops them.
+# The whole test suite, as CI runs it (.ci/run calls this and nothing else):
+#   1. installs the Debian packages (scripts/setup.sh)
+#   2. starts a throwaway redis-server and PostgreSQL (scripts/with-servers.sh)
+#   3. runs every test against them; server tests fail instead of skipping
+#   4. runs the extra stages below: each prints its own summary
+# Stages can be picked with SCALEKIT_TEST_STAGES="unit fuzz ..." (default: all).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh
-# Server tests fail instead of skipping when their server is missing.
+ROOT=$(pwd)
+STAGES=${SCALEKIT_TEST_STAGES:-"unit fuzz"}
 export SCALEKIT_REQUIRE_SERVERS=1
-bash scripts/with-servers.sh swift test
+
+log() { echo "[test] $*"; }
+want() { [[ " $STAGES " == *" $1 "* ]]; }
+timed() {  # NAME COMMAND...
+  local name=$1 start=$SECONDS
+  shift
+  log "stage $name: $*"
+  "$@"
+  log "stage $name passed in $((SECONDS - start)) s"
+}
+
+bash scripts/setup.sh
+
+if want unit; then
+  timed unit bash scripts/with-servers.sh swift test
+fi
+if want fuzz; then
+  FUZZ_SECONDS=${FUZZ_SECONDS:-30} timed fuzz bash scripts/fuzz.sh
+fi
+log "all stages passed: $STAGES"
