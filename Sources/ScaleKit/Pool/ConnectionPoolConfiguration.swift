@@ -1,0 +1,54 @@
+/// How a ``ConnectionPool`` sizes itself, named after SQLAlchemy's QueuePool
+/// settings (`pool_size`, `max_overflow`, `pool_timeout`, `pool_recycle`).
+///
+/// Negative sizes count as zero, and a pool always allows at least one
+/// connection, so no configuration makes every checkout wait forever.
+/// Docs/Pool.md explains how to size these for a given server.
+public struct ConnectionPoolConfiguration: Sendable, Hashable {
+    /// Connections kept open when idle (`pool_size`, `DB_POOL_SIZE`, default 10).
+    public var size: Int
+    /// Extra connections opened under load and closed on return once `size`
+    /// connections are idle (`max_overflow`, `DB_MAX_OVERFLOW`, default 20).
+    public var maxOverflow: Int
+    /// How long a checkout waits for a free connection before it throws
+    /// ``ScaleKitError/Code/poolExhausted`` (`pool_timeout`, `DB_POOL_TIMEOUT`, default 30 s).
+    /// Zero or less: fail at once when every connection is busy.
+    public var timeout: Duration
+    /// Age after which a connection is replaced at its next checkout (`pool_recycle`,
+    /// `DB_POOL_RECYCLE`, default 3600 s), shortened by up to ``recycleJitter``
+    /// so connections opened together are not all replaced together. Zero or less: never.
+    public var recycle: Duration
+    /// A connection idle longer than this is pinged at checkout; one used more
+    /// recently is handed out without a round trip (default 1 s). Zero pings
+    /// every idle connection; a very large value turns pre-ping off.
+    public var prePingIdleThreshold: Duration
+    /// The largest fraction (0...1) by which ``recycle`` is shortened at random
+    /// for each connection (default 0.05: up to 3 minutes of a 1-hour recycle).
+    public var recycleJitter: Double
+
+    /// A configuration with SQLAlchemy's defaults as the seed used them.
+    public init(
+        size: Int = 10, maxOverflow: Int = 20, timeout: Duration = .seconds(30), recycle: Duration = .seconds(3600),
+        prePingIdleThreshold: Duration = .seconds(1), recycleJitter: Double = 0.05
+    ) {
+        self.size = size
+        self.maxOverflow = maxOverflow
+        self.timeout = timeout
+        self.recycle = recycle
+        self.prePingIdleThreshold = prePingIdleThreshold
+        self.recycleJitter = recycleJitter
+    }
+
+    /// The `DB_POOL_*` settings read from the environment, with the default
+    /// pre-ping threshold and jitter.
+    public init(_ settings: PoolSettings) {
+        self.init(
+            size: settings.size, maxOverflow: settings.maxOverflow, timeout: settings.timeout,
+            recycle: settings.recycle)
+    }
+
+    /// Connections kept when idle, never negative.
+    var keptSize: Int { max(0, size) }
+    /// The most connections open at once: `size + maxOverflow`, at least 1.
+    var capacity: Int { max(1, keptSize + max(0, maxOverflow)) }
+}
