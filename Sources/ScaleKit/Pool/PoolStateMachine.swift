@@ -40,20 +40,20 @@ struct PoolStateMachine<Connection, Waiter> {
 
     private enum Phase { case running, shuttingDown }
 
-    private struct ConnectionInfo {
+    fileprivate struct ConnectionInfo {
         var id: Int
         var createdAt: Duration
         /// `nil` when recycling is off.
         var recycleAt: Duration?
     }
 
-    private struct IdleConnection {
+    fileprivate struct IdleConnection {
         var info: ConnectionInfo
         var connection: Connection
         var idleSince: Duration
     }
 
-    private struct QueuedWaiter {
+    fileprivate struct QueuedWaiter {
         var id: Int
         var deadline: Duration
         var waiter: Waiter
@@ -267,3 +267,9 @@ struct PoolStateMachine<Connection, Waiter> {
         return createdAt + recycle - recycle * fraction
     }
 }
+
+extension PoolStateMachine.Action: Sendable where Connection: Sendable, Waiter: Sendable {}
+extension PoolStateMachine.CheckoutAction: Sendable where Connection: Sendable {}
+extension PoolStateMachine: Sendable where Connection: Sendable, Waiter: Sendable {}
+extension PoolStateMachine.IdleConnection: Sendable where Connection: Sendable, Waiter: Sendable {}
+extension PoolStateMachine.QueuedWaiter: Sendable where Connection: Sendable, Waiter: Sendable {}

@@ -66,3 +66,5 @@ struct WaiterQueue<Element> {
         }
     }
 }
+
+extension WaiterQueue: Sendable where Element: Sendable {}
