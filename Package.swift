@@ -68,7 +68,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ScaleKitTests",
-            dependencies: ["ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitTestSupport", "scalekit"],
+            dependencies: [
+                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitTestSupport", "scalekit",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]
