@@ -70,6 +70,8 @@ let package = Package(
             name: "ScaleKitTests",
             dependencies: [
                 "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitTestSupport", "scalekit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
