@@ -1,0 +1,315 @@
+import Logging
+import Metrics
+import Synchronization
+
+/// The working part of ``ConnectionPool``: the state machine under a
+/// `Mutex`, and the I/O its actions call for.
+///
+/// Not generic: connections are held as `any PooledConnection`, so all of
+/// this code is compiled (and specialized) once inside ScaleKit instead of
+/// running as unspecialized generic code in the backends' modules, where
+/// generic metadata look-ups dominated the cost of a checkout.
+final class PoolCore: Sendable {
+    typealias Connection = any PooledConnection
+    typealias Waiter = CheckedContinuation<PoolGrant<Connection>, any Error>
+    typealias Machine = PoolStateMachine<Connection, Waiter>
+
+    private struct LockedState: Sendable {
+        var machine: Machine
+        /// The statistics last written to the metrics, to record only changes.
+        var recorded: ConnectionPoolStatistics
+        /// Callers of `shutdown()` waiting until every connection is closed.
+        var drainWaiters: [(ticket: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    let configuration: ConnectionPoolConfiguration
+    let name: String
+    private let logger: Logger
+    private let factory: @Sendable () async throws -> Connection
+    private let clock: PoolClock
+    private let metrics: PoolMetrics
+    private let state: Mutex<LockedState>
+    /// Numbers waiters and drain waiters so cancellation can find them.
+    private let tickets = Atomic<Int>(0)
+
+    init(
+        configuration: ConnectionPoolConfiguration, name: String, logger: Logger, clock: PoolClock,
+        metricsFactory: any MetricsFactory, factory: @escaping @Sendable () async throws -> Connection
+    ) {
+        self.configuration = configuration
+        self.name = name
+        self.logger = logger
+        self.factory = factory
+        self.clock = clock
+        self.metrics = PoolMetrics(prefix: name, factory: metricsFactory)
+        let machine = Machine(name: name, configuration: configuration)
+        let initial = machine.statistics
+        self.state = Mutex(LockedState(machine: machine, recorded: initial))
+        metrics.recordAll(initial)
+        logger.info(
+            "connection pool configured",
+            metadata: [
+                "pool": "\(name)", "pool_size": "\(configuration.keptSize)",
+                "max_overflow": "\(max(0, configuration.maxOverflow))",
+                "timeout": "\(PoolErrors.formatSeconds(configuration.timeout))",
+                "recycle": "\(PoolErrors.formatSeconds(configuration.recycle))",
+            ])
+    }
+
+    /// A consistent snapshot of the pool's counts (one lock acquisition).
+    func statistics() -> ConnectionPoolStatistics {
+        state.withLock { $0.machine.statistics }
+    }
+
+    /// See ``ConnectionPool/shutdown()``.
+    func shutdown() async {
+        let action = mutate { $0.shutdown() }
+        if !action.drained || !action.close.isEmpty {
+            logger.info("connection pool shutting down", metadata: ["pool": "\(name)"])
+        }
+        await perform(action)
+        await waitUntilDrained()
+    }
+
+    // MARK: - Checkout
+
+    /// Leases a connection: idle, newly opened, or handed over after a wait.
+    func checkout(isolation: isolated (any Actor)? = #isolation) async throws -> PoolLease<Connection> {
+        let arrival = clock.now()
+        let grant: PoolGrant<Connection>
+        switch mutate({ $0.checkout(now: arrival) }) {
+        case .lease(let lease): grant = .lease(lease)
+        case .create: grant = .create
+        case .fail(let error): throw error
+        case .mustWait, .enqueued: grant = try await waitForGrant(arrival: arrival)
+        }
+        return try await fulfil(grant)
+    }
+
+    /// Queues the caller until a connection or slot is handed to it, its
+    /// deadline passes, the pool shuts down or the task is cancelled.
+    ///
+    /// A child task sleeps on the clock until the deadline and then expires
+    /// due waiters; it is cancelled as soon as the caller is resumed.
+    private func waitForGrant(
+        arrival: Duration, isolation: isolated (any Actor)? = #isolation
+    ) async throws -> PoolGrant<Connection> {
+        let ticket = tickets.add(1, ordering: .relaxed).newValue
+        let deadline = arrival + configuration.timeout
+        let outcome = await withTaskGroup(of: Void.self, returning: Result<PoolGrant<Connection>, any Error>.self) {
+            group in
+            group.addTask { await self.expireWaiters(at: deadline) }
+            let outcome: Result<PoolGrant<Connection>, any Error>
+            do {
+                outcome = .success(try await enqueue(ticket: ticket, deadline: deadline))
+            } catch {
+                outcome = .failure(error)
+            }
+            group.cancelAll()
+            return outcome
+        }
+        return try outcome.get()
+    }
+
+    private func enqueue(
+        ticket: Int, deadline: Duration, isolation: isolated (any Actor)? = #isolation
+    ) async throws -> PoolGrant<Connection> {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: Waiter) in
+                let now = clock.now()
+                // Checked under the lock: a cancellation handler that ran
+                // before this point found nothing to remove, so it is caught here.
+                let action = mutate { machine -> Machine.CheckoutAction? in
+                    if Task.isCancelled { return nil }
+                    return machine.checkout(now: now, waiter: (ticket, deadline, continuation))
+                }
+                switch action {
+                case nil: continuation.resume(throwing: PoolErrors.cancelled(name))
+                case .lease(let lease): continuation.resume(returning: .lease(lease))
+                case .create: continuation.resume(returning: .create)
+                case .fail(let error): continuation.resume(throwing: error)
+                case .enqueued: break
+                case .mustWait: preconditionFailure("checkout with a waiter never answers mustWait")
+                }
+            }
+        } onCancel: {
+            if let waiter = mutate({ $0.cancelWaiter(id: ticket) }) {
+                waiter.resume(throwing: PoolErrors.cancelled(name))
+            }
+        }
+    }
+
+    private func expireWaiters(at deadline: Duration) async {
+        do {
+            try await clock.sleep(until: deadline)
+        } catch {
+            return  // The waiter was served; nothing to expire.
+        }
+        // The clock reached the deadline; never judge by an earlier reading.
+        let now = max(clock.now(), deadline)
+        let action = mutate { $0.expireWaiters(now: now) }
+        if !action.resume.isEmpty {
+            logger.warning(
+                "connection pool exhausted",
+                metadata: ["pool": "\(name)", "timed_out": "\(action.resume.count)"])
+        }
+        await perform(action)
+    }
+
+    /// Turns a grant into a usable connection: pings, recycles or opens one.
+    private func fulfil(
+        _ grant: PoolGrant<Connection>, isolation: isolated (any Actor)? = #isolation
+    ) async throws -> PoolLease<Connection> {
+        guard case .lease(let lease) = grant else { return try await openConnection() }
+        switch lease.check {
+        case .none:
+            return lease
+        case .ping:
+            do {
+                try await lease.connection.ping()
+                return lease
+            } catch {
+                logger.info(
+                    "pre-ping failed; replacing the connection and every older one",
+                    metadata: ["pool": "\(name)", "error": "\(error)"])
+                return try await replace(lease, disconnected: true)
+            }
+        case .recycle, .stale:
+            logger.debug(
+                "replacing connection at checkout",
+                metadata: ["pool": "\(name)", "reason": "\(lease.check)"])
+            return try await replace(lease, disconnected: false)
+        }
+    }
+
+    /// Closes the leased connection and opens its successor in the same slot.
+    private func replace(
+        _ lease: PoolLease<Connection>, disconnected: Bool, isolation: isolated (any Actor)? = #isolation
+    ) async throws -> PoolLease<Connection> {
+        mutate { $0.beginReplacing(id: lease.id, disconnected: disconnected) }
+        await lease.connection.close()
+        mutate { $0.replacedConnectionClosed() }
+        return try await openConnection()
+    }
+
+    /// Opens a connection in a slot already reserved for the caller; on
+    /// failure frees the slot and throws at once.
+    private func openConnection(isolation: isolated (any Actor)? = #isolation) async throws -> PoolLease<Connection> {
+        let connection: Connection
+        do {
+            connection = try await factory()
+        } catch {
+            await perform(mutate { $0.connectionCreationFailed() })
+            let failure = PoolErrors.connectFailed(name, error)
+            logger.warning("connection pool could not open a connection", metadata: ["pool": "\(name)", "error": "\(failure)"])
+            throw failure
+        }
+        let now = clock.now()
+        let jitter = Double.random(in: 0..<1)
+        return mutate { $0.connectionCreated(connection, now: now, jitter: jitter) }
+    }
+
+    // MARK: - Return
+
+    /// Takes a lease back; `error` is what the caller's body threw, if anything.
+    func checkin(
+        _ lease: PoolLease<Connection>, after error: (any Error)?, isolation: isolated (any Actor)? = #isolation
+    ) async {
+        var reusable = false
+        var disconnected = false
+        switch (error as? ScaleKitError)?.code {
+        case .connectionFailed?:
+            disconnected = true
+        case .timeout?, .protocolError?:
+            break
+        default:
+            reusable = await lease.connection.prepareForReuse()
+        }
+        let now = clock.now()
+        let action = mutate {
+            $0.release(
+                id: lease.id, connection: lease.connection, reusable: reusable, disconnected: disconnected, now: now)
+        }
+        await perform(action)
+    }
+
+    // MARK: - Effects
+
+    /// Runs an action's effects outside the lock: wakes waiters, closes
+    /// connections (reporting each close, which may wake further waiters),
+    /// and finishes shutdown when the pool has drained.
+    private func perform(_ action: Machine.Action, isolation: isolated (any Actor)? = #isolation) async {
+        for (waiter, result) in action.resume {
+            switch result {
+            case .success(let grant): waiter.resume(returning: grant)
+            case .failure(let error): waiter.resume(throwing: error)
+            }
+        }
+        if action.drained { resumeDrainWaiters() }
+        switch action.close.count {
+        case 0:
+            break
+        case 1:
+            await close(action.close[0])
+        default:
+            await withDiscardingTaskGroup { group in
+                for connection in action.close {
+                    group.addTask { await self.close(connection) }
+                }
+            }
+        }
+    }
+
+    private func close(_ connection: Connection) async {
+        await connection.close()
+        await perform(mutate { $0.connectionClosed() })
+    }
+
+    // MARK: - Shutdown
+
+    private func waitUntilDrained(isolation: isolated (any Actor)? = #isolation) async {
+        let ticket = tickets.add(1, ordering: .relaxed).newValue
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = state.withLock { locked -> Bool in
+                    if locked.machine.isDrained || Task.isCancelled { return true }
+                    locked.drainWaiters.append((ticket, continuation))
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { locked -> CheckedContinuation<Void, Never>? in
+                guard let index = locked.drainWaiters.firstIndex(where: { $0.ticket == ticket }) else { return nil }
+                return locked.drainWaiters.remove(at: index).continuation
+            }
+            waiter?.resume()
+        }
+    }
+
+    private func resumeDrainWaiters() {
+        let waiters = state.withLock { locked in
+            let waiters = locked.drainWaiters
+            locked.drainWaiters.removeAll()
+            return waiters
+        }
+        for waiter in waiters { waiter.continuation.resume() }
+        logger.info("connection pool shut down", metadata: ["pool": "\(name)"])
+    }
+
+    // MARK: - Lock
+
+    /// Runs one state-machine event under the lock and records the metrics
+    /// that changed, so gauges follow the exact sequence of states.
+    private func mutate<T: Sendable>(_ event: (inout Machine) -> T) -> T {
+        state.withLock { locked in
+            let result = event(&locked.machine)
+            let statistics = locked.machine.statistics
+            if statistics != locked.recorded {
+                metrics.recordChanges(from: locked.recorded, to: statistics)
+                locked.recorded = statistics
+            }
+            return result
+        }
+    }
+}
