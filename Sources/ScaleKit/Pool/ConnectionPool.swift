@@ -28,7 +28,7 @@ public import ServiceLifecycle
 /// As a ServiceLifecycle `Service`, ``run()`` waits for graceful shutdown and
 /// then shuts the pool down. The pool also works without being run.
 public final class ConnectionPool<Connection: PooledConnection>: Service, Sendable {
-    private let core: PoolCore
+    let core: PoolCore
 
     /// Creates a pool; no connection is opened until the first checkout.
     ///
@@ -96,10 +96,18 @@ public final class ConnectionPool<Connection: PooledConnection>: Service, Sendab
 
     /// Service: runs until graceful shutdown (or cancellation), then shuts the
     /// pool down as ``shutdown()`` does. Never throws.
+    ///
+    /// While it runs, one timer expires waiting callers for the whole pool;
+    /// without it each waiting caller keeps a timer of its own, which works
+    /// the same but costs more when many callers wait.
     public func run() async throws {
-        // Throws only when cancelled; either way it is time to shut down.
-        try? await gracefulShutdown()
-        await core.shutdown()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.core.runTimers() }
+            // Throws only when cancelled; either way it is time to shut down.
+            try? await gracefulShutdown()
+            await core.shutdown()
+            group.cancelAll()
+        }
     }
 
     /// New checkouts throw .poolShutDown; idle closed now, busy ones when returned.

@@ -20,6 +20,12 @@ final class PoolCore: Sendable {
         var recorded: ConnectionPoolStatistics
         /// Callers of `shutdown()` waiting until every connection is closed.
         var drainWaiters: [(ticket: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        /// True while ``runTimers()`` expires waiters for the whole pool; it
+        /// stays true until shutdown begins, so a waiter that sees it needs
+        /// no timer of its own.
+        var timerLoopRunning = false
+        /// The timer loop, parked while nobody waits.
+        var idleTimerLoop: CheckedContinuation<Void, Never>?
     }
 
     let configuration: ConnectionPoolConfiguration
@@ -63,7 +69,12 @@ final class PoolCore: Sendable {
 
     /// See ``ConnectionPool/shutdown()``.
     func shutdown() async {
-        let action = mutate { $0.shutdown() }
+        let (action, timerLoop) = mutateLocked { locked in
+            let action = locked.machine.shutdown()
+            defer { locked.idleTimerLoop = nil }
+            return (action, locked.idleTimerLoop)
+        }
+        timerLoop?.resume()
         if !action.drained || !action.close.isEmpty {
             logger.info("connection pool shutting down", metadata: ["pool": "\(name)"])
         }
@@ -77,11 +88,20 @@ final class PoolCore: Sendable {
     func checkout(isolation: isolated (any Actor)? = #isolation) async throws -> PoolLease<Connection> {
         let arrival = clock.now()
         let grant: PoolGrant<Connection>
-        switch mutate({ $0.checkout(now: arrival) }) {
-        case .lease(let lease): grant = .lease(lease)
+        let (action, sharedTimer) = mutateLocked { ($0.machine.checkout(now: arrival), $0.timerLoopRunning) }
+        switch action {
+        case .lease(let lease):
+            if lease.check == .none { return lease }
+            grant = .lease(lease)
         case .create: grant = .create
         case .fail(let error): throw error
-        case .mustWait, .enqueued: grant = try await waitForGrant(arrival: arrival)
+        case .mustWait, .enqueued:
+            let deadline = arrival + configuration.timeout
+            if sharedTimer {
+                grant = try await enqueue(ticket: tickets.add(1, ordering: .relaxed).newValue, deadline: deadline)
+            } else {
+                grant = try await waitForGrant(deadline: deadline)
+            }
         }
         return try await fulfil(grant)
     }
@@ -89,13 +109,14 @@ final class PoolCore: Sendable {
     /// Queues the caller until a connection or slot is handed to it, its
     /// deadline passes, the pool shuts down or the task is cancelled.
     ///
-    /// A child task sleeps on the clock until the deadline and then expires
-    /// due waiters; it is cancelled as soon as the caller is resumed.
+    /// Used when the pool is not run as a Service: a child task sleeps on
+    /// the clock until the deadline and then expires due waiters; it is
+    /// cancelled as soon as the caller is resumed. (With ``runTimers()``
+    /// running, callers skip this and just ``enqueue(ticket:deadline:)``.)
     private func waitForGrant(
-        arrival: Duration, isolation: isolated (any Actor)? = #isolation
+        deadline: Duration, isolation: isolated (any Actor)? = #isolation
     ) async throws -> PoolGrant<Connection> {
         let ticket = tickets.add(1, ordering: .relaxed).newValue
-        let deadline = arrival + configuration.timeout
         let outcome = await withTaskGroup(of: Void.self, returning: Result<PoolGrant<Connection>, any Error>.self) {
             group in
             group.addTask { await self.expireWaiters(at: deadline) }
@@ -119,10 +140,14 @@ final class PoolCore: Sendable {
                 let now = clock.now()
                 // Checked under the lock: a cancellation handler that ran
                 // before this point found nothing to remove, so it is caught here.
-                let action = mutate { machine -> Machine.CheckoutAction? in
-                    if Task.isCancelled { return nil }
-                    return machine.checkout(now: now, waiter: (ticket, deadline, continuation))
+                let (action, timerLoop) = mutateLocked { locked -> (Machine.CheckoutAction?, CheckedContinuation<Void, Never>?) in
+                    if Task.isCancelled { return (nil, nil) }
+                    let action = locked.machine.checkout(now: now, waiter: (ticket, deadline, continuation))
+                    // A parked timer loop must now watch this waiter's deadline.
+                    defer { locked.idleTimerLoop = nil }
+                    return (action, locked.idleTimerLoop)
                 }
+                timerLoop?.resume()
                 switch action {
                 case nil: continuation.resume(throwing: PoolErrors.cancelled(name))
                 case .lease(let lease): continuation.resume(returning: .lease(lease))
@@ -145,6 +170,11 @@ final class PoolCore: Sendable {
         } catch {
             return  // The waiter was served; nothing to expire.
         }
+        await expireWaiters(reached: deadline)
+    }
+
+    /// Fails the waiters whose deadline has passed, now that the clock reached `deadline`.
+    private func expireWaiters(reached deadline: Duration) async {
         // The clock reached the deadline; never judge by an earlier reading.
         let now = max(clock.now(), deadline)
         let action = mutate { $0.expireWaiters(now: now) }
@@ -265,6 +295,59 @@ final class PoolCore: Sendable {
         await perform(mutate { $0.connectionClosed() })
     }
 
+    // MARK: - Shared timer
+
+    /// Expires waiters for the whole pool until shutdown begins: one sleep
+    /// until the earliest deadline at a time, instead of one timer per
+    /// waiter. Runs inside ``ConnectionPool/run()``; returns when shutdown
+    /// begins or the task is cancelled.
+    func runTimers() async {
+        enum Next { case stop, sleep(until: Duration), park }
+        while true {
+            let next = state.withLock { locked -> Next in
+                if locked.machine.isShuttingDown || Task.isCancelled {
+                    locked.timerLoopRunning = false
+                    return .stop
+                }
+                locked.timerLoopRunning = true
+                return locked.machine.earliestWaiterDeadline.map { .sleep(until: $0) } ?? .park
+            }
+            switch next {
+            case .stop:
+                return
+            case .sleep(let deadline):
+                do {
+                    try await clock.sleep(until: deadline)
+                } catch {
+                    continue  // Cancelled: the next pass stops.
+                }
+                await expireWaiters(reached: deadline)
+            case .park:
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        let wakeNow = state.withLock { locked -> Bool in
+                            let wake =
+                                locked.machine.earliestWaiterDeadline != nil || locked.machine.isShuttingDown
+                                || Task.isCancelled
+                            if !wake { locked.idleTimerLoop = continuation }
+                            return wake
+                        }
+                        if wakeNow { continuation.resume() }
+                    }
+                } onCancel: {
+                    let parked = state.withLock { locked in
+                        defer { locked.idleTimerLoop = nil }
+                        return locked.idleTimerLoop
+                    }
+                    parked?.resume()
+                }
+            }
+        }
+    }
+
+    /// Whether ``runTimers()`` currently covers every waiter (for tests).
+    var timerLoopRunning: Bool { state.withLock { $0.timerLoopRunning } }
+
     // MARK: - Shutdown
 
     private func waitUntilDrained(isolation: isolated (any Actor)? = #isolation) async {
@@ -302,8 +385,13 @@ final class PoolCore: Sendable {
     /// Runs one state-machine event under the lock and records the metrics
     /// that changed, so gauges follow the exact sequence of states.
     private func mutate<T: Sendable>(_ event: (inout Machine) -> T) -> T {
+        mutateLocked { event(&$0.machine) }
+    }
+
+    /// ``mutate(_:)`` with access to the rest of the locked state.
+    private func mutateLocked<T: Sendable>(_ event: (inout LockedState) -> T) -> T {
         state.withLock { locked in
-            let result = event(&locked.machine)
+            let result = event(&locked)
             let statistics = locked.machine.statistics
             if statistics != locked.recorded {
                 metrics.recordChanges(from: locked.recorded, to: statistics)

@@ -93,6 +93,12 @@ struct PoolStateMachine<Connection, Waiter> {
             closing: closing, waiters: waiters.count, created: created, closed: closed, timeouts: timeouts)
     }
 
+    /// True once shutdown began.
+    var isShuttingDown: Bool { phase == .shuttingDown }
+
+    /// The earliest deadline of any waiter, when someone waits.
+    var earliestWaiterDeadline: Duration? { waiters.minimum(of: \.deadline) }
+
     /// True once shutdown began and every slot is free.
     var isDrained: Bool { phase == .shuttingDown && open == 0 }
 

@@ -55,6 +55,18 @@ struct WaiterQueue<Element> {
         return removed
     }
 
+    /// The smallest `key` of any element, or `nil` when empty.
+    func minimum<Key: Comparable>(of key: (Element) -> Key) -> Key? {
+        var result: Key?
+        for index in head..<storage.count {
+            if let element = storage[index] {
+                let value = key(element)
+                if result == nil || value < result! { result = value }
+            }
+        }
+        return result
+    }
+
     /// Drops the consumed prefix and holes once they outweigh live elements.
     private mutating func compactIfNeeded() {
         if count == 0 {

@@ -1,6 +1,6 @@
 import Logging
 import MetricsTestKit
-import ScaleKit
+@testable import ScaleKit
 import ScaleKitTesting
 import ServiceLifecycle
 import ServiceLifecycleTestKit
@@ -56,6 +56,47 @@ import Testing
             }
         }
         #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, created: 1, closed: 1))
+    }
+
+    @Test func runningPoolExpiresWaitersWithOneSharedTimer() async throws {
+        let fixture = PoolFixture(size: 1, maxOverflow: 0, timeout: .seconds(30))
+        let pool = fixture.pool
+        let gate = Gate()
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await pool.run() }
+                await eventually("the timer loop") { pool.core.timerLoopRunning }
+                await fixture.hold(until: gate, in: &group)
+                let first = Task { try await pool.withConnection { _ in } }
+                await eventually("first waiter") { fixture.statistics.waiters == 1 }
+                fixture.clock.advance(by: .seconds(10))
+                let second = Task { try await pool.withConnection { _ in } }
+                await eventually("second waiter") { fixture.statistics.waiters == 2 }
+                // Only the pool's loop sleeps, until the first deadline.
+                await eventually("one sleeper") { fixture.clock.sleeperCount == 1 }
+                fixture.clock.advance(by: .seconds(20))
+                let firstError = await #expect(throws: ScaleKitError.self) { try await first.value }
+                #expect(firstError?.code == .poolExhausted)
+                #expect(fixture.statistics.waiters == 1 && fixture.statistics.timeouts == 1)
+                await eventually("the loop sleeping until the second deadline") { fixture.clock.sleeperCount == 1 }
+                fixture.clock.advance(by: .seconds(9))
+                #expect(fixture.statistics.waiters == 1)
+                fixture.clock.advance(by: .seconds(1))
+                await #expect(throws: ScaleKitError.self) { try await second.value }
+                #expect(
+                    fixture.statistics == ConnectionPoolStatistics(size: 1, checkedOut: 1, created: 1, timeouts: 2))
+                // A served waiter leaves no timer behind.
+                let third = Task { try await pool.withConnection { _ in } }
+                await eventually("third waiter") { fixture.statistics.waiters == 1 }
+                gate.open()
+                try await third.value
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        #expect(pool.core.timerLoopRunning == false)
+        #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, created: 1, closed: 1, timeouts: 2))
+        #expect(fixture.clock.sleeperCount == 0)
     }
 
     @Test func shutdownOfAnUnusedPoolReturnsAtOnce() async throws {
