@@ -1,4 +1,4 @@
-import Synchronization
+import ScaleKit
 
 /// A Swift `Clock` that moves only when a test moves it, for code that
 /// measures durations or sleeps (``ScaleKit/ConnectionPool``'s timeouts,
@@ -34,7 +34,7 @@ public final class ManualClock: Clock, Sendable {
         var nextID = 0
     }
 
-    private let state = Mutex(State())
+    private let state = SanitizerVisibleMutex(State())
 
     /// A clock at offset zero.
     public init() {}

@@ -34,7 +34,7 @@ final class PoolCore: Sendable {
     private let factory: @Sendable () async throws -> Connection
     private let clock: PoolClock
     private let metrics: PoolMetrics
-    private let state: Mutex<LockedState>
+    private let state: SanitizerVisibleMutex<LockedState>
     /// Numbers waiters and drain waiters so cancellation can find them.
     private let tickets = Atomic<Int>(0)
 
@@ -50,7 +50,7 @@ final class PoolCore: Sendable {
         self.metrics = PoolMetrics(prefix: name, factory: metricsFactory)
         let machine = Machine(name: name, configuration: configuration)
         let initial = machine.statistics
-        self.state = Mutex(LockedState(machine: machine, recorded: initial))
+        self.state = SanitizerVisibleMutex(LockedState(machine: machine, recorded: initial))
         metrics.recordAll(initial)
         logger.info(
             "connection pool configured",
@@ -64,7 +64,7 @@ final class PoolCore: Sendable {
 
     /// A consistent snapshot of the pool's counts (one lock acquisition).
     func statistics() -> ConnectionPoolStatistics {
-        state.withLock { $0.machine.statistics }
+        withState { $0.machine.statistics }
     }
 
     /// See ``ConnectionPool/shutdown()``.
@@ -304,7 +304,7 @@ final class PoolCore: Sendable {
     func runTimers() async {
         enum Next { case stop, sleep(until: Duration), park }
         while true {
-            let next = state.withLock { locked -> Next in
+            let next = withState { locked -> Next in
                 if locked.machine.isShuttingDown || Task.isCancelled {
                     locked.timerLoopRunning = false
                     return .stop
@@ -325,7 +325,7 @@ final class PoolCore: Sendable {
             case .park:
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                        let wakeNow = state.withLock { locked -> Bool in
+                        let wakeNow = withState { locked -> Bool in
                             let wake =
                                 locked.machine.earliestWaiterDeadline != nil || locked.machine.isShuttingDown
                                 || Task.isCancelled
@@ -335,7 +335,7 @@ final class PoolCore: Sendable {
                         if wakeNow { continuation.resume() }
                     }
                 } onCancel: {
-                    let parked = state.withLock { locked in
+                    let parked = withState { locked in
                         defer { locked.idleTimerLoop = nil }
                         return locked.idleTimerLoop
                     }
@@ -346,7 +346,7 @@ final class PoolCore: Sendable {
     }
 
     /// Whether ``runTimers()`` currently covers every waiter (for tests).
-    var timerLoopRunning: Bool { state.withLock { $0.timerLoopRunning } }
+    var timerLoopRunning: Bool { withState { $0.timerLoopRunning } }
 
     // MARK: - Shutdown
 
@@ -354,7 +354,7 @@ final class PoolCore: Sendable {
         let ticket = tickets.add(1, ordering: .relaxed).newValue
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let done = state.withLock { locked -> Bool in
+                let done = withState { locked -> Bool in
                     if locked.machine.isDrained || Task.isCancelled { return true }
                     locked.drainWaiters.append((ticket, continuation))
                     return false
@@ -362,7 +362,7 @@ final class PoolCore: Sendable {
                 if done { continuation.resume() }
             }
         } onCancel: {
-            let waiter = state.withLock { locked -> CheckedContinuation<Void, Never>? in
+            let waiter = withState { locked -> CheckedContinuation<Void, Never>? in
                 guard let index = locked.drainWaiters.firstIndex(where: { $0.ticket == ticket }) else { return nil }
                 return locked.drainWaiters.remove(at: index).continuation
             }
@@ -371,7 +371,7 @@ final class PoolCore: Sendable {
     }
 
     private func resumeDrainWaiters() {
-        let waiters = state.withLock { locked in
+        let waiters = withState { locked in
             let waiters = locked.drainWaiters
             locked.drainWaiters.removeAll()
             return waiters
@@ -382,6 +382,11 @@ final class PoolCore: Sendable {
 
     // MARK: - Lock
 
+    /// Runs `body` with the locked state.
+    private func withState<T: Sendable>(_ body: (inout LockedState) -> T) -> T {
+        state.withLock { body(&$0) }
+    }
+
     /// Runs one state-machine event under the lock and records the metrics
     /// that changed, so gauges follow the exact sequence of states.
     private func mutate<T: Sendable>(_ event: (inout Machine) -> T) -> T {
@@ -390,7 +395,7 @@ final class PoolCore: Sendable {
 
     /// ``mutate(_:)`` with access to the rest of the locked state.
     private func mutateLocked<T: Sendable>(_ event: (inout LockedState) -> T) -> T {
-        state.withLock { locked in
+        withState { locked in
             let result = event(&locked)
             let statistics = locked.machine.statistics
             if statistics != locked.recorded {

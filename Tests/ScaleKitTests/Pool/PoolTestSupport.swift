@@ -17,7 +17,7 @@ final class MockConnection: PooledConnection, CustomStringConvertible {
 
     let number: Int
     private let factory: MockConnectionFactory
-    let state = Mutex(State())
+    let state = SanitizerVisibleMutex(State())
 
     init(number: Int, factory: MockConnectionFactory) {
         self.number = number
@@ -64,7 +64,7 @@ final class MockConnectionFactory: Sendable {
         var attempts = 0
     }
 
-    let state = Mutex(State())
+    let state = SanitizerVisibleMutex(State())
 
     var connections: [MockConnection] { state.withLock { $0.connections } }
     var open: Int { state.withLock { $0.open } }
@@ -95,7 +95,7 @@ final class MockConnectionFactory: Sendable {
 
 /// A door that tasks wait at until the test opens it.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = SanitizerVisibleMutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func wait() async {
         await withCheckedContinuation { continuation in
@@ -168,8 +168,8 @@ struct PoolFixture {
 
 /// A value shared between test tasks.
 final class Shared<Value: Sendable>: Sendable {
-    private let value: Mutex<Value>
-    init(_ value: Value) { self.value = Mutex(value) }
+    private let value: SanitizerVisibleMutex<Value>
+    init(_ value: Value) { self.value = SanitizerVisibleMutex(value) }
     func update(_ body: (inout Value) -> Void) { value.withLock { body(&$0) } }
     var current: Value { value.withLock { $0 } }
 }
