@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "ScaleKit", targets: ["ScaleKit"]),
         .library(name: "ScaleKitTesting", targets: ["ScaleKitTesting"]),
         .library(name: "ScaleKitServices", targets: ["ScaleKitServices"]),
+        .library(name: "ScaleKitPostgres", targets: ["ScaleKitPostgres"]),
+        .library(name: "ScaleKitSQLite", targets: ["ScaleKitSQLite"]),
         .executable(name: "scalekit", targets: ["scalekit"]),
     ],
     dependencies: [
@@ -32,6 +34,25 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(
+            name: "ScaleKitPostgres",
+            dependencies: [
+                "ScaleKit", "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ScaleKitSQLite",
+            dependencies: [
+                "ScaleKit", "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -76,6 +97,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScaleKitPostgresTests",
+            dependencies: ["ScaleKitPostgres", "ScaleKit", "ScaleKitTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScaleKitSQLiteTests",
+            dependencies: ["ScaleKitSQLite", "ScaleKit", "ScaleKitTesting"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,70 @@
+import ScaleKit
+
+/// One step of the schema: applied once, in version order, recorded in
+/// `scalekit_schema_migrations`.
+struct SQLiteMigration: Sendable {
+    var version: Int
+    var description: String
+    var statements: [String]
+}
+
+/// Creates and upgrades the tables ScaleKit keeps in an SQLite file.
+///
+/// Safe to run from several processes at once: the whole run holds SQLite's
+/// write lock (`BEGIN IMMEDIATE`), so the second process waits, then finds
+/// every version recorded and applies nothing. Timestamps are integers:
+/// microseconds since 1970-01-01 UTC. See Docs/Databases.md.
+enum SQLiteSchema {
+    static let migrations: [SQLiteMigration] = [
+        SQLiteMigration(
+            version: 1, description: "videos table",
+            statements: [
+                """
+                CREATE TABLE videos (
+                    video_id TEXT NOT NULL PRIMARY KEY,
+                    title TEXT,
+                    original_url TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('processing', 'completed', 'failed')),
+                    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    lease_owner TEXT,
+                    lease_expires_at INTEGER,
+                    last_error TEXT,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                )
+                """,
+                "CREATE INDEX videos_by_update ON videos (updated_at DESC, video_id DESC)",
+                "CREATE INDEX videos_by_state_and_update ON videos (state, updated_at DESC, video_id DESC)",
+            ]),
+    ]
+
+    /// Applies every migration the file lacks; returns the versions applied.
+    @discardableResult
+    static func migrate(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws(ScaleKitError) -> [Int] {
+        try connection.immediateTransaction { () throws(ScaleKitError) -> [Int] in
+            try connection.execute(
+                """
+                CREATE TABLE IF NOT EXISTS scalekit_schema_migrations (
+                    version INTEGER NOT NULL PRIMARY KEY,
+                    description TEXT NOT NULL,
+                    applied_at INTEGER NOT NULL
+                )
+                """, name: "create migrations table")
+            let applied = Set(
+                try connection.rows("SELECT version FROM scalekit_schema_migrations", name: "read schema versions")
+                    .compactMap { $0.integer(0) })
+            var newlyApplied: [Int] = []
+            for migration in migrations where !applied.contains(Int64(migration.version)) {
+                for statement in migration.statements {
+                    try connection.execute(statement, name: "migration \(migration.version)")
+                }
+                try connection.rows(
+                    "INSERT INTO scalekit_schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                    name: "record schema version",
+                    [.integer(Int64(migration.version)), .text(migration.description), .integer(nowMicroseconds)])
+                newlyApplied.append(migration.version)
+            }
+            return newlyApplied
+        }
+    }
+}
