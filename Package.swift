@@ -101,12 +101,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ScaleKitPostgresTests",
-            dependencies: ["ScaleKitPostgres", "ScaleKit", "ScaleKitTesting"],
+            dependencies: ["ScaleKitPostgres", "ScaleKit", "ScaleKitTesting", "ScaleKitTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ScaleKitSQLiteTests",
-            dependencies: ["ScaleKitSQLite", "ScaleKit", "ScaleKitTesting"],
+            dependencies: ["ScaleKitSQLite", "ScaleKit", "ScaleKitTesting", "ScaleKitTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -108,6 +108,7 @@ public final class SQLiteVideoRepository: VideoRepository {
     }
 
     /// Extends the lease when `token` still holds the claim (one UPDATE).
+    @discardableResult
     public func renewLease(id: String, token: ClaimToken, lease: Duration) async throws -> Video {
         try ClaimRules.validateLease(lease)
         let clock = self.clock
@@ -121,6 +122,7 @@ public final class SQLiteVideoRepository: VideoRepository {
     }
 
     /// Marks the video completed when `token` still holds the claim (one UPDATE).
+    @discardableResult
     public func completeVideo(id: String, token: ClaimToken) async throws -> Video {
         let clock = self.clock
         return try await updateHeldClaim(id: id, token: token, name: "complete video", SQLiteVideoStatements.complete) {
@@ -129,6 +131,7 @@ public final class SQLiteVideoRepository: VideoRepository {
     }
 
     /// Marks the video failed when `token` still holds the claim (one UPDATE).
+    @discardableResult
     public func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video {
         try ClaimRules.validateText(error, name: "error message")
         let clock = self.clock
