@@ -1,0 +1,216 @@
+import CLibPQ
+import Foundation
+public import Logging
+public import ScaleKit
+
+/// One libpq connection (`PGconn`), used by one caller at a time.
+///
+/// Every libpq call blocks, so the actor runs on its own serial dispatch
+/// queue (``DispatchQueueExecutor``): a slow query holds that queue's thread,
+/// never a thread of Swift's cooperative pool. Statements take parameters
+/// only (never values spliced into SQL) and are prepared once per connection.
+/// Every failure is a ``ScaleKitError`` whose `nativeCode` is the SQLSTATE.
+///
+/// Built for a ``ConnectionPool``: ``prepareForReuse()`` rolls back a
+/// transaction left open (or refuses a connection in an unknown state), and
+/// ``ping()`` is one `SELECT 1` round trip.
+public actor PostgresConnection: PooledConnection {
+    private let executor = DispatchQueueExecutor(label: "scalekit.postgres")
+    private let url: String
+    private let logger: Logger
+    private var handle: PostgresConnectionHandle?
+    /// SQL text → the name it was prepared under on this connection.
+    private var preparedStatements: [String: String] = [:]
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    /// The server and database, with any password redacted, for messages.
+    public nonisolated let redactedURL: String
+
+    private init(url: String, logger: Logger) {
+        self.url = url
+        self.logger = logger
+        self.redactedURL = redactingCredentials(in: url)
+    }
+
+    /// Opens a connection.
+    ///
+    /// `url` is any libpq connection string: a `postgresql://` or
+    /// `postgres://` URI (with `sslmode`, `options`, `application_name` and
+    /// every other libpq parameter passed through) or `key=value` pairs.
+    /// ScaleKit adds `connect_timeout=10` and `fallback_application_name=scalekit`
+    /// unless the URL sets them, and always uses `client_encoding=UTF8`.
+    ///
+    /// Blocks a dedicated thread (not the cooperative pool) while connecting.
+    /// - Throws: ``ScaleKitError/Code/connectionFailed`` when the server cannot be
+    ///   reached or refuses the connection; the message never contains the password.
+    public static func connect(url: String, logger: Logger = Logger(label: "scalekit.postgres")) async throws(ScaleKitError)
+        -> PostgresConnection
+    {
+        let connection = PostgresConnection(url: url, logger: logger)
+        try await connection.open()
+        return connection
+    }
+
+    private func open() throws(ScaleKitError) {
+        // Keywords before `dbname` are defaults the URL may override; those after it win.
+        let parameters: [(String, String)] = [
+            ("connect_timeout", "10"),
+            ("fallback_application_name", "scalekit"),
+            ("dbname", url),
+            ("client_encoding", "UTF8"),
+        ]
+        let keywords = parameters.map { strdup($0.0) }
+        let values = parameters.map { strdup($0.1) }
+        defer {
+            keywords.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        let keywordPointers = keywords.map { UnsafePointer($0) } + [nil]
+        let valuePointers = values.map { UnsafePointer($0) } + [nil]
+        let connection = PQconnectdbParams(keywordPointers, valuePointers, 1)
+        guard let connection, PQstatus(connection) == CONNECTION_OK else {
+            let error = PostgresErrors.connectFailed(connection, target: redactedURL)
+            if let connection { PQfinish(connection) }
+            throw error
+        }
+        // libpq prints server notices ("relation already exists, skipping") to
+        // stderr by default; they are expected during migrations, so drop them.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        handle = PostgresConnectionHandle(connection)
+    }
+
+    /// Runs one parameterized statement (prepared on first use) and returns its rows.
+    ///
+    /// - Parameters:
+    ///   - sql: the statement with `$1`, `$2`… placeholders; never build it from values.
+    ///   - name: names the statement in errors and logs (its arguments never appear).
+    ///   - arguments: one text value per placeholder; `nil` is SQL NULL.
+    /// - Throws: ``ScaleKitError`` carrying the SQLSTATE; ``ScaleKitError/Code/connectionFailed``
+    ///   when the connection is lost.
+    ///   - prepared: `false` for one-off statements (schema migrations), which are
+    ///     sent with their parameters but not kept prepared.
+    @discardableResult
+    public func query(_ sql: String, name: String, _ arguments: [String?] = [], prepared: Bool = true)
+        throws(ScaleKitError) -> [PostgresRow]
+    {
+        let connection = try liveConnection(before: name)
+        let count = Int32(arguments.count)
+        let result: OpaquePointer?
+        if prepared {
+            let statementName = try prepare(sql, name: name, on: connection)
+            result = withCStringArray(arguments) { PQexecPrepared(connection, statementName, count, $0, nil, nil, 0) }
+        } else {
+            result = withCStringArray(arguments) { PQexecParams(connection, sql, count, nil, $0, nil, nil, 0) }
+        }
+        return try rows(of: result, connection: connection, statement: name)
+    }
+
+    /// Runs SQL without parameters (schema changes, `BEGIN`, `COMMIT`); several
+    /// statements separated by semicolons run as one implicit transaction.
+    public func execute(_ sql: String, name: String) throws(ScaleKitError) {
+        let connection = try liveConnection(before: name)
+        _ = try rows(of: PQexec(connection, sql), connection: connection, statement: name)
+    }
+
+    /// Runs `body` inside `BEGIN` … `COMMIT` on this connection; rolls back
+    /// when `body` throws. The whole transaction stays on this connection.
+    public func transaction<T: Sendable>(
+        _ body: @Sendable (isolated PostgresConnection) throws(ScaleKitError) -> T
+    ) throws(ScaleKitError) -> T {
+        try execute("BEGIN", name: "begin")
+        do {
+            let result = try body(self)
+            try execute("COMMIT", name: "commit")
+            return result
+        } catch {
+            if let connection = handle?.pointer, PQtransactionStatus(connection) != PQTRANS_IDLE {
+                _ = try? execute("ROLLBACK", name: "rollback")
+            }
+            throw error
+        }
+    }
+
+    /// `SELECT 1`: throws ``ScaleKitError/Code/connectionFailed`` when the connection is dead.
+    public func ping() async throws {
+        _ = try query("SELECT 1", name: "ping")
+    }
+
+    /// Makes the connection clean for its next user: a transaction left open
+    /// (or failed) is rolled back. Returns `false` — close it — when the
+    /// connection is broken, busy, or the rollback fails.
+    public func prepareForReuse() async -> Bool {
+        guard let connection = handle?.pointer, PQstatus(connection) == CONNECTION_OK else { return false }
+        switch PQtransactionStatus(connection) {
+        case PQTRANS_IDLE:
+            return true
+        case PQTRANS_INTRANS, PQTRANS_INERROR:
+            logger.debug("rolling back a transaction left open on a returned connection")
+            do {
+                try execute("ROLLBACK", name: "rollback on return")
+            } catch {
+                return false
+            }
+            return PQtransactionStatus(connection) == PQTRANS_IDLE
+        default:
+            return false  // a command still running, or the state is unknown
+        }
+    }
+
+    /// Closes the connection (libpq's `PQfinish`). Later calls throw
+    /// ``ScaleKitError/Code/connectionFailed``.
+    public func close() async {
+        handle = nil
+        preparedStatements.removeAll()
+    }
+
+    /// Whether a transaction is open (or failed and not yet rolled back), as libpq reports it.
+    public var isInTransaction: Bool {
+        guard let connection = handle?.pointer else { return false }
+        let status = PQtransactionStatus(connection)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    /// The connection, after checking without a round trip that the server
+    /// has not closed it (PQconsumeInput reads a pending shutdown notice or
+    /// end-of-file). A failure here means nothing was sent: safe to retry.
+    private func liveConnection(before statement: String) throws(ScaleKitError) -> OpaquePointer {
+        guard let connection = handle?.pointer else {
+            throw ScaleKitError(
+                .connectionFailed, "the PostgreSQL connection is closed", underlying: PostgresStatementNotSent())
+        }
+        guard PQstatus(connection) == CONNECTION_OK, PQconsumeInput(connection) == 1,
+            PQstatus(connection) == CONNECTION_OK
+        else {
+            throw PostgresErrors.notSent(connection, statement: statement)
+        }
+        return connection
+    }
+
+    private func prepare(_ sql: String, name: String, on connection: OpaquePointer) throws(ScaleKitError) -> String {
+        if let prepared = preparedStatements[sql] { return prepared }
+        let statementName = "scalekit_\(preparedStatements.count + 1)"
+        _ = try rows(of: PQprepare(connection, statementName, sql, 0, nil), connection: connection, statement: name)
+        preparedStatements[sql] = statementName
+        return statementName
+    }
+
+    private func rows(of pointer: OpaquePointer?, connection: OpaquePointer, statement: String) throws(ScaleKitError)
+        -> [PostgresRow]
+    {
+        guard let pointer else { throw PostgresErrors.statementFailed(nil, connection, statement: statement) }
+        let result = PostgresResult(pointer)
+        switch result.status {
+        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE: return result.rows()
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY: return []
+        default: throw PostgresErrors.statementFailed(pointer, connection, statement: statement)
+        }
+    }
+}
+
+/// Calls `body` with NUL-terminated copies of `strings` (`nil` stays a null pointer).
+private func withCStringArray<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let copies = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { copies.forEach { free($0) } }
+    return body(copies.map { pointer in pointer.map { UnsafePointer($0) } })
+}

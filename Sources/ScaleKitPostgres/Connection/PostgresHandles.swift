@@ -1,0 +1,58 @@
+import CLibPQ
+
+/// Owns one `PGconn` and finishes it in `deinit`.
+///
+/// Not Sendable: only ``PostgresConnection`` holds it, and uses it on its
+/// own serial executor.
+final class PostgresConnectionHandle {
+    let pointer: OpaquePointer
+
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+
+    deinit { PQfinish(pointer) }
+}
+
+/// Owns one `PGresult` and clears it in `deinit`.
+final class PostgresResult {
+    let pointer: OpaquePointer
+
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+
+    deinit { PQclear(pointer) }
+
+    var status: ExecStatusType { PQresultStatus(pointer) }
+
+    /// Every row, as text (`nil` for SQL NULL), copied out of libpq.
+    func rows() -> [PostgresRow] {
+        let rowCount = PQntuples(pointer)
+        let columnCount = PQnfields(pointer)
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            var values: [String?] = []
+            values.reserveCapacity(Int(columnCount))
+            for column in 0..<columnCount {
+                if PQgetisnull(pointer, row, column) != 0 {
+                    values.append(nil)
+                } else {
+                    let length = Int(PQgetlength(pointer, row, column))
+                    let bytes = UnsafeRawPointer(PQgetvalue(pointer, row, column)!).assumingMemoryBound(to: UInt8.self)
+                    values.append(String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self))
+                }
+            }
+            rows.append(PostgresRow(values: values))
+        }
+        return rows
+    }
+}
+
+/// One result row in text format (the connection's client encoding is UTF-8).
+public struct PostgresRow: Sendable, Hashable {
+    /// The columns in order; `nil` is SQL NULL.
+    public var values: [String?]
+
+    public init(values: [String?]) { self.values = values }
+
+    /// The column's text, or `nil` for NULL.
+    public subscript(_ column: Int) -> String? { values[column] }
+}

@@ -1,0 +1,234 @@
+import Foundation
+public import Logging
+public import ScaleKit
+public import ServiceLifecycle
+import Synchronization
+
+/// A ``VideoRepository`` on PostgreSQL, over a pool of libpq connections:
+/// the distributed backend every worker of every machine can share.
+///
+/// Each claim is one round trip: a server-side function (created by the
+/// repository's migrations) inserts the video or locks its row and decides
+/// there, so exactly one caller wins a new video, the retry of a failed one,
+/// or the takeover of an expired lease, across any number of processes.
+/// Completing, failing and renewing are single guarded `UPDATE`s that only
+/// the current claim token matches.
+///
+/// Creating a repository does no I/O: the pool connects on first use, and
+/// the first call on each repository also creates or upgrades the schema
+/// (serialized across processes by an advisory lock). A server that is down
+/// shows up as ``ScaleKitError/Code/connectionFailed`` on that call, fast;
+/// a pool whose connections are all busy for `DB_POOL_TIMEOUT` throws
+/// ``ScaleKitError/Code/poolExhausted``. Run the repository (a `Service`)
+/// in your ServiceGroup, or call ``shutdown()``, to close its connections.
+public final class PostgresVideoRepository: VideoRepository, Service {
+    /// The connection pool (statistics, shutdown).
+    public let pool: ConnectionPool<PostgresConnection>
+    /// The schema holding the tables.
+    public let schema: String
+    private let statements: PostgresVideoStatements
+    private let clock: any WallClock
+    private let logger: Logger
+    private let schemaIsCurrent = Atomic(false)
+
+    /// Creates a repository; connects lazily.
+    ///
+    /// - Parameters:
+    ///   - url: a `postgresql://` or `postgres://` URL (or libpq `key=value`
+    ///     string); `sslmode`, `options` and every other libpq parameter pass
+    ///     through unchanged.
+    ///   - pool: the pool's size, overflow, timeout and recycle age
+    ///     (`ConnectionPoolConfiguration(settings)` from `DB_POOL_*`).
+    ///   - schema: the PostgreSQL schema for ScaleKit's tables (created if
+    ///     missing); `[A-Za-z_][A-Za-z0-9_]*`.
+    ///   - clock: the source of lease and timestamp times.
+    ///   - logger: receives migrations and the pool's connection events.
+    /// - Throws: ``ScaleKitError/Code/invalidArgument`` for an empty URL or a bad schema name.
+    public init(
+        url: String, pool configuration: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
+        schema: String = "public", clock: any WallClock = .system,
+        logger: Logger = Logger(label: "scalekit.postgres")
+    ) throws(ScaleKitError) {
+        guard !url.isEmpty, !url.utf8.contains(0) else {
+            throw ScaleKitError(.invalidArgument, "a PostgreSQL URL must be non-empty and free of NUL bytes")
+        }
+        self.statements = PostgresVideoStatements(schema: try PostgresSchema.quotedIdentifier(schema))
+        self.schema = schema
+        self.clock = clock
+        self.logger = logger
+        self.pool = ConnectionPool(configuration: configuration, name: "scalekit.postgres", logger: logger) {
+            try await PostgresConnection.connect(url: url, logger: logger)
+        }
+    }
+
+    /// Creates a repository whose pool follows the `DB_POOL_*` settings.
+    public convenience init(
+        url: String, poolSettings: PoolSettings, schema: String = "public", clock: any WallClock = .system,
+        logger: Logger = Logger(label: "scalekit.postgres")
+    ) throws(ScaleKitError) {
+        try self.init(
+            url: url, pool: ConnectionPoolConfiguration(poolSettings), schema: schema, clock: clock, logger: logger)
+    }
+
+    /// Service: runs until graceful shutdown, then closes every connection.
+    public func run() async throws {
+        try await pool.run()
+    }
+
+    /// Closes idle connections now and busy ones when they come back; later
+    /// calls throw ``ScaleKitError/Code/poolShutDown``.
+    public func shutdown() async {
+        await pool.shutdown()
+    }
+
+    /// Creates or upgrades the schema now instead of on first use (a good
+    /// start-up check: it fails fast when the server is unreachable).
+    public func migrate() async throws {
+        try await withConnection { _ in }
+    }
+
+    /// One `SELECT 1` on a pooled connection, for health checks.
+    public func ping() async throws {
+        try await pool.withConnection { connection in try await connection.ping() }
+    }
+
+    /// Atomically creates or claims the video in one round trip.
+    public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
+        try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: lease)
+        let statements = self.statements
+        let clock = self.clock
+        let token = ClaimToken.random()
+        let row = try await withConnection { connection in
+            // The clock is read once a connection is in hand, not before a wait for one.
+            let now = UnixMicroseconds.from(clock.now())
+            let leaseEnd = UnixMicroseconds.from(ClaimRules.leaseEnd(from: UnixMicroseconds.date(now), lease: lease))
+            return try await connection.query(
+                statements.claim, name: "claim video",
+                [id, title, originalURL, token.rawValue, String(now), String(leaseEnd)]
+            ).first
+        }
+        guard let row, let outcome = row[0].flatMap(ClaimOutcome.init(rawValue:)) else {
+            throw ScaleKitError(.protocolError, "the claim function returned no decision")
+        }
+        let video = try PostgresVideoStatements.video(from: row, offset: 1)
+        return VideoClaim(video: video, outcome: outcome, token: outcome.shouldProcess ? token : nil)
+    }
+
+    /// Extends the lease when `token` still holds the claim (one guarded UPDATE).
+    @discardableResult
+    public func renewLease(id: String, token: ClaimToken, lease: Duration) async throws -> Video {
+        try ClaimRules.validateLease(lease)
+        let clock = self.clock
+        return try await updateHeldClaim(id: id, token: token, name: "renew lease", statements.renewLease) {
+            let now = UnixMicroseconds.date(UnixMicroseconds.from(clock.now()))
+            return [
+                String(UnixMicroseconds.from(ClaimRules.leaseEnd(from: now, lease: lease))),
+                String(UnixMicroseconds.from(now)),
+            ]
+        }
+    }
+
+    /// Marks the video completed when `token` still holds the claim (one guarded UPDATE).
+    @discardableResult
+    public func completeVideo(id: String, token: ClaimToken) async throws -> Video {
+        let clock = self.clock
+        return try await updateHeldClaim(id: id, token: token, name: "complete video", statements.complete) {
+            [String(UnixMicroseconds.from(clock.now()))]
+        }
+    }
+
+    /// Marks the video failed when `token` still holds the claim (one guarded UPDATE).
+    @discardableResult
+    public func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video {
+        try ClaimRules.validateText(error, name: "error message")
+        let clock = self.clock
+        return try await updateHeldClaim(id: id, token: token, name: "fail video", statements.fail) {
+            [String(UnixMicroseconds.from(clock.now())), error]
+        }
+    }
+
+    /// The stored video, or `nil`.
+    public func video(id: String) async throws -> Video? {
+        try Identifier.validate(id, kind: "video id")
+        let sql = statements.selectVideo
+        let row = try await withConnection { connection in
+            try await connection.query(sql, name: "select video", [id]).first
+        }
+        return try row.map { row throws(ScaleKitError) in try PostgresVideoStatements.video(from: row) }
+    }
+
+    /// Up to `limit` videos, newest update first (ties: larger id, by code point, first).
+    public func videos(state: VideoState?, limit: Int) async throws -> [Video] {
+        let limit = String(max(0, limit))
+        let statements = self.statements
+        let rows = try await withConnection { connection in
+            if let state {
+                try await connection.query(statements.newestVideosInState, name: "list videos in state", [state.rawValue, limit])
+            } else {
+                try await connection.query(statements.newestVideos, name: "list videos", [limit])
+            }
+        }
+        return try rows.map { row throws(ScaleKitError) in try PostgresVideoStatements.video(from: row) }
+    }
+
+    /// Runs a guarded UPDATE (`$1` id, `$2` token, then `arguments()`), and
+    /// tells "no such video" from "not the holder" when it matches nothing.
+    private func updateHeldClaim(
+        id: String, token: ClaimToken, name: String, _ sql: String,
+        arguments: @escaping @Sendable () -> [String]
+    ) async throws -> Video {
+        try Identifier.validate(id, kind: "video id")
+        let existsSQL = statements.exists
+        let row = try await withConnection { connection -> PostgresRow? in
+            if let row = try await connection.query(sql, name: name, [id, token.rawValue] + arguments()).first {
+                return row
+            }
+            if try await connection.query(existsSQL, name: "video exists", [id]).isEmpty {
+                throw ScaleKitError(.notFound, "no video with this id")
+            }
+            throw ScaleKitError(.notClaimHolder, "this token does not hold the video's claim")
+        }
+        return try PostgresVideoStatements.video(from: row!)
+    }
+
+    /// Leases a connection, brings the schema up to date once per repository,
+    /// and runs `body`. Retries (at most twice, on another connection) when
+    /// the statement never reached the server — a connection the server had
+    /// already closed, as after a restart — or hit a serialization failure
+    /// or deadlock, which rolled it back whole.
+    private func withConnection<T: Sendable>(
+        _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await pool.withConnection { connection in
+                    try await ensureSchema(on: connection)
+                    return try await body(connection)
+                }
+            } catch let error as ScaleKitError
+                where attempt < 3 && (error.underlying is PostgresStatementNotSent || PostgresErrors.isTransient(error))
+            {
+                logger.debug("retrying a PostgreSQL statement", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                attempt += 1
+            }
+        }
+    }
+
+    private func ensureSchema(on connection: PostgresConnection) async throws {
+        if schemaIsCurrent.load(ordering: .acquiring) { return }
+        let schema = self.schema
+        let applied = try await connection.migrate(schema: schema)
+        schemaIsCurrent.store(true, ordering: .releasing)
+        if !applied.isEmpty {
+            logger.info("applied PostgreSQL schema migrations", metadata: ["schema": "\(schema)", "versions": "\(applied)"])
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Brings `schema` up to date (see ``PostgresSchema``); returns the versions applied.
+    func migrate(schema: String) throws(ScaleKitError) -> [Int] {
+        try PostgresSchema.migrate(self, schema: schema)
+    }
+}

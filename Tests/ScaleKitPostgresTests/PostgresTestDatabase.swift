@@ -1,0 +1,35 @@
+import Foundation
+import ScaleKit
+import ScaleKitPostgres
+import ScaleKitTestSupport
+import ScaleKitTesting
+import Synchronization
+
+/// Repositories on the test server, each in a schema of its own so tests
+/// running in parallel never see each other's videos.
+final class PostgresTestDatabase: Sendable {
+    let url: String
+    private let repositories = Mutex<[PostgresVideoRepository]>([])
+
+    init() throws {
+        url = try TestServers.requireDatabaseURL()
+    }
+
+    static func uniqueSchema() -> String {
+        "scalekit_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    /// A repository in a fresh schema (or in `schema`), shut down by ``shutdownAll()``.
+    func repository(
+        clock: any WallClock = ManualWallClock(), schema: String = uniqueSchema(),
+        pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(size: 4, maxOverflow: 8, timeout: .seconds(30))
+    ) throws -> PostgresVideoRepository {
+        let repository = try PostgresVideoRepository(url: url, pool: pool, schema: schema, clock: clock)
+        repositories.withLock { $0.append(repository) }
+        return repository
+    }
+
+    func shutdownAll() async {
+        for repository in repositories.withLock({ $0 }) { await repository.shutdown() }
+    }
+}
