@@ -17,9 +17,11 @@ final class PrivatePostgresServer: Sendable {
     static func start() async throws -> PrivatePostgresServer {
         let output = try await run(
             """
-            start_postgres >/dev/null || exit 1
+            start_postgres >/dev/null || { stop_servers; exit 1; }
             printf '%s\\n' "$DATABASE_URL" "$PG_PID" "$PGDATA" "$SERVERS_DIR" "$PG_PORT" "$PG_BIN"
-            """, variables: [:])
+            """,
+            // scripts/with-servers.sh exports the shared server's values; start from none.
+            variables: ["PG_PORT": "", "PG_PID": "", "PGDATA": "", "SERVERS_DIR": "", "PG_BIN": ""])
         let lines = output.split(separator: "\n").map(String.init)
         guard lines.count == 6 else { throw Failure(description: "unexpected output from start_postgres: \(output)") }
         return PrivatePostgresServer(
