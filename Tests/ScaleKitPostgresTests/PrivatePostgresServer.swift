@@ -1,4 +1,5 @@
 import Foundation
+import ScaleKit
 import ScaleKitTestSupport
 
 /// A PostgreSQL server of the test's own, started with scripts/servers.sh
@@ -74,7 +75,11 @@ final class PrivatePostgresServer: Sendable {
         var environment = ProcessInfo.processInfo.environment.merging(variables) { $1 }
         environment["SCALEKIT_SERVERS_SCRIPT"] = script
         environment["SCALEKIT_OUTPUT_FILE"] = outputFile.path
-        let status = try await Task.detached { try spawnAndWait(["/bin/bash", "-c", shell], environment: environment) }.value
+        let finalEnvironment = environment
+        // waitpid blocks: keep it off the cooperative pool.
+        let status = try await runBlocking(on: DispatchQueue(label: "scalekit.test.servers")) {
+            try spawnAndWait(["/bin/bash", "-c", shell], environment: finalEnvironment)
+        }
         guard status == 0 else {
             throw Failure(description: "servers.sh failed (\(status)) running: \(commands)")
         }
