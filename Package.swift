@@ -65,6 +65,8 @@ let package = Package(
             name: "ScaleKitServices",
             dependencies: [
                 "ScaleKit",
+                "ScaleKitPostgres",
+                "ScaleKitSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,5 +1,7 @@
 import Logging
 import ScaleKit
+import ScaleKitPostgres
+import ScaleKitSQLite
 import ServiceLifecycle
 
 /// Picks one backend per primitive and remembers what it picked.
@@ -37,14 +39,28 @@ struct BackendBuilder {
 
     mutating func makeVideoRepository() async throws -> any VideoRepository {
         switch configuration.database {
-        case .postgres:
-            throw ScaleKitError(.unsupported, "DATABASE_URL=\(configuration.database) is PostgreSQL, but this build has no PostgreSQL backend")
-        case .sqlite:
+        case .postgres(let url):
+            let repository = try PostgresVideoRepository(
+                url: url, poolSettings: configuration.pool, logger: logger)
+            services.append(repository)
+            healthChecks.append(HealthCheck(name: "postgresql") { try await repository.ping() })
+            let pool = configuration.pool
             choices.append(
                 BackendChoice(
-                    primitive: "video repository", backend: "in-memory", isDistributed: false, location: "this process",
-                    reason: "no database backend is built in"))
-            return InMemoryVideoRepository()
+                    primitive: "video repository", backend: "postgresql", isDistributed: true,
+                    location: configuration.database.description,
+                    reason: "DATABASE_URL is postgresql:// (pool_size=\(pool.size), max_overflow=\(pool.maxOverflow), timeout=\(pool.timeout), recycle=\(pool.recycle))"))
+            return repository
+        case .sqlite(let path):
+            let repository = try await SQLiteVideoRepository(path: path, logger: logger)
+            healthChecks.append(HealthCheck(name: "sqlite") { _ = try await repository.videos(state: nil, limit: 1) })
+            choices.append(
+                BackendChoice(
+                    primitive: "video repository", backend: "sqlite", isDistributed: false, location: path,
+                    reason: configuration.database == .defaultSQLite
+                        ? "DATABASE_URL is not set; the embedded default, safe across the processes of this machine"
+                        : "DATABASE_URL is sqlite:///; safe across the processes of this machine"))
+            return repository
         }
     }
 }
