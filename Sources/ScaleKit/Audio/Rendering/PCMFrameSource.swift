@@ -1,0 +1,52 @@
+/// A stream of frames already converted to a render's output format
+/// (rate and channels, interleaved float). One class per decoder; not
+/// thread-safe, used by one render job on its executor.
+package protocol PCMFrameSource: AnyObject {
+    /// How many frames the source expects to deliver, when the container says.
+    var estimatedFrames: Int? { get }
+    /// Reads up to `frames` frames into `buffer`; returns fewer only at the end of the stream (then 0 forever).
+    /// - Throws: ``ScaleKitError/Code/audioDecoding`` naming the source.
+    func read(into buffer: UnsafeMutablePointer<Float>, frames: Int) throws -> Int
+}
+
+/// Where a render's finished windows go (an encoder writing a temporary file).
+package protocol PCMFrameSink: AnyObject {
+    /// Appends interleaved float frames in the render's output format.
+    func write(_ samples: UnsafePointer<Float>, frames: Int) throws
+    /// Flushes, closes and atomically moves the file into place.
+    func finish() throws
+    /// Stops and removes the temporary file; safe to call twice or after `finish`.
+    func abort()
+}
+
+/// Opens a source for a render; `role` names it in errors ("clip 3", "background", "segment 7").
+package typealias PCMSourceOpener = (_ source: AudioSource, _ role: String) throws -> any PCMFrameSource
+
+/// Copies `frames` frames from `source` (with `sourceChannels`) to `destination` (with `destinationChannels`):
+/// mono goes to both channels at unity, stereo becomes the average of left and right.
+package func mapChannels(
+    _ source: UnsafePointer<Float>, channels sourceChannels: Int,
+    to destination: UnsafeMutablePointer<Float>, channels destinationChannels: Int, frames: Int
+) {
+    switch (sourceChannels, destinationChannels) {
+    case (let a, let b) where a == b:
+        destination.update(from: source, count: frames * a)
+    case (1, 2):
+        for i in 0..<frames {
+            let value = source[i]
+            destination[2 * i] = value
+            destination[2 * i + 1] = value
+        }
+    case (2, 1):
+        for i in 0..<frames {
+            destination[i] = 0.5 * (source[2 * i] + source[2 * i + 1])
+        }
+    default:
+        // More than two channels: keep the first `destinationChannels` (the mixers reject such inputs earlier).
+        for i in 0..<frames {
+            for c in 0..<destinationChannels {
+                destination[i * destinationChannels + c] = source[i * sourceChannels + min(c, sourceChannels - 1)]
+            }
+        }
+    }
+}
