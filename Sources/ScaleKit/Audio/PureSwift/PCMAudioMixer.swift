@@ -19,6 +19,7 @@ public struct PCMAudioMixer: AudioMixing {
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
         return try await runRenderJob(label: "scalekit.pcm-join", progress: progress) {
+            try join.validate()
             let sink = try Self.makeSink(output)
             return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
                 try Self.open($0, role: $1, format: output.format)
