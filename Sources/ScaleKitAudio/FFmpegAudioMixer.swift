@@ -25,7 +25,7 @@ public struct FFmpegAudioMixer: AudioMixing {
             try join.validate()
             let sink = try Self.makeSink(output)
             return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
-                try openFFmpegSource($0, role: $1, output: output.format)
+                try openFFmpegSource($0, request: $1, output: output.format)
             }
         }
     }
@@ -36,7 +36,7 @@ public struct FFmpegAudioMixer: AudioMixing {
             try timeline.validate()
             let sink = try Self.makeSink(output)
             return try TimelineRenderJob(timeline: timeline, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
-                try openFFmpegSource($0, role: $1, output: output.format)
+                try openFFmpegSource($0, request: $1, output: output.format)
             }
         }
     }

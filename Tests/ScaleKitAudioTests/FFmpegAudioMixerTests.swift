@@ -1,6 +1,6 @@
 import Foundation
 import ScaleKit
-import ScaleKitAudio
+@testable import ScaleKitAudio
 import ScaleKitTesting
 import Testing
 
@@ -84,4 +84,15 @@ func makeTemporaryDirectory(_ prefix: String) throws -> String {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url.path
+}
+
+@Suite struct PreRollTests {
+    @Test func preRollCoversTheFilterAndKeepsWholeFrames() {
+        #expect(FloatConverter.preRollFrames(from: 22_050, to: 48_000)! == (147, 320))
+        #expect(FloatConverter.preRollFrames(from: 44_100, to: 48_000)! == (147, 160))
+        #expect(FloatConverter.preRollFrames(from: 16_000, to: 48_000)! == (32, 96))
+        #expect(FloatConverter.preRollFrames(from: 48_000, to: 44_100)! == (160, 147))
+        // 44 101 Hz shares no factor with 48 kHz: a whole-frame pre-roll would take a second, so none.
+        #expect(FloatConverter.preRollFrames(from: 44_101, to: 48_000) == nil)
+    }
 }

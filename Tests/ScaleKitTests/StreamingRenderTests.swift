@@ -41,7 +41,7 @@ import Testing
         let job = try TimelineRenderJob(
             timeline: AudioTimeline(clips: clips, background: background), output: RenderOutput(output: .memory(format: format), sink: nil)
         ) { source, role in
-            role == "background"
+            role.role == "background"
                 ? CountingSource(counter: counter, frames: 1_001 * 1_000, value: 0.01)
                 : CountingSource(counter: counter, frames: 500, value: 0.1)
         }

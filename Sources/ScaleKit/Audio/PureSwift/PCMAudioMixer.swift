@@ -22,7 +22,7 @@ public struct PCMAudioMixer: AudioMixing {
             try join.validate()
             let sink = try Self.makeSink(output)
             return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
-                try Self.open($0, role: $1, format: output.format)
+                try Self.open($0, role: $1.role, format: output.format)
             }
         }
     }
@@ -33,7 +33,7 @@ public struct PCMAudioMixer: AudioMixing {
             try timeline.validate()
             let sink = try Self.makeSink(output)
             return try TimelineRenderJob(timeline: timeline, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
-                try Self.open($0, role: $1, format: output.format)
+                try Self.open($0, role: $1.role, format: output.format)
             }
         }
     }

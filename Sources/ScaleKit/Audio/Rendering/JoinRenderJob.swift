@@ -46,7 +46,7 @@ package final class JoinRenderJob: AudioRenderJob {
             }
             if current == nil {
                 guard nextSegment < segments.count else { break }
-                current = try open(segments[nextSegment], "segment \(nextSegment)")
+                current = try open(segments[nextSegment], SourceRequest(role: "segment \(nextSegment)"))
                 nextSegment += 1
             }
             let got = try buffer.withUnsafeMutableBufferPointer { try current!.read(into: $0.baseAddress! + filled * channels, frames: space) }

@@ -7,6 +7,37 @@ package protocol PCMFrameSource: AnyObject {
     /// Reads up to `frames` frames into `buffer`; returns fewer only at the end of the stream (then 0 forever).
     /// - Throws: ``ScaleKitError/Code/audioDecoding`` naming the source.
     func read(into buffer: UnsafeMutablePointer<Float>, frames: Int) throws -> Int
+    /// Whether the source already multiplied its samples by ``SourceRequest/gain`` (the renderer then does not).
+    var gainApplied: Bool { get }
+    /// Frames the source delivers before the clip's nominal start: a resampler's
+    /// pre-ringing, which belongs before the first sample just as it does when
+    /// the clip is resampled as part of a continuous track. At most
+    /// ``maximumLeadingSeconds`` of output.
+    var leadingFrames: Int { get }
+}
+
+extension PCMFrameSource {
+    package var gainApplied: Bool { false }
+    package var leadingFrames: Int { 0 }
+}
+
+/// The upper bound on ``PCMFrameSource/leadingFrames``, in seconds: the renderer opens clips this much early.
+package let maximumLeadingSeconds = 0.02
+
+/// What the renderer asks of a source it opens.
+package struct SourceRequest {
+    /// Names the source in errors: "clip 3", "background", "segment 7".
+    package var role: String
+    /// The linear gain the renderer will apply unless the source applies it itself.
+    package var gain: Float
+    /// Whether the source may deliver ``PCMFrameSource/leadingFrames`` (clips of a mix; not joins or backgrounds).
+    package var allowsLeadingFrames: Bool
+
+    package init(role: String, gain: Float = 1, allowsLeadingFrames: Bool = false) {
+        self.role = role
+        self.gain = gain
+        self.allowsLeadingFrames = allowsLeadingFrames
+    }
 }
 
 /// Where a render's finished windows go (an encoder writing a temporary file).
@@ -19,8 +50,8 @@ package protocol PCMFrameSink: AnyObject {
     func abort()
 }
 
-/// Opens a source for a render; `role` names it in errors ("clip 3", "background", "segment 7").
-package typealias PCMSourceOpener = (_ source: AudioSource, _ role: String) throws -> any PCMFrameSource
+/// Opens a source for a render.
+package typealias PCMSourceOpener = (_ source: AudioSource, _ request: SourceRequest) throws -> any PCMFrameSource
 
 /// Copies `frames` frames from `source` (with `sourceChannels`) to `destination` (with `destinationChannels`):
 /// mono goes to both channels at unity, stereo becomes the average of left and right.

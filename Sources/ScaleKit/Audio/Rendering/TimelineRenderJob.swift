@@ -27,6 +27,7 @@ package final class TimelineRenderJob: AudioRenderJob {
     private let open: PCMSourceOpener
     private let channels: Int
     private let windowFrames: Int
+    private let leadFrames: Int
     private let pending: [PendingClip]
     private var nextPending = 0
     private var active: [ActiveClip] = []
@@ -48,6 +49,7 @@ package final class TimelineRenderJob: AudioRenderJob {
         self.open = open
         channels = format.channels
         windowFrames = max(64, format.frameIndex(atSeconds: windowSeconds))
+        leadFrames = format.frameIndex(atSeconds: maximumLeadingSeconds)
         pending = timeline.clips.enumerated()
             .map { PendingClip(index: $0.offset, clip: $0.element, startFrame: format.frameIndex(atSeconds: $0.element.start)) }
             .sorted { ($0.startFrame, $0.index) < ($1.startFrame, $1.index) }
@@ -56,7 +58,7 @@ package final class TimelineRenderJob: AudioRenderJob {
         scratch = speech
         coverage = [Bool](repeating: false, count: windowFrames)
         if let track = timeline.background {
-            background = try open(track.source, "background")
+            background = try open(track.source, SourceRequest(role: "background"))
             backgroundGain = linearGain(decibels: track.gainDB)
             ducking = track.ducking.map { DuckingEnvelope($0, sampleRate: format.sampleRate) }
         } else {
@@ -106,10 +108,20 @@ package final class TimelineRenderJob: AudioRenderJob {
     private func mixActiveClips(length: Int) throws -> Int {
         for i in 0..<(length * channels) { speech[i] = 0 }
         if ducking != nil { for i in 0..<length { coverage[i] = false } }
-        while nextPending < pending.count, pending[nextPending].startFrame < position + length {
+        // Open clips that start in this window, or a little earlier when their
+        // source delivers leading frames (resampler pre-ringing) before the start.
+        while nextPending < pending.count, pending[nextPending].startFrame - leadFrames < position + length {
             let item = pending[nextPending]
-            let source = try open(item.clip.source, "clip \(item.index)")
-            active.append(ActiveClip(index: item.index, source: source, gain: linearGain(decibels: item.clip.gainDB), startFrame: item.startFrame))
+            let gain = linearGain(decibels: item.clip.gainDB)
+            let source = try open(item.clip.source, SourceRequest(role: "clip \(item.index)", gain: gain, allowsLeadingFrames: true))
+            let lead = min(source.leadingFrames, leadFrames)
+            var start = item.startFrame - lead
+            if start < position {
+                // Only at the very start of the output: drop what would land before frame 0.
+                try discard(position - start, from: source)
+                start = position
+            }
+            active.append(ActiveClip(index: item.index, source: source, gain: source.gainApplied ? 1 : gain, startFrame: start))
             nextPending += 1
         }
         var used = 0
@@ -130,6 +142,15 @@ package final class TimelineRenderJob: AudioRenderJob {
         return used
     }
 
+    private func discard(_ frames: Int, from source: any PCMFrameSource) throws {
+        var left = frames
+        while left > 0 {
+            let got = try scratch.withUnsafeMutableBufferPointer { try source.read(into: $0.baseAddress!, frames: min(left, windowFrames)) }
+            if got == 0 { return }
+            left -= got
+        }
+    }
+
     /// `speech = background × gain × ducking + speech`, the same order of operations as a plain two-input sum.
     private func applyBackground(frames: Int) {
         if var envelope = ducking {
@@ -147,7 +168,7 @@ package final class TimelineRenderJob: AudioRenderJob {
     }
 
     package func summary() -> AudioMixSummary {
-        output.summary(clipsPastEnd: pending.count - nextPending)
+        output.summary(clipsPastEnd: pending.count { $0.startFrame >= output.frames })
     }
 
     package func abort() {
