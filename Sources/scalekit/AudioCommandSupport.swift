@@ -61,6 +61,16 @@ struct AudioOutputOptions: ParsableArguments {
     }
 }
 
+/// Runs `body`, turning a ``ScaleKitError`` into a message on stderr and the documented exit code.
+func reportingAudioErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ScaleKitError {
+        Console.error("error: \(error.code): \(error.message)")
+        throw ExitStatus.forError(error)
+    }
+}
+
 /// Runs a render with a progress bar on stderr (only when stderr is a
 /// terminal), Ctrl-C cancelling it (which removes the partial file), and a
 /// summary on stdout.
@@ -79,6 +89,10 @@ func runAudioCommand(
     let summary: AudioMixSummary
     do {
         summary = try await task.value
+    } catch let error as ScaleKitError {
+        bar.finish()
+        Console.error("error: \(error.code): \(error.message)")
+        throw ExitStatus.forError(error)
     } catch {
         bar.finish()
         throw error

@@ -26,11 +26,11 @@ struct MixCommand: AsyncParsableCommand {
     var duckRamp: Double = 0.1
 
     func run() async throws {
-        var timeline = try AudioTimeline.load(contentsOf: timeline)
+        var timeline = try reportingAudioErrors { try AudioTimeline.load(contentsOf: self.timeline) }
         if let duckDb {
             timeline.background?.ducking = Ducking(depthDB: duckDb, rampSeconds: duckRamp)
         }
-        let audioOutput = try output.makeOutput(preferred: timeline.preferredFormat)
+        let audioOutput = try reportingAudioErrors { try output.makeOutput(preferred: timeline.preferredFormat) }
         let mixTimeline = timeline
         try await runAudioCommand(quiet: output.quiet) { progress in
             try await FFmpegAudioMixer().mix(mixTimeline, into: audioOutput, progress: progress)
