@@ -47,8 +47,15 @@ final class FFmpegEncoder: PCMFrameSink {
         stream = try allocated(avformat_new_stream(output.pointer, nil), .audioEncoding, "an output stream")
         try checkFFmpeg(avcodec_parameters_from_context(stream.pointee.codecpar, context), .audioEncoding, "\(label): codec parameters")
         stream.pointee.time_base = context.pointee.time_base
-        try checkFFmpeg(avio_open(&output.pointer.pointee.pb, destination.temporaryPath, AVIO_FLAG_WRITE), .audioEncoding, "\(label): cannot create the file")
-        try checkFFmpeg(avformat_write_header(output.pointer, nil), .audioEncoding, "\(label): cannot write the header")
+        do {
+            try checkFFmpeg(avio_open(&output.pointer.pointee.pb, destination.temporaryPath, AVIO_FLAG_WRITE), .audioEncoding, "\(label): cannot create the file")
+            try checkFFmpeg(avformat_write_header(output.pointer, nil), .audioEncoding, "\(label): cannot write the header")
+        } catch {
+            // deinit does not run for an object whose init failed: remove the temporary file here.
+            output.closeFile()
+            destination.discard()
+            throw error
+        }
 
         let capabilities = encoder.pointee.capabilities
         let variable = capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE != 0 || context.pointee.frame_size <= 0

@@ -40,8 +40,20 @@ final class FFmpegCodecContext {
 final class FFmpegInputFile {
     let pointer: UnsafeMutablePointer<AVFormatContext>
     /// Opens `path`. - Throws: ``ScaleKitError/Code/audioDecoding`` with `label` (which names the file).
+    ///
+    /// A `.wav` file is first opened with the WAV demuxer directly: probing
+    /// every demuxer costs milliseconds per file, which dominates joins of
+    /// thousands of short clips. If that fails (a mislabelled file), the
+    /// normal probe decides.
     init(path: String, label: String) throws {
         var context: UnsafeMutablePointer<AVFormatContext>?
+        if path.lowercased().hasSuffix(".wav"), let wav = av_find_input_format("wav"),
+            avformat_open_input(&context, path, wav, nil) >= 0, let opened = context
+        {
+            pointer = opened
+            return
+        }
+        context = nil
         try checkFFmpeg(avformat_open_input(&context, path, nil, nil), .audioDecoding, "\(label): cannot open")
         pointer = context!
     }

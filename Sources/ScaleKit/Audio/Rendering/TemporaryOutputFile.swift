@@ -17,9 +17,12 @@ package struct TemporaryOutputFile: Sendable {
             throw ScaleKitError(.audioEncoding, "cannot write \(finalPath): folder \(folder) does not exist")
         }
         self.finalPath = finalPath
-        let token = UInt64.random(in: 0...UInt64.max)
+        // `.NAME.partial-TOKEN.EXT`: hidden, unique, and keeping the extension muxers look at.
+        let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let ext = url.pathExtension
+        let stem = ext.isEmpty ? url.lastPathComponent : String(url.lastPathComponent.dropLast(ext.count + 1))
         temporaryPath = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).partial-\(String(token, radix: 36))").path
+            .appendingPathComponent(".\(stem).partial-\(token)\(ext.isEmpty ? "" : "." + ext)").path
     }
 
     /// Renames the temporary file over the final path.
