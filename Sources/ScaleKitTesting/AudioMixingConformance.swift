@@ -50,6 +50,7 @@ public struct AudioMixingConformance<Mixer: AudioMixing>: Sendable {
         try await mixSumsWithoutNormalising()
         try await monoGoesToBothChannelsAtUnity()
         try await outputLengthFollowsBackgroundOrLastClip()
+        try await duckingLowersTheBackgroundWhileClipsPlay()
         try await clippingRuleIsAppliedAndReported()
         try await fileOutputMatchesCapturedPCM()
         try await progressIsReported()
@@ -182,6 +183,22 @@ public struct AudioMixingConformance<Mixer: AudioMixing>: Sendable {
         let pcm = try captured(withoutBackground, check)
         try expectClose(pcm[0, 0], 0, check, "silence before the first clip")
         try expectClose(pcm[53_999, 0], 0.1, check, "last frame of the last clip")
+    }
+
+    /// With ``Ducking`` the background slides down by the depth over the ramp while a clip plays, and back after.
+    public func duckingLowersTheBackgroundWhileClipsPlay() async throws {
+        let check = "duckingLowersTheBackgroundWhileClipsPlay"
+        let timeline = AudioTimeline(
+            clips: [TimelineClip(source: .pcm(constant(0, frames: 9_600, format: mono48k), name: "silent-speech"), start: 0.3)],
+            background: BackgroundTrack(
+                source: .pcm(constant(0.5, frames: 48_000, format: mono48k), name: "bg"),
+                ducking: Ducking(depthDB: 20 * log10(2), rampSeconds: 0.01)))  // halve over 480 frames
+        let pcm = try captured(try await mixer.mix(timeline, into: .memory(format: mono48k)), check)
+        try expectClose(pcm[14_399, 0], 0.5, check, "background before the clip")
+        try expectClose(pcm[14_400 + 239, 0], 0.5 * (1 - 240 * 0.5 / 480), check, "halfway down the ramp", tolerance: 1e-4)
+        try expectClose(pcm[20_000, 0], 0.25, check, "ducked background under the clip", tolerance: 1e-5)
+        try expectClose(pcm[24_000 + 239, 0], 0.25 + 0.5 * 240 * 0.5 / 480, check, "halfway back up", tolerance: 1e-4)
+        try expectClose(pcm[30_000, 0], 0.5, check, "background after the clip", tolerance: 1e-5)
     }
 
     /// A sum beyond full scale is limited (default), clamped or refused, and always reported; a quiet mix passes untouched.
