@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "ScaleKitServices", targets: ["ScaleKitServices"]),
         .library(name: "ScaleKitPostgres", targets: ["ScaleKitPostgres"]),
         .library(name: "ScaleKitSQLite", targets: ["ScaleKitSQLite"]),
+        .library(name: "ScaleKitAudio", targets: ["ScaleKitAudio"]),
         .executable(name: "scalekit", targets: ["scalekit"]),
     ],
     dependencies: [
@@ -72,11 +73,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswresample-dev", "libavutil-dev"])]
+        ),
+        .target(
+            name: "ScaleKitAudio",
+            dependencies: ["ScaleKit", "CFFmpeg"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "scalekit",
             dependencies: [
                 "ScaleKit",
                 "ScaleKitServices",
+                "ScaleKitAudio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -109,6 +121,11 @@ let package = Package(
         .testTarget(
             name: "ScaleKitSQLiteTests",
             dependencies: ["ScaleKitSQLite", "ScaleKit", "ScaleKitTesting", "ScaleKitTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScaleKitAudioTests",
+            dependencies: ["ScaleKit", "ScaleKitAudio", "ScaleKitTesting"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -30,6 +30,8 @@ struct ScaleKitCommand: AsyncParsableCommand {
             FailCommand.self,
             VideosCommand.self,
             HammerCommand.self,
+            MixCommand.self,
+            JoinCommand.self,
         ]
     )
 }

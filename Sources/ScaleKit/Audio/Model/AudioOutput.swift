@@ -1,0 +1,91 @@
+/// Where and how a mix is written.
+///
+/// A mix goes to a file, to an in-memory ``PCMBuffer`` (returned in
+/// ``AudioMixSummary/pcm``), or both. File output is atomic: the mixers write
+/// a temporary file next to ``AudioOutputFile/path`` and rename it when the
+/// encoder has finished, so a failure or cancellation never leaves a
+/// truncated file behind.
+public struct AudioOutput: Sendable {
+    /// The output's sample rate and channel count.
+    public var format: AudioFormat
+    /// The file to write, or `nil` for in-memory output only.
+    public var file: AudioOutputFile?
+    /// Whether to return the mixed samples in ``AudioMixSummary/pcm`` (meant for tests: it holds the whole output).
+    public var capturesPCM: Bool
+    /// What to do with samples beyond full scale.
+    public var clipping: ClippingRule
+
+    public init(format: AudioFormat = .stereo48k, file: AudioOutputFile? = nil, capturesPCM: Bool = false, clipping: ClippingRule = .limiter()) {
+        self.format = format
+        self.file = file
+        self.capturesPCM = capturesPCM
+        self.clipping = clipping
+    }
+
+    /// Output to `path` (format from its extension) in `format`.
+    public static func file(_ path: String, format: AudioFormat = .stereo48k, bitRate: Int? = nil) -> AudioOutput {
+        AudioOutput(format: format, file: AudioOutputFile(path: path, bitRate: bitRate))
+    }
+
+    /// In-memory output only, for tests.
+    public static func memory(format: AudioFormat = .stereo48k, clipping: ClippingRule = .limiter()) -> AudioOutput {
+        AudioOutput(format: format, capturesPCM: true, clipping: clipping)
+    }
+
+    package func validate() throws {
+        try format.validate()
+        guard file != nil || capturesPCM else {
+            throw ScaleKitError(.invalidArgument, "the output has neither a file nor PCM capture")
+        }
+        _ = try file?.resolvedFormat()
+        try clipping.validate()
+    }
+}
+
+/// An output file: path, container/codec, bit rate and PCM sample format.
+public struct AudioOutputFile: Sendable {
+    /// Where the finished file ends up.
+    public var path: String
+    /// The format, or `nil` to take it from the path's extension.
+    public var format: AudioFileFormat?
+    /// Bits per second for lossy codecs, or `nil` for ``AudioFileFormat/defaultBitRate``.
+    public var bitRate: Int?
+    /// Sample encoding for WAV (FLAC is always 16-bit).
+    public var sampleEncoding: PCMSampleEncoding
+
+    public init(path: String, format: AudioFileFormat? = nil, bitRate: Int? = nil, sampleEncoding: PCMSampleEncoding = .int16) {
+        self.path = path
+        self.format = format
+        self.bitRate = bitRate
+        self.sampleEncoding = sampleEncoding
+    }
+
+    /// The explicit format, or the one the extension names.
+    /// - Throws: ``ScaleKitError/Code/invalidArgument`` for an unknown or missing extension
+    ///   or a bit rate that is not positive.
+    public func resolvedFormat() throws -> AudioFileFormat {
+        if let bitRate, bitRate <= 0 {
+            throw ScaleKitError(.invalidArgument, "bit rate \(bitRate) for \(path) is not positive")
+        }
+        if let format { return format }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), name.index(after: dot) != name.endIndex else {
+            throw ScaleKitError(.invalidArgument, "output path \(path) has no extension; name a format explicitly")
+        }
+        let ext = String(name[name.index(after: dot)...])
+        guard let format = AudioFileFormat(fileExtension: ext) else {
+            throw ScaleKitError(
+                .invalidArgument,
+                "unknown output extension .\(ext) in \(path) (known: wav, flac, mp3, m4a, aac, opus)")
+        }
+        return format
+    }
+}
+
+/// How PCM samples are stored in a WAV file.
+public enum PCMSampleEncoding: String, Sendable {
+    /// Signed 16-bit integers; floats are scaled by 32 768, rounded to nearest and saturated.
+    case int16
+    /// IEEE 32-bit floats, written as mixed.
+    case float32
+}

@@ -1,0 +1,87 @@
+public import Foundation
+
+extension AudioTimeline {
+    /// Reads a timeline file in the reference format:
+    /// `{"sample_rate_out": 48000, "channels_out": 2,
+    ///   "background": {"file": "bg.wav", "gain_db": 0, "duck_db": 12, "duck_ramp": 0.1},
+    ///   "clips": [{"file": "clips/a.wav", "start": 0.5, "gain_db": -6}]}`.
+    ///
+    /// Relative paths are resolved against the timeline file's folder; other
+    /// keys (`duration`, `text`, `semantics`) are ignored. Blocking file read.
+    /// - Throws: ``ScaleKitError/Code/invalidTimeline`` naming the file for
+    ///   an unreadable file or malformed JSON.
+    public static func load(contentsOf path: String) throws -> AudioTimeline {
+        let url = URL(fileURLWithPath: path)
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ScaleKitError(.invalidTimeline, "cannot read timeline \(path): \(error.localizedDescription)")
+        }
+        return try decode(json: data, relativeTo: url.deletingLastPathComponent().path, name: path)
+    }
+
+    /// Decodes the reference JSON format; relative paths are resolved against `baseDirectory`.
+    /// - Throws: ``ScaleKitError/Code/invalidTimeline`` for malformed JSON.
+    public static func decode(json: Data, relativeTo baseDirectory: String, name: String = "timeline") throws -> AudioTimeline {
+        let document: TimelineDocument
+        do {
+            document = try JSONDecoder().decode(TimelineDocument.self, from: json)
+        } catch {
+            throw ScaleKitError(.invalidTimeline, "timeline \(name) is not valid: \(describe(error))")
+        }
+        func resolve(_ file: String) -> AudioSource {
+            if file.hasPrefix("/") { return .file(file) }
+            return .file(URL(fileURLWithPath: baseDirectory).appendingPathComponent(file).standardizedFileURL.path)
+        }
+        let clips = document.clips.map {
+            TimelineClip(source: resolve($0.file), start: $0.start, gainDB: $0.gain_db ?? 0)
+        }
+        let background = document.background.map { bg in
+            BackgroundTrack(
+                source: resolve(bg.file), gainDB: bg.gain_db ?? 0,
+                ducking: bg.duck_db.map { Ducking(depthDB: $0, rampSeconds: bg.duck_ramp ?? 0.1) })
+        }
+        let format = document.sample_rate_out.map { AudioFormat(sampleRate: $0, channels: document.channels_out ?? 2) }
+        return AudioTimeline(clips: clips, background: background, preferredFormat: format)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            "missing key \"\(key.stringValue)\" at \(path(context))"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "wrong type at \(path(context)): \(context.debugDescription)"
+        case DecodingError.dataCorrupted(let context):
+            context.debugDescription
+        default:
+            "\(error)"
+        }
+    }
+
+    private static func path(_ context: DecodingError.Context) -> String {
+        let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        return path.isEmpty ? "top level" : path
+    }
+}
+
+/// The on-disk shape of a timeline file (snake_case keys as written by the reference tools).
+private struct TimelineDocument: Decodable {
+    struct Clip: Decodable {
+        var file: String
+        var start: Double
+        var gain_db: Double?
+    }
+
+    struct Background: Decodable {
+        var file: String
+        var gain_db: Double?
+        var duck_db: Double?
+        var duck_ramp: Double?
+    }
+
+    var sample_rate_out: Int?
+    var channels_out: Int?
+    var background: Background?
+    var clips: [Clip]
+}

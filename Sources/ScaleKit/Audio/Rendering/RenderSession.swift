@@ -1,0 +1,64 @@
+import Foundation
+
+/// Runs a render job's blocking windows on a dedicated dispatch queue, never on the cooperative pool.
+package actor AudioRenderSession {
+    private let executor: DispatchQueueExecutor
+    private var job: (any AudioRenderJob)?
+
+    package nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    package init(label: String) {
+        executor = DispatchQueueExecutor(label: label)
+    }
+
+    package func start(_ make: @Sendable () throws -> any AudioRenderJob) throws {
+        job = try make()
+    }
+
+    package func step() throws -> (more: Bool, progress: AudioProgress) {
+        guard let job else { return (false, AudioProgress(secondsDone: 0, secondsTotal: nil, fractionCompleted: 0)) }
+        let more = try job.renderNextWindow()
+        return (more, job.progress)
+    }
+
+    package func summary() -> AudioMixSummary? { job?.summary() }
+
+    package func abort() {
+        job?.abort()
+        job = nil
+    }
+}
+
+/// Drives a render job to completion: one window per step on the session's
+/// queue, progress after each window on the calling task, a cancellation
+/// check before each window. On any error or cancellation the partial output
+/// is removed; cancellation surfaces as ``ScaleKitError/Code/cancelled``.
+package func runRenderJob(
+    label: String, progress: AudioProgressHandler?, make: @escaping @Sendable () throws -> any AudioRenderJob
+) async throws -> AudioMixSummary {
+    let session = AudioRenderSession(label: label)
+    do {
+        try checkCancelled()
+        try await session.start(make)
+        while true {
+            try checkCancelled()
+            let (more, report) = try await session.step()
+            progress?(report)
+            if !more { break }
+        }
+        guard let summary = await session.summary() else {
+            throw ScaleKitError(.audioEncoding, "the render produced no summary")
+        }
+        await session.abort()  // releases the job; the output is already committed
+        return summary
+    } catch {
+        await session.abort()
+        throw error
+    }
+}
+
+private func checkCancelled() throws {
+    if Task.isCancelled {
+        throw ScaleKitError(.cancelled, "the audio render was cancelled; partial output removed")
+    }
+}

@@ -1,0 +1,48 @@
+public import ScaleKit
+
+/// ``AudioMixing`` on FFmpeg 5.1: decodes anything libavformat/libavcodec
+/// read (WAV, MP3, AAC/M4A, FLAC, Ogg Vorbis/Opus, …), resamples with
+/// libswresample, and encodes WAV, FLAC, MP3, AAC (M4A or ADTS) or Opus.
+///
+/// Streaming: the output is rendered in windows; a clip's file is opened
+/// when the window reaches its start and closed when it ends, so peak memory
+/// is the window plus the decoders of the clips playing in it, whatever the
+/// output's length or the number of clips. A join holds one segment's
+/// decoder at a time. All decoding and encoding runs on a dispatch queue of
+/// its own per call, never on Swift's cooperative pool; cancellation is
+/// checked between windows and removes the partial file.
+public struct FFmpegAudioMixer: AudioMixing {
+    /// Seconds of output per window (progress and cancellation granularity).
+    public var windowSeconds: Double
+
+    public init(windowSeconds: Double = 0.25) {
+        self.windowSeconds = windowSeconds
+    }
+
+    public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
+        let windowSeconds = windowSeconds
+        return try await runRenderJob(label: "scalekit.ffmpeg-join", progress: progress) {
+            try join.validate()
+            let sink = try Self.makeSink(output)
+            return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
+                try openFFmpegSource($0, request: $1, output: output.format)
+            }
+        }
+    }
+
+    public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
+        let windowSeconds = windowSeconds
+        return try await runRenderJob(label: "scalekit.ffmpeg-mix", progress: progress) {
+            try timeline.validate()
+            let sink = try Self.makeSink(output)
+            return try TimelineRenderJob(timeline: timeline, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
+                try openFFmpegSource($0, request: $1, output: output.format)
+            }
+        }
+    }
+
+    private static func makeSink(_ output: AudioOutput) throws -> (any PCMFrameSink)? {
+        try output.validate()
+        return try output.file.map { try FFmpegEncoder(file: $0, format: output.format) }
+    }
+}

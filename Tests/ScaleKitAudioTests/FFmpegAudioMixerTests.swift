@@ -1,0 +1,98 @@
+import Foundation
+import ScaleKit
+@testable import ScaleKitAudio
+import ScaleKitTesting
+import Testing
+
+@Suite struct FFmpegAudioMixerTests {
+    @Test func conformsToAudioMixing() async throws {
+        let directory = try makeTemporaryDirectory("ffmpeg-mixer")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await AudioMixingConformance(mixer: FFmpegAudioMixer(), directory: directory).runAll()
+    }
+
+    /// Every output format encodes, decodes back to about the same length and level, and leaves no temporary file.
+    @Test(arguments: AudioFileFormat.allCases)
+    func encodesAndDecodesEveryFormat(_ format: AudioFileFormat) async throws {
+        let directory = try makeTemporaryDirectory("ffmpeg-format")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tone = sine(frequency: 440, amplitude: 0.5, seconds: 2, rate: 44_100)
+        let path = directory + "/out.\(format.rawValue)"
+        let summary = try await FFmpegAudioMixer().join(
+            AudioJoin(segments: [.pcm(tone, name: "tone")]), into: .file(path, format: AudioFormat(sampleRate: 44_100, channels: 2)))
+        #expect(summary.frames == 88_200)
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["out.\(format.rawValue)"])
+
+        let decoded = try #require(
+            try await FFmpegAudioMixer().join(AudioJoin(segments: [.file(path)]), into: .memory(format: AudioFormat(sampleRate: 44_100, channels: 1))).pcm)
+        // Lossy codecs add priming/padding unless the container trims it: allow 50 ms.
+        #expect(abs(decoded.frames - 88_200) <= (format.isLossy ? 2_205 : 0), "\(format): \(decoded.frames) frames")
+        let middle = decoded.samples[22_050..<66_150]
+        let rms = sqrt(middle.reduce(0) { $0 + Double($1) * Double($1) } / Double(middle.count))
+        #expect(abs(rms - 0.5 / 2.0.squareRoot()) < 0.02, "\(format): RMS \(rms)")
+    }
+
+    @Test func decodesOggVorbisMadeByTheFFmpegTool() async throws {
+        guard let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first(where: FileManager.default.isExecutableFile(atPath:)) else { return }
+        let directory = try makeTemporaryDirectory("ffmpeg-vorbis")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/tone.ogg"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ffmpeg)
+        process.arguments = ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=f=330:d=1:r=22050", "-c:a", "libvorbis", path]
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0)
+        let summary = try await FFmpegAudioMixer().join(AudioJoin(segments: [.file(path)]), into: .memory(format: .stereo48k))
+        #expect(abs(summary.frames - 48_000) <= 1_000)
+        #expect(summary.peak > 0.05)
+    }
+
+    @Test func monoFileGoesToBothChannelsAtUnityAfterResampling() async throws {
+        let directory = try makeTemporaryDirectory("ffmpeg-mono")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try WAVFile.write(sine(frequency: 200, amplitude: 0.4, seconds: 1, rate: 22_050), to: directory + "/mono.wav")
+        let pcm = try #require(
+            try await FFmpegAudioMixer().mix(
+                AudioTimeline(clips: [TimelineClip(source: .file(directory + "/mono.wav"), start: 0)]), into: .memory(format: .stereo48k)
+            ).pcm)
+        #expect(abs(pcm.frames - 48_000) <= 2)
+        let left = stride(from: 0, to: pcm.samples.count, by: 2).map { pcm.samples[$0] }
+        let right = stride(from: 1, to: pcm.samples.count, by: 2).map { pcm.samples[$0] }
+        #expect(left == right)
+        #expect(abs((left.max() ?? 0) - 0.4) < 0.005)
+    }
+
+    @Test func unknownExtensionAndMissingFolderAreTypedErrors() async throws {
+        let timeline = AudioTimeline(clips: [TimelineClip(source: .pcm(PCMBuffer(silenceOf: 100, format: .stereo48k), name: "s"), start: 0)])
+        let unknown = await #expect(throws: ScaleKitError.self) { _ = try await FFmpegAudioMixer().mix(timeline, into: .file("/tmp/out.xyz")) }
+        #expect(unknown?.code == .invalidArgument)
+        let folder = await #expect(throws: ScaleKitError.self) { _ = try await FFmpegAudioMixer().mix(timeline, into: .file("/nonexistent-dir/out.wav")) }
+        #expect(folder?.code == .audioEncoding)
+        #expect(folder?.message.contains("/nonexistent-dir") == true)
+    }
+}
+
+func sine(frequency: Double, amplitude: Float, seconds: Double, rate: Int) -> PCMBuffer {
+    let frames = Int(seconds * Double(rate))
+    let samples = (0..<frames).map { amplitude * Float(sin(2 * Double.pi * frequency * Double($0) / Double(rate))) }
+    return PCMBuffer(format: AudioFormat(sampleRate: rate, channels: 1), samples: samples)
+}
+
+func makeTemporaryDirectory(_ prefix: String) throws -> String {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url.path
+}
+
+@Suite struct PreRollTests {
+    @Test func preRollCoversTheFilterAndKeepsWholeFrames() {
+        #expect(FloatConverter.preRollFrames(from: 22_050, to: 48_000)! == (147, 320))
+        #expect(FloatConverter.preRollFrames(from: 44_100, to: 48_000)! == (147, 160))
+        #expect(FloatConverter.preRollFrames(from: 16_000, to: 48_000)! == (32, 96))
+        #expect(FloatConverter.preRollFrames(from: 48_000, to: 44_100)! == (160, 147))
+        // 44 101 Hz shares no factor with 48 kHz: a whole-frame pre-roll would take a second, so none.
+        #expect(FloatConverter.preRollFrames(from: 44_101, to: 48_000) == nil)
+    }
+}

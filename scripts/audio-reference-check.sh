@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Checks `scalekit mix` (FFmpegAudioMixer) against an independent rendering of
+# the same timeline by the ffmpeg command-line tool (concat demuxer + amix,
+# scripts/audio-reference/ffmpeg_ref.py).
+#
+#   scripts/audio-reference-check.sh            # 10 speech clips, about 30 s
+#   AUDIO_REFERENCE_CLIPS=200 scripts/audio-reference-check.sh
+#
+# Needs: ffmpeg, espeak-ng, python3 with venv; numpy is installed into a venv
+# under .build/ on first use (PyPI must be reachable then).
+# Asserts, against the ffmpeg rendering:
+#   WAV: zero lag, identical length, SNR >= 60 dB overall and >= 40 dB per clip
+#   M4A (AAC 192k): zero lag, length within 1024 frames, SNR >= 15 dB,
+#                   per-clip level difference <= 0.5 dB
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REF=$ROOT/scripts/audio-reference
+CLIPS=${AUDIO_REFERENCE_CLIPS:-10}
+WORK=${AUDIO_REFERENCE_WORK:-$ROOT/.build/audio-reference}
+VENV=${AUDIO_REFERENCE_VENV:-$ROOT/.build/audio-reference-venv}
+
+for tool in ffmpeg espeak-ng python3; do
+    command -v "$tool" >/dev/null || { echo "audio-reference-check: $tool is not installed" >&2; exit 2; }
+done
+
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import numpy' 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet numpy
+fi
+PY=$VENV/bin/python
+
+if [ -z "${SCALEKIT_BIN:-}" ]; then
+    (cd "$ROOT" && swift build --product scalekit >/dev/null)
+    SCALEKIT_BIN=$(cd "$ROOT" && swift build --show-bin-path)/scalekit
+fi
+
+W=$WORK/w$CLIPS
+mkdir -p "$W"
+# A short background keeps the default check quick; large workloads use the reference's 10 minutes.
+BG_MIN=$([ "$CLIPS" -le 20 ] && echo 20 || echo 600)
+"$PY" "$REF/gen_workload.py" "$CLIPS" "$W" --bg-min-seconds "$BG_MIN"
+
+"$PY" "$REF/ffmpeg_ref.py" concat-demux "$W" "$WORK/ref$CLIPS.wav"
+"$SCALEKIT_BIN" mix "$W/timeline.json" -o "$WORK/scalekit$CLIPS.wav" --quiet
+"$SCALEKIT_BIN" mix "$W/timeline.json" -o "$WORK/scalekit$CLIPS.m4a" --bitrate 192k --quiet
+
+"$PY" "$REF/compare.py" "$WORK/ref$CLIPS.wav" "$WORK/scalekit$CLIPS.wav" --timeline "$W/timeline.json" --json >"$WORK/compare-wav$CLIPS.json"
+"$PY" "$REF/compare.py" "$WORK/ref$CLIPS.wav" "$WORK/scalekit$CLIPS.m4a" --timeline "$W/timeline.json" --json >"$WORK/compare-m4a$CLIPS.json"
+
+"$PY" - "$WORK/compare-wav$CLIPS.json" "$WORK/compare-m4a$CLIPS.json" <<'PYEOF'
+import json, sys
+wav, m4a = (json.load(open(p)) for p in sys.argv[1:3])
+checks = [
+    ("WAV lag is 0", wav["lag_samples"] == 0, wav["lag_samples"]),
+    ("WAV length is identical", wav["len_diff"] == 0, wav["len_diff"]),
+    ("WAV SNR >= 60 dB", wav["snr_db"] >= 60, wav["snr_db"]),
+    ("WAV per-clip SNR >= 40 dB", wav["clip_snr_db_min"] >= 40, wav["clip_snr_db_min"]),
+    ("WAV L/R not swapped", wav["snr_db"] > wav["snr_db_LR_swapped"], wav["snr_db_LR_swapped"]),
+    ("M4A lag is 0", m4a["lag_samples"] == 0, m4a["lag_samples"]),
+    ("M4A length within 1024", abs(m4a["len_diff"]) <= 1024, m4a["len_diff"]),
+    ("M4A SNR >= 15 dB", m4a["snr_db"] >= 15, m4a["snr_db"]),
+    ("M4A per-clip level within 0.5 dB", m4a["clip_level_diff_db_maxabs"] <= 0.5, m4a["clip_level_diff_db_maxabs"]),
+]
+failed = 0
+for name, ok, value in checks:
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: {value}")
+    failed += not ok
+print(f"wav: snr {wav['snr_db']} dB, per-clip min {wav['clip_snr_db_min']} dB, max diff {wav['max_abs_diff_lsb16']} LSB; "
+      f"m4a: snr {m4a['snr_db']} dB, clip level diff {m4a['clip_level_diff_db_maxabs']} dB")
+sys.exit(1 if failed else 0)
+PYEOF
