@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-STAGES=${SCALEKIT_TEST_STAGES:-"unit fuzz"}
+STAGES=${SCALEKIT_TEST_STAGES:-"unit audio fuzz"}
 export SCALEKIT_REQUIRE_SERVERS=1
 
 log() { echo "[test] $*"; }
@@ -25,6 +25,10 @@ bash scripts/setup.sh
 
 if want unit; then
   timed unit bash scripts/with-servers.sh swift test
+fi
+if want audio; then
+  # scalekit mix against ffmpeg's own rendering of a small speech workload.
+  timed audio bash scripts/audio-reference-check.sh
 fi
 if want fuzz; then
   FUZZ_SECONDS=${FUZZ_SECONDS:-30} timed fuzz bash scripts/fuzz.sh
