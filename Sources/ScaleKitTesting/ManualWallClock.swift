@@ -1,15 +1,14 @@
 public import Foundation
 public import ScaleKit
-import Synchronization
 
 /// A clock that moves only when a test moves it, so windows, TTLs and leases
 /// are tested without sleeping.
 public final class ManualWallClock: WallClock {
-    private let current: Mutex<Date>
+    private let current: SanitizerVisibleMutex<Date>
 
     /// A clock stopped at `start` (default: 2026-01-01T00:00:00Z, a window boundary).
     public init(start: Date = Date(timeIntervalSince1970: 1_767_225_600)) {
-        current = Mutex(start)
+        current = SanitizerVisibleMutex(start)
     }
 
     public func now() -> Date { current.withLock { $0 } }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ScaleKit
 import ScaleKitServices
 
@@ -16,6 +17,15 @@ struct HammerCommand: AsyncParsableCommand {
     struct Load: ParsableArguments {
         @Option(help: "Concurrent tasks in this process.") var tasks: Int = 4
         @Flag(help: "Log what the backends do on standard error.") var verbose = false
+        @Option(help: "Start the load at this Unix time (seconds), after connecting, so several processes start together.")
+        var startAt: Double?
+
+        /// Sleeps until `--start-at`, so processes launched one by one race for real.
+        func waitForStart() async throws {
+            guard let startAt else { return }
+            let delay = startAt - Date().timeIntervalSince1970
+            if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
+        }
     }
 
     struct API: AsyncParsableCommand {
@@ -99,5 +109,8 @@ private func hammer<R: Sendable>(_ load: HammerCommand.Load, _ body: @escaping @
     var output = OutputOptions()
     output.json = true
     output.verbose = load.verbose
-    return try await withBackends(output, body)
+    return try await withBackends(output) { backends in
+        try await load.waitForStart()
+        return try await body(backends)
+    }
 }

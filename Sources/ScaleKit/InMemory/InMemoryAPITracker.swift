@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// An ``APITracking`` that keeps its counters in this process's memory.
 ///
@@ -16,7 +15,7 @@ public final class InMemoryAPITracker: APITracking {
 
     public let configuration: APITrackerConfiguration
     private let clock: any WallClock
-    private let counters = Mutex(Counters())
+    private let counters = SanitizerVisibleMutex(Counters())
 
     public init(configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
         self.configuration = configuration

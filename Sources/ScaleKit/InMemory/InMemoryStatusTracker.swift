@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A ``StatusTracking`` that keeps statuses in this process's memory.
 ///
@@ -14,7 +13,7 @@ public final class InMemoryStatusTracker: StatusTracking {
 
     public let configuration: StatusTrackerConfiguration
     private let clock: any WallClock
-    private let entries = Mutex([String: Entry]())
+    private let entries = SanitizerVisibleMutex([String: Entry]())
 
     public init(configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(), clock: any WallClock = .system) {
         self.configuration = configuration

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A ``VideoRepository`` that keeps videos in this process's memory.
 ///
@@ -7,7 +6,7 @@ import Synchronization
 /// Never blocks.
 public final class InMemoryVideoRepository: VideoRepository {
     private let clock: any WallClock
-    private let videosByID = Mutex([String: Video]())
+    private let videosByID = SanitizerVisibleMutex([String: Video]())
 
     public init(clock: any WallClock = .system) {
         self.clock = clock
