@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "ScaleKitPostgres", targets: ["ScaleKitPostgres"]),
         .library(name: "ScaleKitSQLite", targets: ["ScaleKitSQLite"]),
         .library(name: "ScaleKitAudio", targets: ["ScaleKitAudio"]),
+        .library(name: "ScaleKitRedis", targets: ["ScaleKitRedis"]),
         .executable(name: "scalekit", targets: ["scalekit"]),
     ],
     dependencies: [
@@ -83,6 +84,21 @@ let package = Package(
             dependencies: ["ScaleKit", "CFFmpeg"],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "ScaleKitRedis",
+            dependencies: [
+                "ScaleKit",
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "scalekit",
             dependencies: [
@@ -126,6 +142,11 @@ let package = Package(
         .testTarget(
             name: "ScaleKitAudioTests",
             dependencies: ["ScaleKit", "ScaleKitAudio", "ScaleKitTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScaleKitRedisTests",
+            dependencies: ["ScaleKitRedis", "ScaleKitTesting", "ScaleKitTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,185 @@
+public import Logging
+public import ScaleKit
+
+/// One connection to Redis, owning one `redisContext`.
+///
+/// An actor on its own ``DispatchQueueExecutor``: hiredis's blocking calls
+/// run on that queue's thread, never on Swift's cooperative pool, and one
+/// caller at a time uses the context. Every call blocks for at most the
+/// configured command timeout (connecting: the connect timeout).
+///
+/// After a transport failure (server restart, timeout, dropped socket) the
+/// context is closed and the call throws; the next call opens a new one,
+/// with `AUTH` and `SELECT`, so a long-lived connection survives a server
+/// restart. A context whose socket the server has already closed is
+/// replaced before a command is sent, so the first call after a restart
+/// succeeds. Commands are never re-sent after a failure: an `INCR` whose
+/// reply was lost may or may not have run.
+public actor RedisConnection {
+    private let executor: DispatchQueueExecutor
+    /// Runs every method on the connection's own dispatch queue.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    /// Where this connection connects to.
+    public nonisolated let configuration: RedisConnectionConfiguration
+    private let logger: Logger
+    private var context: RedisContextHandle?
+    private var isClosed = false
+    /// Set while a WATCH or MULTI may be in effect, so a returned connection is cleaned up.
+    private var mayHoldTransactionState = false
+
+    private init(configuration: RedisConnectionConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.executor = DispatchQueueExecutor(label: "scalekit.redis.connection")
+    }
+
+    /// Opens a connection, authenticates and selects the database.
+    ///
+    /// - Throws: ``ScaleKitError`` `connectionFailed` (server unreachable,
+    ///   `AUTH` refused), `timeout` (no answer within the connect timeout).
+    public static func connect(
+        configuration: RedisConnectionConfiguration, logger: Logger = Logger(label: "scalekit.redis")
+    ) async throws -> RedisConnection {
+        let connection = RedisConnection(configuration: configuration, logger: logger)
+        try await connection.open()
+        return connection
+    }
+
+    private func open() throws(ScaleKitError) {
+        _ = try openContext()
+    }
+
+    /// Sends one command and returns its reply.
+    ///
+    /// - Throws: ``ScaleKitError`` `serverError` for an error reply (its
+    ///   first word as `nativeCode`); `connectionFailed`, `timeout` or
+    ///   `protocolError` for a transport failure; `cancelled` when the task
+    ///   was cancelled before the command was sent.
+    public func send(_ command: RedisCommand) throws(ScaleKitError) -> RedisValue {
+        let reply = try pipeline([command])[0]
+        if case .error(let error) = reply { throw error.scaleKitError }
+        return reply
+    }
+
+    /// Sends one command given as its name and arguments; see ``send(_:)``.
+    @discardableResult
+    public func send(_ name: String, _ arguments: RedisArgument...) throws(ScaleKitError) -> RedisValue {
+        try send(RedisCommand(name, arguments))
+    }
+
+    /// Sends every command in one write and reads every reply (pipelining:
+    /// one round trip). Error replies are returned in place as
+    /// ``RedisValue/error(_:)``, so one failing command does not hide the
+    /// others' replies.
+    ///
+    /// - Throws: ``ScaleKitError`` for a transport failure (then some of the
+    ///   commands may have run) or `cancelled` before anything was sent.
+    public func pipeline(_ commands: [RedisCommand]) throws(ScaleKitError) -> [RedisValue] {
+        if commands.isEmpty { return [] }
+        if isClosed { throw ScaleKitError(.poolShutDown, "the Redis connection to \(configuration) is closed") }
+        if Task.isCancelled { throw ScaleKitError(.cancelled, "the task was cancelled before \(commands[0].name) was sent") }
+        let handle = try usableContext()
+        for command in commands {
+            switch command.name {
+            case "WATCH", "MULTI": mayHoldTransactionState = true
+            default: break
+            }
+        }
+        do {
+            let replies = try handle.roundTrip(commands)
+            if let last = commands.last?.name, last == "EXEC" || last == "DISCARD" || last == "UNWATCH" {
+                mayHoldTransactionState = false
+            }
+            return replies
+        } catch {
+            // The context's state is unknown after a transport failure: drop it.
+            context = nil
+            mayHoldTransactionState = false
+            logger.debug("Redis connection dropped", metadata: ["server": "\(configuration)", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// Runs a script with `EVALSHA`; on `NOSCRIPT` sends it with `EVAL`
+    /// (which caches it again) and returns that reply. Atomic on the server.
+    ///
+    /// - Throws: as ``send(_:)``; a Lua error is `serverError`.
+    public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) throws(ScaleKitError) -> RedisValue {
+        let tail = [RedisArgument(keys.count)] + keys + arguments
+        let reply = try pipeline([RedisCommand("EVALSHA", [RedisArgument(script.sha1)] + tail)])[0]
+        if case .error(let error) = reply {
+            guard error.prefix == "NOSCRIPT" else { throw error.scaleKitError }
+            // NOSCRIPT means nothing ran, so sending the source is safe.
+            return try send(RedisCommand("EVAL", [RedisArgument(script.source)] + tail))
+        }
+        return reply
+    }
+
+    /// `PING`: a cheap round trip that throws when the server cannot be reached.
+    public func ping() throws(ScaleKitError) {
+        let reply = try send(RedisCommand("PING"))
+        guard reply == .status("PONG") else {
+            throw ScaleKitError(.protocolError, "PING to \(configuration) answered \(reply)")
+        }
+    }
+
+    /// Leaves no `WATCH` or `MULTI` behind (`DISCARD`, `UNWATCH`) and returns
+    /// whether the connection can serve the next caller.
+    public func prepareForReuse() -> Bool {
+        if isClosed { return false }
+        guard mayHoldTransactionState else { return context != nil }
+        guard let handle = context else { return false }
+        do {
+            // DISCARD fails harmlessly outside MULTI; UNWATCH always succeeds.
+            _ = try handle.roundTrip([RedisCommand("DISCARD"), RedisCommand("UNWATCH")])
+            mayHoldTransactionState = false
+            return true
+        } catch {
+            context = nil
+            return false
+        }
+    }
+
+    /// Closes the socket. Later calls throw `poolShutDown`. Never throws.
+    public func close() {
+        isClosed = true
+        context = nil
+    }
+
+    /// The open context, replaced first when it is gone or the server has closed it.
+    private func usableContext() throws(ScaleKitError) -> RedisContextHandle {
+        if let handle = context {
+            if !handle.isClosedByPeer { return handle }
+            logger.info("Redis closed the connection; reconnecting", metadata: ["server": "\(configuration)"])
+            context = nil
+        }
+        return try openContext()
+    }
+
+    /// Connects, then sends `AUTH` and `SELECT` in one round trip.
+    private func openContext() throws(ScaleKitError) -> RedisContextHandle {
+        let handle = try RedisContextHandle(configuration: configuration)
+        var handshake: [RedisCommand] = []
+        if let password = configuration.password {
+            if let username = configuration.username {
+                handshake.append(RedisCommand("AUTH", [RedisArgument(username), RedisArgument(password)]))
+            } else {
+                handshake.append(RedisCommand("AUTH", [RedisArgument(password)]))
+            }
+        }
+        if configuration.database != 0 {
+            handshake.append(RedisCommand("SELECT", [RedisArgument(configuration.database)]))
+        }
+        for (command, reply) in zip(handshake, try handle.roundTrip(handshake)) {
+            if case .error(let error) = reply {
+                // The reply names no secret (WRONGPASS, NOAUTH, ERR DB index…); the command's arguments are never shown.
+                throw ScaleKitError(
+                    .connectionFailed, "Redis at \(configuration) refused \(command.name): \(error.message)",
+                    nativeCode: error.prefix)
+            }
+        }
+        context = handle
+        return handle
+    }
+}

@@ -1,0 +1,133 @@
+public import ScaleKit
+import Foundation
+
+/// Where and how to connect to Redis: endpoint, credentials, database and timeouts.
+///
+/// Built from a URL (``init(url:)``) in the forms the seed's `REDIS_URL`
+/// uses. The password is kept for `AUTH` but never appears in
+/// ``description``, in a log or in an error message.
+public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
+    /// A TCP host and port, or a Unix domain socket.
+    public enum Endpoint: Sendable, Hashable {
+        case tcp(host: String, port: Int)
+        case unixSocket(path: String)
+    }
+
+    /// The server.
+    public var endpoint: Endpoint
+    /// The ACL user for `AUTH user password`; `nil` sends `AUTH password` (the `default` user).
+    public var username: String?
+    /// The password sent with `AUTH` on every new connection; `nil` sends no `AUTH`.
+    public var password: String?
+    /// The database selected with `SELECT` on every new connection (0 sends none).
+    public var database: Int
+    /// How long opening a connection (TCP connect, AUTH, SELECT) may take.
+    public var connectTimeout: Duration
+    /// How long one command (or one pipeline's reply) may take before the call throws `timeout`.
+    public var commandTimeout: Duration
+    /// Whether TCP keepalive probes detect a silently vanished server.
+    public var tcpKeepAlive: Bool
+
+    /// The default port, 6379.
+    public static let defaultPort = 6379
+
+    public init(
+        endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0,
+        connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(5), tcpKeepAlive: Bool = true
+    ) {
+        self.endpoint = endpoint
+        self.username = username
+        self.password = password
+        self.database = database
+        self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
+        self.tcpKeepAlive = tcpKeepAlive
+    }
+
+    /// Parses a Redis URL:
+    ///
+    /// - `redis://[[user]:password@]host[:port][/db]` (also `?db=N`); user and
+    ///   password may be percent-encoded;
+    /// - `unix:///path/to/redis.sock[?db=N][&password=…][&username=…]` or
+    ///   `unix://[[user]:password@]/path/to/redis.sock`, as redis-py reads them.
+    ///
+    /// - Throws: ``ScaleKitError/Code/unsupported`` for `rediss://`: hiredis
+    ///   0.14 has no TLS, and ScaleKit refuses to fall back to plain text.
+    ///   ``ScaleKitError/Code/invalidConfiguration`` for anything else it
+    ///   cannot read; the message shows the URL with its password redacted.
+    public init(
+        url: String, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(5),
+        tcpKeepAlive: Bool = true
+    ) throws(ScaleKitError) {
+        let redacted = redactingCredentials(in: url)
+        func invalid(_ problem: String) -> ScaleKitError {
+            ScaleKitError(.invalidConfiguration, "Redis URL \(redacted) \(problem)")
+        }
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
+            throw invalid("is not a valid URL")
+        }
+        let query = Dictionary(
+            (components.queryItems ?? []).map { ($0.name.lowercased(), $0.value ?? "") }, uniquingKeysWith: { _, last in last })
+        var username = components.percentEncodedUser.flatMap { $0.removingPercentEncoding }
+        var password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }
+        var database = 0
+        if let text = query["db"] {
+            guard let value = Int(text), value >= 0 else { throw invalid("has a database number that is not a whole number ≥ 0") }
+            database = value
+        }
+        let endpoint: Endpoint
+        switch scheme {
+        case "rediss":
+            throw ScaleKitError(
+                .unsupported,
+                "Redis URL \(redacted) asks for TLS (rediss://), which the hiredis 0.14 this build uses does not support; "
+                    + "ScaleKit will not connect in plain text instead. Use a TLS proxy (stunnel, spiped) and a redis:// URL to it.")
+        case "redis":
+            guard let host = components.host, !host.isEmpty else { throw invalid("names no host") }
+            let port = components.port ?? Self.defaultPort
+            guard (1...65_535).contains(port) else { throw invalid("has port \(port) out of range") }
+            let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            if !path.isEmpty {
+                guard let value = Int(path), value >= 0 else { throw invalid("has a database number that is not a whole number ≥ 0") }
+                database = value
+            }
+            // Brackets of an IPv6 literal are not part of the address hiredis resolves.
+            endpoint = .tcp(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)
+        case "unix":
+            let path = components.path
+            guard path.hasPrefix("/") else { throw invalid("names no absolute socket path") }
+            endpoint = .unixSocket(path: path)
+            if let value = query["password"] { password = value }
+            if let value = query["username"] { username = value }
+        default:
+            throw invalid("has scheme '\(scheme)'; expected redis:// or unix:// (rediss:// is not supported)")
+        }
+        if let name = username, name.isEmpty { username = nil }
+        if let secret = password, secret.isEmpty { password = nil }
+        self.init(
+            endpoint: endpoint, username: username, password: password, database: database,
+            connectTimeout: connectTimeout, commandTimeout: commandTimeout, tcpKeepAlive: tcpKeepAlive)
+    }
+
+    /// The endpoint and database, with the password replaced by `***`.
+    public var description: String {
+        let credentials: String
+        switch (username, password) {
+        case (nil, nil): credentials = ""
+        case (let user?, nil): credentials = "\(user)@"
+        case (let user, _?): credentials = "\(user ?? ""):***@"
+        }
+        switch endpoint {
+        case .tcp(let host, let port):
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            return "redis://\(credentials)\(shownHost):\(port)/\(database)"
+        case .unixSocket(let path):
+            return "unix://\(credentials)\(path)?db=\(database)"
+        }
+    }
+
+    /// Mirrors without the password, so `dump` and debuggers do not show it either.
+    public var customMirror: Mirror {
+        Mirror(self, children: ["endpoint": endpoint, "username": username as Any, "database": database], displayStyle: .struct)
+    }
+}

@@ -1,0 +1,69 @@
+public import ScaleKit
+
+/// One reply from Redis, as a Swift value (RESP2, the protocol hiredis 0.14 speaks).
+///
+/// Error replies at the top level are thrown as ``ScaleKitError`` (code
+/// `serverError`, the reply's first word such as `NOSCRIPT` or `WRONGTYPE` as
+/// its `nativeCode`); only errors nested in an array (an `EXEC` result)
+/// appear as ``error(_:)``.
+public enum RedisValue: Sendable, Hashable {
+    /// A nil bulk string or nil array (`GET` of a missing key, an aborted `EXEC`).
+    case null
+    /// A status reply such as `OK` or `QUEUED`.
+    case status(String)
+    /// An integer reply.
+    case integer(Int64)
+    /// A bulk string, binary-safe.
+    case bulkString([UInt8])
+    /// An array reply.
+    case array([RedisValue])
+    /// An error reply nested in an array.
+    case error(RedisErrorReply)
+
+    /// The bulk string or status as UTF-8 text (invalid bytes repaired), or `nil`.
+    public var string: String? {
+        switch self {
+        case .bulkString(let bytes): return String(decoding: bytes, as: UTF8.self)
+        case .status(let text): return text
+        default: return nil
+        }
+    }
+
+    /// The integer, or a bulk string holding a whole number (`GET` of a counter), or `nil`.
+    public var integer: Int64? {
+        switch self {
+        case .integer(let value): return value
+        case .bulkString(let bytes): return Int64(String(decoding: bytes, as: UTF8.self))
+        default: return nil
+        }
+    }
+
+    /// The elements of an array reply, or `nil`.
+    public var array: [RedisValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
+    /// Whether this is the nil reply.
+    public var isNull: Bool { self == .null }
+}
+
+/// A Redis error reply: `NOSCRIPT No matching script…`, `WRONGTYPE …`.
+public struct RedisErrorReply: Sendable, Hashable, CustomStringConvertible {
+    /// The whole error text, as the server sent it.
+    public var message: String
+
+    public init(message: String) { self.message = message }
+
+    /// The first word of the message (`ERR`, `NOSCRIPT`, `WRONGTYPE`, `WRONGPASS`), Redis's error code.
+    public var prefix: String {
+        String(message.prefix { $0 != " " })
+    }
+
+    public var description: String { message }
+
+    /// The reply as the error ScaleKit throws: `serverError` with the prefix as `nativeCode`.
+    public var scaleKitError: ScaleKitError {
+        ScaleKitError(.serverError, "Redis replied with an error: \(message)", nativeCode: prefix)
+    }
+}

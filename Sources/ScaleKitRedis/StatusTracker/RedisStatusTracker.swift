@@ -1,0 +1,225 @@
+public import Foundation
+public import Logging
+public import ScaleKit
+
+/// A ``StatusTracking`` on Redis: one JSON string per job under
+/// `processing_status:<job id>` (the seed's key), with a TTL that every write
+/// refreshes (24 h unless configured or passed).
+///
+/// ``mergeStatus(_:for:ttl:)`` is atomic across every process: it reads the
+/// status under `WATCH`, merges with ``JSONMergePatch`` exactly as
+/// ``InMemoryStatusTracker`` does, and writes it back in `MULTI`/`EXEC`,
+/// retrying (bounded) when another writer changed the status in between, so
+/// concurrent merges of different members never lose one another's members.
+/// `updated_at` comes from the tracker's clock; expiry from the server's.
+///
+/// When Redis is unreachable every method throws ``ScaleKitError``
+/// (`connectionFailed`, `timeout` or `poolExhausted`) within the configured
+/// timeouts; nothing is cached or faked.
+public final class RedisStatusTracker: StatusTracking {
+    /// Default TTL, key prefix and size limits.
+    public let configuration: StatusTrackerConfiguration
+    /// The connections it uses.
+    public let client: RedisClient
+    private let clock: any WallClock
+    private let logger: Logger
+    private let mergeStrategy: RedisStatusMergeStrategy
+
+    /// How many times a merge is tried when other writers keep changing the same status.
+    public static let defaultMaxMergeAttempts = 100
+
+    /// A tracker on a shared ``RedisClient``.
+    public convenience init(
+        client: RedisClient, configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(),
+        clock: any WallClock = .system, logger: Logger = Logger(label: "scalekit.redis.status-tracker")
+    ) {
+        self.init(
+            client: client, configuration: configuration, clock: clock, logger: logger,
+            mergeStrategy: .optimisticTransaction(maxAttempts: Self.defaultMaxMergeAttempts))
+    }
+
+    /// A tracker with its own connections to the server at `url`
+    /// (`redis://[user:password@]host[:port][/db]` or `unix:///path`). Opens no connection yet.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidConfiguration` for a malformed URL,
+    ///   `unsupported` for `rediss://` (no TLS in hiredis 0.14).
+    public convenience init(
+        url: String, configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(),
+        clock: any WallClock = .system, logger: Logger = Logger(label: "scalekit.redis.status-tracker")
+    ) throws(ScaleKitError) {
+        self.init(client: try RedisClient(url: url, logger: logger), configuration: configuration, clock: clock, logger: logger)
+    }
+
+    /// A tracker with a chosen merge strategy, for measurements.
+    @_spi(Benchmarks)
+    public init(
+        client: RedisClient, configuration: StatusTrackerConfiguration, clock: any WallClock, logger: Logger,
+        mergeStrategy: RedisStatusMergeStrategy
+    ) {
+        self.client = client
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.mergeStrategy = mergeStrategy
+    }
+
+    /// The key of a job's status: `processing_status:<job id>`.
+    public func key(for jobID: String) -> String { "\(configuration.keyPrefix):\(jobID)" }
+
+    /// Replaces the status (`SET key json PX ttl`), stamping `updated_at`.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for a bad id, TTL or an
+    ///   oversized status; `connectionFailed`/`timeout` when Redis is unreachable.
+    public func setStatus(_ status: JobStatus, for jobID: String, ttl: Duration?) async throws {
+        try Identifier.validate(jobID, kind: "job id")
+        let ttl = try configuration.resolveTTL(ttl)
+        var stamped = status
+        stamped.updatedAt = clock.now()
+        let document = stamped.jsonObject
+        try document.validate(limits: configuration.limits)
+        let key = key(for: jobID)
+        try await client.withConnection { connection in
+            _ = try await connection.send(
+                "SET", RedisArgument(key), RedisArgument(bytes: Array(document.encoded())), "PX", RedisArgument(Self.milliseconds(ttl)))
+        }
+    }
+
+    /// Atomically merges an RFC 7396 patch into the status (absent: `{}`),
+    /// stamps `updated_at`, refreshes the TTL and returns the result.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` (checked before anything
+    ///   is sent: bad id, TTL or patch; or a merged status over the size
+    ///   limit: nothing stored); `corruptData` when the stored value is not a
+    ///   status; `timeout` when other writers won `maxAttempts` times in a
+    ///   row; `connectionFailed`/`timeout` when Redis is unreachable.
+    @discardableResult
+    public func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?) async throws -> JobStatus {
+        try Identifier.validate(jobID, kind: "job id")
+        try JobStatus.validatePatch(patch, limits: configuration.limits)
+        let ttl = try configuration.resolveTTL(ttl)
+        let stamp: JSONValue = [JobStatus.Member.updatedAt: .string(JobStatus.formatTimestamp(clock.now()))]
+        let key = key(for: jobID)
+        let merged: JSONValue
+        switch mergeStrategy {
+        case .optimisticTransaction(let maxAttempts):
+            merged = try await mergeInTransaction(patch, stamp: stamp, key: key, ttl: ttl, maxAttempts: maxAttempts)
+        case .luaCJSON:
+            merged = try await mergeInScript(patch, stamp: stamp, key: key, ttl: ttl)
+        }
+        return try JobStatus(jsonObject: merged)
+    }
+
+    /// The stored status, or `nil` (`GET`).
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for a bad id, `corruptData`
+    ///   when the stored value is not a status, `connectionFailed`/`timeout`.
+    public func status(for jobID: String) async throws -> JobStatus? {
+        try Identifier.validate(jobID, kind: "job id")
+        let key = key(for: jobID)
+        let reply = try await client.withConnection { connection in try await connection.send("GET", RedisArgument(key)) }
+        guard let document = try decodeStored(reply, key: key) else { return nil }
+        return try JobStatus(jsonObject: document)
+    }
+
+    /// Removes the status (`DEL`); returns whether there was one.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for a bad id, `connectionFailed`/`timeout`.
+    @discardableResult
+    public func deleteStatus(for jobID: String) async throws -> Bool {
+        try Identifier.validate(jobID, kind: "job id")
+        let key = key(for: jobID)
+        let reply = try await client.withConnection { connection in try await connection.send("DEL", RedisArgument(key)) }
+        return (reply.integer ?? 0) > 0
+    }
+
+    // MARK: - Merging
+
+    private enum TransactionOutcome: Sendable {
+        case stored(JSONValue)
+        case conflict
+    }
+
+    private func mergeInTransaction(
+        _ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration, maxAttempts: Int
+    ) async throws -> JSONValue {
+        let limits = configuration.limits
+        let ttlArgument = RedisArgument(Self.milliseconds(ttl))
+        for attempt in 1...max(1, maxAttempts) {
+            // One leased connection for the whole WATCH … EXEC sequence.
+            let outcome: TransactionOutcome = try await client.withConnection { connection in
+                let read = try await connection.pipeline([
+                    RedisCommand("WATCH", [RedisArgument(key)]), RedisCommand("GET", [RedisArgument(key)]),
+                ])
+                for reply in read { if case .error(let error) = reply { throw error.scaleKitError } }
+                let current = try decodeStored(read[1], key: key) ?? .object([:])
+                let merged = JSONMergePatch.apply(stamp, to: JSONMergePatch.apply(patch, to: current))
+                try merged.validate(limits: limits)  // the connection's WATCH is cleared when it is returned
+                let written = try await connection.pipeline([
+                    RedisCommand("MULTI"),
+                    RedisCommand("SET", [RedisArgument(key), RedisArgument(bytes: Array(merged.encoded())), "PX", ttlArgument]),
+                    RedisCommand("EXEC"),
+                ])
+                for reply in written { if case .error(let error) = reply { throw error.scaleKitError } }
+                if written[2].isNull { return .conflict }  // another writer touched the key after WATCH
+                return .stored(merged)
+            }
+            if case .stored(let merged) = outcome { return merged }
+            // Spread the retries of many contending writers apart.
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...(50 * min(attempt, 20)))))
+        }
+        logger.warning("status merge gave up under contention", metadata: ["attempts": "\(maxAttempts)"])
+        throw ScaleKitError(
+            .timeout, "the status merge gave up after \(maxAttempts) attempts: other writers kept changing the same status")
+    }
+
+    private func mergeInScript(_ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration) async throws -> JSONValue {
+        let limits = configuration.limits
+        let updatedAt = stamp.objectValue?[JobStatus.Member.updatedAt]?.stringValue ?? ""
+        let reply: RedisValue
+        do {
+            reply = try await client.withConnection { connection in
+                try await connection.evaluate(
+                    RedisStatusScripts.mergeWithCJSON, keys: [RedisArgument(key)],
+                    arguments: [
+                        RedisArgument(bytes: Array(patch.encoded())), RedisArgument(updatedAt),
+                        RedisArgument(Self.milliseconds(ttl)), RedisArgument(limits.maximumBytes),
+                    ])
+            }
+        } catch let error as ScaleKitError where error.nativeCode == "TOOBIG" {
+            throw ScaleKitError(.invalidArgument, "the merged status would be larger than \(limits.maximumBytes) bytes")
+        }
+        guard let document = try decodeStored(reply, key: key) else {
+            throw ScaleKitError(.protocolError, "the status merge script returned nothing")
+        }
+        return document
+    }
+
+    // MARK: - Helpers
+
+    /// Decodes a stored status; `nil` for the nil reply.
+    private func decodeStored(_ reply: RedisValue, key: String) throws(ScaleKitError) -> JSONValue? {
+        guard case .bulkString(let bytes) = reply else {
+            if reply.isNull { return nil }
+            throw ScaleKitError(.protocolError, "GET returned \(reply) for a status key")
+        }
+        // The stored document was within the limits when written; a larger
+        // one was written by someone else, which is corrupt data, not a bad argument.
+        let limits = JSONValue.Limits(
+            maximumDepth: configuration.limits.maximumDepth + 1, maximumBytes: max(bytes.count, configuration.limits.maximumBytes))
+        let document: JSONValue
+        do {
+            document = try JSONValue.decode(Data(bytes), limits: limits)
+        } catch {
+            throw ScaleKitError(.corruptData, "the value under a status key is not a JSON status: \(error.message)")
+        }
+        guard document.objectValue != nil else {
+            throw ScaleKitError(.corruptData, "the value under a status key is not a JSON object")
+        }
+        return document
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Glibc
+
+/// A redis-server owned by one test, for fault tests that stop, freeze or
+/// restart it without disturbing the shared server other tests use.
+final class PrivateRedisServer: @unchecked Sendable {
+    // @unchecked: `process` is replaced only by `start()`/`restart()`, which the
+    // single owning test calls sequentially; nothing else touches it.
+    let port: Int
+    let extraArguments: [String]
+    private var process: Process?
+
+    static var isAvailable: Bool {
+        TestRedis.isAvailable && FileManager.default.isExecutableFile(atPath: executable)
+    }
+    static let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/redis-server"
+
+    init(extraArguments: [String] = []) throws {
+        port = try Self.freePort()
+        self.extraArguments = extraArguments
+        try start()
+    }
+
+    var url: String { "redis://127.0.0.1:\(port)/0" }
+    var pid: Int32 { process?.processIdentifier ?? 0 }
+
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = [
+            "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--daemonize", "no",
+        ] + extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        try waitUntilAcceptingConnections()
+    }
+
+    /// SIGTERM, and wait for the process to end.
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGCONT)  // a stopped process cannot handle SIGTERM
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    func freeze() { kill(pid, SIGSTOP) }
+    func thaw() { kill(pid, SIGCONT) }
+
+    deinit { stop() }
+
+    private func waitUntilAcceptingConnections() throws {
+        for _ in 0..<200 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if connected == 0 { return }
+            usleep(25_000)
+        }
+        throw POSIXError(.ETIMEDOUT)
+    }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
