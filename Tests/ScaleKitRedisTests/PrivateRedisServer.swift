@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ScaleKitTestSupport
 
 /// A redis-server owned by one test, for fault tests that stop, freeze or
 /// restart it without disturbing the shared server other tests use.
@@ -11,7 +12,7 @@ final class PrivateRedisServer: @unchecked Sendable {
     private var process: Process?
 
     static var isAvailable: Bool {
-        TestRedis.isAvailable && FileManager.default.isExecutableFile(atPath: executable)
+        TestServers.redisEnabled && FileManager.default.isExecutableFile(atPath: executable)
     }
     static let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
         .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/redis-server"

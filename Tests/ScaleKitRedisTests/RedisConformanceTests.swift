@@ -2,11 +2,14 @@ import Foundation
 import ScaleKit
 @_spi(Benchmarks) @testable import ScaleKitRedis
 import ScaleKitTesting
+import ScaleKitTestSupport
 import Testing
 
-@Suite(.enabled(if: TestRedis.isAvailable))
+@Suite(.enabled(if: TestServers.redisEnabled))
 struct RedisConformanceTests {
-    let client = TestRedis.client!
+    let client: RedisClient
+
+    init() throws { client = try TestRedis.client() }
 
     @Test func apiTrackerConforms() async throws {
         let client = client

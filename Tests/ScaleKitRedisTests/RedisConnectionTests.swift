@@ -1,11 +1,14 @@
 import Foundation
 import ScaleKit
 @testable import ScaleKitRedis
+import ScaleKitTestSupport
 import Testing
 
-@Suite(.enabled(if: TestRedis.isAvailable))
+@Suite(.enabled(if: TestServers.redisEnabled))
 struct RedisConnectionTests {
-    let client = TestRedis.client!
+    let client: RedisClient
+
+    init() throws { client = try TestRedis.client() }
 
     @Test func hostileKeysAndValuesRoundTrip() async throws {
         let prefix = TestRedis.uniquePrefix("roundtrip")

@@ -2,23 +2,27 @@ import Foundation
 import Logging
 import ScaleKit
 @testable import ScaleKitRedis
+import ScaleKitTestSupport
 import Testing
 
 /// The redis-server that scripts/with-servers.sh started, if any.
+///
+/// Suites are enabled by `TestServers.redisEnabled` and get their client from
+/// ``client()``, which throws (failing the test) when the server is required but missing.
 enum TestRedis {
-    static let environment = ProcessInfo.processInfo.environment
-    static let url = environment["SCALEKIT_TEST_REDIS_URL"]
-    static let isRequired = environment["SCALEKIT_REQUIRE_SERVERS"] == "1"
-    static var isAvailable: Bool { url != nil }
+    static func client() throws -> RedisClient {
+        let url = try TestServers.requireRedisURL()
+        return try sharedClient ?? RedisClient(url: url)
+    }
+
+    private static let sharedClient: RedisClient? = TestServers.redisURL.flatMap { try? RedisClient(url: $0) }
 
     /// A fresh prefix, so tests running in parallel on one server never share keys.
     static func uniquePrefix(_ name: String) -> String { "sktest:\(name):\(UUID().uuidString.prefix(8))" }
 
-    static let client: RedisClient? = url.flatMap { try? RedisClient(url: $0) }
-
     /// Every key matching `pattern` with its TTL in milliseconds (-1: none).
     static func keysWithTTL(matching pattern: String) async throws -> [String: Int64] {
-        try await client!.withConnection { connection in
+        try await client().withConnection { connection in
             var result: [String: Int64] = [:]
             var cursor = "0"
             repeat {
@@ -32,13 +36,5 @@ enum TestRedis {
             } while cursor != "0"
             return result
         }
-    }
-}
-
-@Suite struct RedisServerPresence {
-    /// With SCALEKIT_REQUIRE_SERVERS=1 a missing server is a failure, not a skip.
-    @Test(.enabled(if: !TestRedis.isAvailable && TestRedis.isRequired))
-    func serverIsRequired() {
-        Issue.record("SCALEKIT_TEST_REDIS_URL is not set; run the tests through scripts/with-servers.sh")
     }
 }

@@ -11,6 +11,8 @@ public import ScaleKit
 /// ``InMemoryStatusTracker`` does, and writes it back in `MULTI`/`EXEC`,
 /// retrying (bounded) when another writer changed the status in between, so
 /// concurrent merges of different members never lose one another's members.
+/// Merges of one job from one process are queued in the process first, so
+/// only writers in different processes ever retry.
 /// `updated_at` comes from the tracker's clock; expiry from the server's.
 ///
 /// When Redis is unreachable every method throws ``ScaleKitError``
@@ -24,6 +26,8 @@ public final class RedisStatusTracker: StatusTracking {
     private let clock: any WallClock
     private let logger: Logger
     private let mergeStrategy: RedisStatusMergeStrategy
+    /// Merges of one job from this process wait for one another instead of racing.
+    private let localMerges = KeyedQueue()
 
     /// How many times a merge is tried when other writers keep changing the same status.
     public static let defaultMaxMergeAttempts = 100
@@ -102,7 +106,9 @@ public final class RedisStatusTracker: StatusTracking {
         let merged: JSONValue
         switch mergeStrategy {
         case .optimisticTransaction(let maxAttempts):
-            merged = try await mergeInTransaction(patch, stamp: stamp, key: key, ttl: ttl, maxAttempts: maxAttempts)
+            merged = try await localMerges.run(key) {
+                try await mergeInTransaction(patch, stamp: stamp, key: key, ttl: ttl, maxAttempts: maxAttempts)
+            }
         case .luaCJSON:
             merged = try await mergeInScript(patch, stamp: stamp, key: key, ttl: ttl)
         }
