@@ -15,6 +15,7 @@ public struct RedisAPIKeys: Sendable, Hashable {
     /// The prefix inside braces: `{api_tracker}`.
     public let taggedPrefix: String
 
+    /// The keys under `keyPrefix` (``ScaleKit/APITrackerConfiguration/keyPrefix``).
     public init(keyPrefix: String) {
         taggedPrefix = "{\(keyPrefix)}"
     }
@@ -28,9 +29,13 @@ public struct RedisAPIKeys: Sendable, Hashable {
 
     /// Field names of the totals hash, as in the seed (plus `denied_requests`).
     public enum StatsField {
+        /// Calls allowed and counted.
         public static let total = "total_requests"
+        /// Outcomes recorded as success.
         public static let successful = "successful_requests"
+        /// Outcomes recorded as failure.
         public static let failed = "failed_requests"
+        /// Calls refused by a limit.
         public static let denied = "denied_requests"
     }
 }

@@ -36,6 +36,8 @@ public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Exp
     /// An integer, sent in decimal.
     public init(_ integer: Int) { bytes = Array(String(integer).utf8) }
 
+    /// A string literal, sent as UTF-8.
     public init(stringLiteral value: String) { self.init(value) }
+    /// An integer literal, sent in decimal.
     public init(integerLiteral value: Int) { self.init(value) }
 }

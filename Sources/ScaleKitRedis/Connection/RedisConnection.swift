@@ -15,6 +15,10 @@ public import ScaleKit
 /// replaced before a command is sent, so the first call after a restart
 /// succeeds. Commands are never re-sent after a failure: an `INCR` whose
 /// reply was lost may or may not have run.
+///
+/// Task cancellation is checked before a command is sent; hiredis cannot
+/// interrupt a blocked read, so a call already waiting for its reply ends
+/// within the command timeout.
 public actor RedisConnection {
     private let executor: DispatchQueueExecutor
     /// Runs every method on the connection's own dispatch queue.

@@ -9,7 +9,9 @@ import Foundation
 public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     /// A TCP host and port, or a Unix domain socket.
     public enum Endpoint: Sendable, Hashable {
+        /// A host name or IP address and a port.
         case tcp(host: String, port: Int)
+        /// The path of a Unix domain socket.
         case unixSocket(path: String)
     }
 
@@ -31,6 +33,7 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
     /// The default port, 6379.
     public static let defaultPort = 6379
 
+    /// A configuration from its parts; see ``init(url:connectTimeout:commandTimeout:tcpKeepAlive:)`` for URLs.
     public init(
         endpoint: Endpoint, username: String? = nil, password: String? = nil, database: Int = 0,
         connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(5), tcpKeepAlive: Bool = true

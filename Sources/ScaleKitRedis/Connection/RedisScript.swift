@@ -10,6 +10,7 @@ public struct RedisScript: Sendable, Hashable {
     /// The SHA-1 of the source in lower-case hex, as `SCRIPT LOAD` returns it.
     public let sha1: String
 
+    /// A script from its Lua source; the SHA-1 is computed here, without a round trip.
     public init(_ source: String) {
         self.source = source
         self.sha1 = SHA1.hexDigest(of: Array(source.utf8))

@@ -53,6 +53,7 @@ public struct RedisErrorReply: Sendable, Hashable, CustomStringConvertible {
     /// The whole error text, as the server sent it.
     public var message: String
 
+    /// An error reply with the server's text.
     public init(message: String) { self.message = message }
 
     /// The first word of the message (`ERR`, `NOSCRIPT`, `WRONGTYPE`, `WRONGPASS`), Redis's error code.
@@ -60,6 +61,7 @@ public struct RedisErrorReply: Sendable, Hashable, CustomStringConvertible {
         String(message.prefix { $0 != " " })
     }
 
+    /// The server's text (error replies never contain the command's arguments).
     public var description: String { message }
 
     /// The reply as the error ScaleKit throws: `serverError` with the prefix as `nativeCode`.
