@@ -1,6 +1,6 @@
 import Foundation
 import ScaleKit
-@testable import ScaleKitRedis
+import ScaleKitRedis
 import Testing
 
 @Suite struct RedisConfigurationTests {
@@ -55,10 +55,10 @@ import Testing
     }
 
     @Test func scriptDigestsMatchRedis() {
-        #expect(SHA1.hexDigest(of: Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
-        #expect(SHA1.hexDigest(of: []) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        #expect(RedisScript("abc").sha1 == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(RedisScript("").sha1 == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
         #expect(
-            SHA1.hexDigest(of: Array(String(repeating: "a", count: 1000).utf8)) == "291e9a6c66994949b57ba5e650361e98fc36b1ba")
+            RedisScript(String(repeating: "a", count: 1000)).sha1 == "291e9a6c66994949b57ba5e650361e98fc36b1ba")
     }
 
     @Test func keySchemaUsesAHashTag() {

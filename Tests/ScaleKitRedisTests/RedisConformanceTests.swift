@@ -1,6 +1,6 @@
 import Foundation
 import ScaleKit
-@_spi(Benchmarks) @testable import ScaleKitRedis
+@_spi(Benchmarks) import ScaleKitRedis
 import ScaleKitTesting
 import ScaleKitTestSupport
 import Testing

@@ -1,6 +1,6 @@
 import Foundation
 import ScaleKit
-@testable import ScaleKitRedis
+import ScaleKitRedis
 import ScaleKitTestSupport
 import Testing
 

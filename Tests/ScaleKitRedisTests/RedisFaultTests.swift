@@ -1,6 +1,6 @@
 import Foundation
 import ScaleKit
-@testable import ScaleKitRedis
+import ScaleKitRedis
 import Testing
 
 /// Outages against a redis-server each test owns (stopped, frozen, restarted),

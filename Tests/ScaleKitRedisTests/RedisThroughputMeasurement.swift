@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import ScaleKit
-@_spi(Benchmarks) @testable import ScaleKitRedis
+@_spi(Benchmarks) import ScaleKitRedis
 import ScaleKitTestSupport
 import Testing
 

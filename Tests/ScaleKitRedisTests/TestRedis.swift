@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import ScaleKit
-@testable import ScaleKitRedis
+import ScaleKitRedis
 import ScaleKitTestSupport
 import Testing
 
