@@ -43,17 +43,19 @@ public final class RedisAPITracker: APITracking {
 
     /// A tracker with its own connections to the server at `url`
     /// (`redis://[user:password@]host[:port][/db]` or `unix:///path`).
-    /// Opens no connection yet.
+    /// Opens no connection yet. Build one ``RedisClient`` and pass it to both
+    /// trackers instead when they should share a pool.
     ///
     /// - Throws: ``ScaleKitError`` `invalidConfiguration` for a malformed URL,
     ///   `unsupported` for `rediss://` (no TLS in hiredis 0.14).
     public convenience init(
         url: String, configuration: APITrackerConfiguration = APITrackerConfiguration(),
-        unreachablePolicy: RedisUnreachablePolicy = .failClosed, clock: any WallClock = .system,
+        unreachablePolicy: RedisUnreachablePolicy = .failClosed,
+        pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration, clock: any WallClock = .system,
         logger: Logger = Logger(label: "scalekit.redis.api-tracker")
     ) throws(ScaleKitError) {
         self.init(
-            client: try RedisClient(url: url, logger: logger), configuration: configuration,
+            client: try RedisClient(url: url, pool: pool, logger: logger), configuration: configuration,
             unreachablePolicy: unreachablePolicy, clock: clock, logger: logger)
     }
 

@@ -1,71 +1,73 @@
 public import Logging
 public import ScaleKit
-import Synchronization
+public import ServiceLifecycle
 
-/// A set of pooled ``RedisConnection``s to one server, shared by the trackers.
+/// A pool of ``RedisConnection``s to one server, shared by the trackers.
 ///
-/// Each call leases one connection for its whole body, so a `WATCH` …
-/// `MULTI` … `EXEC` sequence never interleaves with another caller's
-/// commands. Safe to share between tasks and trackers.
-public final class RedisClient: Sendable {
+/// Built on the core ``ScaleKit/ConnectionPool`` (QueuePool semantics: size,
+/// overflow, FIFO waiting up to a timeout, recycle, pre-ping). Each call
+/// leases one connection for its whole body, so a `WATCH` … `MULTI` … `EXEC`
+/// sequence never interleaves with another caller's commands, and a
+/// connection comes back with no transaction state left (`DISCARD`,
+/// `UNWATCH`). Safe to share between tasks and trackers.
+///
+/// A `Service`: run it in a ServiceGroup to shut it down gracefully (it also
+/// works without being run).
+public final class RedisClient: Service, Sendable {
     /// The server and its timeouts.
     public let configuration: RedisConnectionConfiguration
-    private let logger: Logger
-    private let idle = Mutex<[RedisConnection]>([])
-    private let isShutDown = Mutex(false)
+    /// The connections.
+    public let pool: ConnectionPool<RedisConnection>
+
+    /// The pool settings used when none are given: 10 kept, 20 overflow, and
+    /// a 5 s wait for a free connection (a Redis call should not wait the
+    /// database pool's 30 s before failing or failing open).
+    public static let defaultPoolConfiguration = ConnectionPoolConfiguration(size: 10, maxOverflow: 20, timeout: .seconds(5))
 
     /// A client for `configuration`. Opens no connection until the first call.
-    public init(configuration: RedisConnectionConfiguration, logger: Logger = Logger(label: "scalekit.redis")) {
+    public init(
+        configuration: RedisConnectionConfiguration, pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration,
+        logger: Logger = Logger(label: "scalekit.redis")
+    ) {
         self.configuration = configuration
-        self.logger = logger
+        self.pool = ConnectionPool(configuration: pool, name: "scalekit.redis", logger: logger) {
+            try await RedisConnection.connect(configuration: configuration, logger: logger)
+        }
     }
 
     /// A client for a `redis://` or `unix://` URL (see ``RedisConnectionConfiguration/init(url:connectTimeout:commandTimeout:tcpKeepAlive:)``).
     ///
     /// - Throws: ``ScaleKitError`` `invalidConfiguration`, or `unsupported` for `rediss://`.
-    public convenience init(url: String, logger: Logger = Logger(label: "scalekit.redis")) throws(ScaleKitError) {
-        self.init(configuration: try RedisConnectionConfiguration(url: url), logger: logger)
+    public convenience init(
+        url: String, pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration,
+        logger: Logger = Logger(label: "scalekit.redis")
+    ) throws(ScaleKitError) {
+        self.init(configuration: try RedisConnectionConfiguration(url: url), pool: pool, logger: logger)
     }
 
     /// Leases a connection for the duration of `body`.
     ///
-    /// - Throws: what `body` throws, or ``ScaleKitError`` `connectionFailed` /
-    ///   `timeout` when no connection can be opened. A connection whose body
-    ///   failed with a transport error is closed, not reused.
-    public func withConnection<R>(_ body: (RedisConnection) async throws -> R) async throws -> R {
-        if isShutDown.withLock({ $0 }) { throw ScaleKitError(.poolShutDown, "the Redis client for \(configuration) was shut down") }
-        let connection: RedisConnection
-        if let reused = idle.withLock({ $0.popLast() }) {
-            connection = reused
-        } else {
-            connection = try await RedisConnection.connect(configuration: configuration, logger: logger)
-        }
-        do {
-            let result = try await body(connection)
-            await checkIn(connection)
-            return result
-        } catch let error as ScaleKitError where [.connectionFailed, .timeout, .protocolError].contains(error.code) {
-            await connection.close()
-            throw error
-        } catch {
-            await checkIn(connection)
-            throw error
-        }
+    /// - Throws: what `body` throws; ``ScaleKitError`` `connectionFailed` or
+    ///   `timeout` when no connection can be opened, `poolExhausted` when none
+    ///   became free within the pool timeout, `poolShutDown` after ``shutdown()``.
+    ///   A connection whose body failed with a transport error is closed, not reused.
+    public func withConnection<R>(
+        isolation: isolated (any Actor)? = #isolation, _ body: (RedisConnection) async throws -> R
+    ) async throws -> R {
+        try await pool.withConnection(isolation: isolation, body)
     }
 
-    private func checkIn(_ connection: RedisConnection) async {
-        if await connection.prepareForReuse(), !isShutDown.withLock({ $0 }) {
-            idle.withLock { $0.append(connection) }
-        } else {
-            await connection.close()
-        }
+    /// `PING` on a pooled connection: a liveness check for a health endpoint.
+    public func ping() async throws {
+        try await withConnection { connection in try await connection.ping() }
     }
 
-    /// Closes every idle connection; later calls throw `poolShutDown`.
-    public func shutdown() async {
-        isShutDown.withLock { $0 = true }
-        for connection in idle.withLock({ connections in defer { connections.removeAll() }; return connections }) {
-            await connection.close()
-        }
-    }
+    /// The pool's counts.
+    public func statistics() -> ConnectionPoolStatistics { pool.statistics() }
+
+    /// Service: runs until graceful shutdown, then closes every connection.
+    public func run() async throws { try await pool.run() }
+
+    /// Closes idle connections now and busy ones when they come back; later calls throw `poolShutDown`.
+    public func shutdown() async { await pool.shutdown() }
 }

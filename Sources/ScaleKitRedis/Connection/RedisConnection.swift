@@ -19,7 +19,7 @@ public import ScaleKit
 /// Task cancellation is checked before a command is sent; hiredis cannot
 /// interrupt a blocked read, so a call already waiting for its reply ends
 /// within the command timeout.
-public actor RedisConnection {
+public actor RedisConnection: PooledConnection {
     private let executor: DispatchQueueExecutor
     /// Runs every method on the connection's own dispatch queue.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }

@@ -44,14 +44,17 @@ public final class RedisStatusTracker: StatusTracking {
 
     /// A tracker with its own connections to the server at `url`
     /// (`redis://[user:password@]host[:port][/db]` or `unix:///path`). Opens no connection yet.
+    /// Build one ``RedisClient`` and pass it to both trackers instead when they should share a pool.
     ///
     /// - Throws: ``ScaleKitError`` `invalidConfiguration` for a malformed URL,
     ///   `unsupported` for `rediss://` (no TLS in hiredis 0.14).
     public convenience init(
         url: String, configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(),
-        clock: any WallClock = .system, logger: Logger = Logger(label: "scalekit.redis.status-tracker")
+        pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration, clock: any WallClock = .system,
+        logger: Logger = Logger(label: "scalekit.redis.status-tracker")
     ) throws(ScaleKitError) {
-        self.init(client: try RedisClient(url: url, logger: logger), configuration: configuration, clock: clock, logger: logger)
+        self.init(
+            client: try RedisClient(url: url, pool: pool, logger: logger), configuration: configuration, clock: clock, logger: logger)
     }
 
     /// A tracker with a chosen merge strategy, for measurements.
