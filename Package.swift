@@ -68,6 +68,7 @@ let package = Package(
             dependencies: [
                 "ScaleKit",
                 "ScaleKitPostgres",
+                "ScaleKitRedis",
                 "ScaleKitSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,7 +87,8 @@ let package = Package(
         ),
         .systemLibrary(
             name: "CHiredis",
-            pkgConfig: "hiredis",
+            // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM
+            // drops with a warning; the header is found as <hiredis/hiredis.h>.
             providers: [.apt(["libhiredis-dev"])]
         ),
         .target(

@@ -1,6 +1,7 @@
 import Logging
 import ScaleKit
 import ScaleKitPostgres
+import ScaleKitRedis
 import ScaleKitSQLite
 import ServiceLifecycle
 
@@ -17,10 +18,28 @@ struct BackendBuilder {
         self.logger = logger
     }
 
+    /// One Redis client (one pool) shared by both trackers, made on first use.
+    private var redisClient: RedisClient?
+
+    private mutating func sharedRedisClient(_ url: String) throws -> RedisClient {
+        if let redisClient { return redisClient }
+        let client = try RedisClient(url: url, pool: RedisClient.defaultPoolConfiguration, logger: logger)
+        services.append(client)
+        healthChecks.append(HealthCheck(name: "redis") { try await client.ping() })
+        redisClient = client
+        return client
+    }
+
     mutating func makeAPITracker() throws -> any APITracking {
         let trackerConfiguration = APITrackerConfiguration(limits: configuration.apiLimits)
         if let redisURL = configuration.redisURL {
-            throw ScaleKitError(.unsupported, "REDIS_URL=\(redactingCredentials(in: redisURL)) is set, but this build has no Redis backend")
+            let client = try sharedRedisClient(redisURL)
+            choices.append(
+                BackendChoice(
+                    primitive: "API tracker", backend: "redis", isDistributed: true,
+                    location: configuration.redactedRedisURL ?? "",
+                    reason: "REDIS_URL is set; one atomic script per call, fail-closed when Redis is unreachable"))
+            return RedisAPITracker(client: client, configuration: trackerConfiguration, logger: logger)
         }
         choices.append(
             BackendChoice(
@@ -30,6 +49,15 @@ struct BackendBuilder {
     }
 
     mutating func makeStatusTracker() throws -> any StatusTracking {
+        if let redisURL = configuration.redisURL {
+            let client = try sharedRedisClient(redisURL)
+            choices.append(
+                BackendChoice(
+                    primitive: "status tracker", backend: "redis", isDistributed: true,
+                    location: configuration.redactedRedisURL ?? "",
+                    reason: "REDIS_URL is set; statuses are shared by every worker and expire after 24 h"))
+            return RedisStatusTracker(client: client, logger: logger)
+        }
         choices.append(
             BackendChoice(
                 primitive: "status tracker", backend: "in-memory", isDistributed: false, location: "this process",

@@ -1,0 +1,79 @@
+import Foundation
+import ScaleKitTestSupport
+import Testing
+
+/// Four OS processes hammer one API tracker, through the file backend (flock)
+/// and through Redis (one script per call): no count may be lost or
+/// overshot, and statuses merged from several processes lose no field.
+@Suite struct MultiProcessTrackerTests {
+    enum Backend: String, CaseIterable, Sendable { case file, redis }
+
+    /// A fresh, private place for one test's counters: a temporary file, or a
+    /// Redis database of its own (flushed first).
+    private func environment(_ backend: Backend, database: Int, folder: TemporaryFolder) async throws -> [String: String] {
+        var environment = ["API_TRACKER_FILE": folder.path("api_usage.json"), "DATABASE_URL": "sqlite:///\(folder.path("v.sqlite"))"]
+        if backend == .redis {
+            let base = try TestServers.requireRedisURL()
+            let url = base.replacingOccurrences(of: #"/\d+$"#, with: "", options: .regularExpression) + "/\(database)"
+            let flush = Process()
+            flush.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            flush.arguments = ["redis-cli", "-u", url, "FLUSHDB"]
+            flush.standardOutput = FileHandle.nullDevice
+            try flush.run()
+            flush.waitUntilExit()
+            environment["REDIS_URL"] = url
+        }
+        return environment
+    }
+
+    @Test(.enabled(if: TestServers.redisEnabled), arguments: Backend.allCases)
+    func countsAddUpAcrossProcesses(backend: Backend) async throws {
+        let folder = try TemporaryFolder()
+        var environment = try await environment(backend, database: 5, folder: folder)
+        environment["RAPIDAPI_DAILY_LIMIT"] = "1000000"
+        environment["RAPIDAPI_HOURLY_LIMIT"] = "1000000"
+        let results = try await ScaleKitProcesses.run(count: 4, environment: environment) { _ in
+            ["hammer", "api", "--calls", "500", "--tasks", "4"]
+        }
+        for result in results { #expect(result.status == 0, "\(result.standardError)") }
+        let allowed = try results.map { try $0.counts()["allowed"] ?? -1 }.reduce(0, +)
+        #expect(allowed == 2000)
+        let usage = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["usage", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(usage.standardOutput.utf8)) as? [String: Any]
+        #expect(object?["totalCalls"] as? Int == 2000)
+        #expect(object?["hourCount"] as? Int == 2000)
+        #expect(object?["successes"] as? Int == 2000)
+    }
+
+    @Test(.enabled(if: TestServers.redisEnabled), arguments: Backend.allCases)
+    func hourlyLimitHoldsAcrossProcesses(backend: Backend) async throws {
+        let folder = try TemporaryFolder()
+        var environment = try await environment(backend, database: 6, folder: folder)
+        environment["RAPIDAPI_HOURLY_LIMIT"] = "20"
+        let results = try await ScaleKitProcesses.run(count: 4, environment: environment) { _ in
+            ["hammer", "api", "--calls", "50", "--tasks", "5"]
+        }
+        for result in results { #expect(result.status == 0, "\(result.standardError)") }
+        let counts = try results.map { try $0.counts() }
+        #expect(counts.map { $0["allowed"] ?? 0 }.reduce(0, +) == 20)
+        #expect(counts.map { $0["denied"] ?? 0 }.reduce(0, +) == 180)
+    }
+
+    @Test(.enabled(if: TestServers.redisEnabled))
+    func statusMergesFromProcessesLoseNothing() async throws {
+        let folder = try TemporaryFolder()
+        let environment = try await environment(.redis, database: 7, folder: folder)
+        let id = "job \"\(UUID())\"\r\n"
+        let results = try await ScaleKitProcesses.run(count: 4, environment: environment) { index in
+            ["hammer", "status", id, "--worker", "p\(index)", "--tasks", "8", "--merges", "5"]
+        }
+        for result in results { #expect(result.status == 0, "\(result.standardError)") }
+        let status = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["status", "get", id])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.standardOutput.utf8)) as? [String: Any])
+        for process in 0..<4 {
+            for task in 0..<8 {
+                #expect(object["worker_p\(process)_\(task)"] as? Double == 5, "worker_p\(process)_\(task) lost")
+            }
+        }
+    }
+}
