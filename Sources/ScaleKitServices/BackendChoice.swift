@@ -20,8 +20,12 @@ public struct BackendChoice: Sendable, Hashable, CustomStringConvertible {
         self.reason = reason
     }
 
+    private var displayName: String {
+        ["redis": "Redis", "postgresql": "PostgreSQL", "sqlite": "SQLite", "file": "file", "in-memory": "in-memory"][backend] ?? backend
+    }
+
     /// The seed's log line, e.g. "Using Redis-based API tracker (distributed mode)".
     public var description: String {
-        "Using \(backend)-based \(primitive) (\(isDistributed ? "distributed" : "development") mode) at \(location): \(reason)"
+        "Using \(displayName)-based \(primitive) (\(isDistributed ? "distributed" : "development") mode) at \(location): \(reason)"
     }
 }
