@@ -70,6 +70,8 @@ public enum HostileStrings {
         "ünïcødé 日本語 🎬 \u{200B}",
         "percent%s%d%n",
         "back\\slash\\\\",
+        "$1 $2 ::text \\x00 E'\\\\'",
+        "\u{10FFFF} \u{FEFF}bom ⚡︎",
         String(repeating: "x", count: 1000),
     ]
 }

@@ -7,26 +7,6 @@ import Testing
 
 @Suite("PostgreSQL video repository", .enabled(if: TestServers.postgresEnabled))
 struct PostgresRepositoryTests {
-    @Test func hostileStringsRoundTripExactly() async throws {
-        let database = try PostgresTestDatabase()
-        let repository = try database.repository()
-        let tenKilobytes = String(repeating: "é'\"; --", count: 10_240 / 12)
-        let values = HostileStrings.all + ["ünïcødé 日本語 🎬 ⚡︎ \u{10FFFF}", tenKilobytes, "$1 $2 ::text \\x00"]
-        for (index, value) in values.enumerated() {
-            let id = value.utf8.count <= Identifier.maximumUTF8Length ? value : "long-\(index)"
-            let claim = try await repository.claimVideo(id: id, title: value, originalURL: value, lease: .seconds(60))
-            #expect(claim.outcome == .created)
-            let stored = try #require(try await repository.video(id: id))
-            #expect(stored.id == id)
-            #expect(stored.title == value)
-            #expect(stored.originalURL == value)
-            let failed = try await repository.failVideo(id: id, token: claim.token!, error: value)
-            #expect(failed.lastError == value)
-        }
-        #expect(try await repository.videos(state: .failed, limit: 100).count == values.count)
-        await database.shutdownAll()
-    }
-
     @Test func exhaustedPoolThrowsAfterTheTimeout() async throws {
         let database = try PostgresTestDatabase()
         let repository = try database.repository(
