@@ -1,0 +1,59 @@
+public import Foundation
+public import ScaleKit
+
+/// The service's own settings, read from the environment once at start-up.
+///
+/// The backends are configured by ScaleKit's variables (`REDIS_URL`,
+/// `DATABASE_URL`, `RAPIDAPI_*`, `DB_POOL_*`); these are only what the HTTP
+/// service itself needs.
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `PORT` | the TCP port to listen on (on 127.0.0.1) | 8080 |
+/// | `VIDEO_SERVICE_STAGE_MS` | how long each simulated pipeline stage takes, in milliseconds | 250 |
+/// | `VIDEO_SERVICE_INSTANCE` | this instance's name in statuses and logs | `<hostname>:<PORT>` |
+public struct VideoServiceSettings: Sendable, Hashable {
+    /// The address the server binds: loopback only.
+    public var host: String
+    /// The port the server listens on.
+    public var port: Int
+    /// How long each simulated stage of a job takes.
+    public var stageDuration: Duration
+    /// How long a claim holds before another instance may take it over; the
+    /// job renews it at every stage, so only a dead worker's claim expires.
+    public var lease: Duration
+    /// This instance's name, written into the statuses of the jobs it runs.
+    public var instanceName: String
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, stageDuration: Duration = .milliseconds(250),
+        lease: Duration = .seconds(120), instanceName: String? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.stageDuration = stageDuration
+        self.lease = lease
+        self.instanceName = instanceName ?? "\(ProcessInfo.processInfo.hostName):\(port)"
+    }
+
+    /// Reads `PORT`, `VIDEO_SERVICE_STAGE_MS` and `VIDEO_SERVICE_INSTANCE`.
+    /// - Throws: ``ScaleKitError/Code/invalidConfiguration`` naming the
+    ///   variable when a value is malformed (never a silent default).
+    public init(environment: [String: String]) throws(ScaleKitError) {
+        let port = try Self.integer("PORT", in: environment, default: 8080, range: 1...65_535)
+        let stage = try Self.integer("VIDEO_SERVICE_STAGE_MS", in: environment, default: 250, range: 0...600_000)
+        let name = environment["VIDEO_SERVICE_INSTANCE"].flatMap { $0.isEmpty ? nil : $0 }
+        self.init(port: port, stageDuration: .milliseconds(stage), instanceName: name)
+    }
+
+    private static func integer(
+        _ name: String, in environment: [String: String], default value: Int, range: ClosedRange<Int>
+    ) throws(ScaleKitError) -> Int {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        guard let parsed = Int(text), range.contains(parsed) else {
+            throw ScaleKitError(
+                .invalidConfiguration, "\(name)=\(text) is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return parsed
+    }
+}

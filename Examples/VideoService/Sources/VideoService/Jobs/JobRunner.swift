@@ -1,0 +1,47 @@
+import Logging
+public import ServiceLifecycle
+
+/// Runs accepted jobs in its own task group, as a ServiceLifecycle service.
+///
+/// Requests hand jobs over with ``enqueue(_:)``; ``run()`` starts each one
+/// as a child task and, on graceful shutdown, stops taking jobs, lets every
+/// queued and running job fail its claim (see ``VideoPipeline``) and returns
+/// once all of them have. No job outlives the service.
+public final class JobRunner: Service, Sendable {
+    private let jobs: AsyncStream<ProcessingJob>
+    private let continuation: AsyncStream<ProcessingJob>.Continuation
+    private let pipeline: VideoPipeline
+    private let logger: Logger
+
+    init(pipeline: VideoPipeline, logger: Logger) {
+        (jobs, continuation) = AsyncStream.makeStream(of: ProcessingJob.self)
+        self.pipeline = pipeline
+        self.logger = logger
+    }
+
+    /// Queues a job. Returns `false` when the runner has stopped (the service
+    /// is shutting down): the caller still owns the claim and must fail it.
+    public func enqueue(_ job: ProcessingJob) -> Bool {
+        if case .enqueued = continuation.yield(job) { return true }
+        return false
+    }
+
+    /// Runs jobs until graceful shutdown, then waits for the running ones to
+    /// finish or fail. Never throws.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            // Finishing the stream (rather than cancelling the loop) keeps
+            // every queued job: they are still started below, see the
+            // shutdown at once and fail their claims.
+            await withGracefulShutdownHandler {
+                for await job in jobs {
+                    group.addTask { await self.pipeline.run(job) }
+                }
+            } onGracefulShutdown: { [continuation] in
+                continuation.finish()
+            }
+            logger.info("job runner stopped taking jobs; waiting for running jobs")
+        }
+        logger.info("job runner stopped")
+    }
+}

@@ -1,0 +1,112 @@
+import Logging
+import ScaleKit
+import ScaleKitServices
+import ServiceLifecycle
+
+/// The simulated processing of one video: external API calls counted against
+/// the limits, stages with progress in the shared status, and the claim
+/// completed or failed at the end.
+///
+/// A job never leaves its claim stuck: any error fails the claim (so the next
+/// request retries the video), a graceful shutdown interrupts the stages and
+/// fails the claim the same way, and if even that cannot be written (the
+/// database is gone, or the task was cancelled outright) the claim's lease
+/// expires and the next request takes it over.
+struct VideoPipeline: Sendable {
+    let backends: ScaleKitBackends
+    let settings: VideoServiceSettings
+    let stages: [PipelineStage]
+    let logger: Logger
+    let metrics = JobMetrics()
+
+    init(backends: ScaleKitBackends, settings: VideoServiceSettings, stages: [PipelineStage] = PipelineStage.standard, logger: Logger) {
+        self.backends = backends
+        self.settings = settings
+        self.stages = stages
+        self.logger = logger
+    }
+
+    /// Runs the job to completion or failure; never throws.
+    func run(_ job: ProcessingJob) async {
+        var logger = logger
+        logger[metadataKey: "video_id"] = "\(job.videoID)"
+        metrics.started.increment()
+        metrics.running.increment()
+        defer { metrics.running.decrement() }
+        do {
+            // Only the stages are cancelled on shutdown: this task stays
+            // uncancelled, so it can still write the failure below.
+            try await cancelWhenGracefulShutdown { try await self.process(job) }
+            metrics.finished(.completed)
+            logger.info("job completed")
+        } catch let error as ScaleKitError where error.code == .notClaimHolder {
+            // Our lease expired and another worker took the video over: its
+            // status and result are not ours to touch.
+            metrics.finished(.lostClaim)
+            logger.warning("job lost its claim to another worker: \(error.message)")
+        } catch let failure as JobFailure {
+            metrics.finished(.failed)
+            await fail(job, failure, logger: logger)
+        } catch is CancellationError {
+            metrics.finished(.interrupted)
+            await fail(job, .interrupted, logger: logger)
+        } catch let error as ScaleKitError where error.code == .cancelled {
+            metrics.finished(.interrupted)
+            await fail(job, .interrupted, logger: logger)
+        } catch {
+            metrics.finished(.failed)
+            await fail(job, .backendError(error), logger: logger)
+        }
+    }
+
+    private func process(_ job: ProcessingJob) async throws {
+        for stage in stages {
+            try Task.checkCancellation()
+            try await backends.videos.renewLease(id: job.videoID, token: job.token, lease: settings.lease)
+            try await backends.statusTracker.updateStatus(
+                job.videoID, state: .processing, progress: stage.progress, message: stage.name.replacingUnderscores,
+                fields: ["stage": .string(stage.name)])
+            if stage.callsExternalAPI {
+                try await callExternalAPI()
+            }
+            try await Task.sleep(for: settings.stageDuration)
+        }
+        // Complete the claim first: once the video is completed nobody else
+        // writes its status, so the final status cannot be overwritten.
+        let video = try await backends.videos.completeVideo(id: job.videoID, token: job.token)
+        try await backends.statusTracker.updateStatus(
+            job.videoID, state: .completed, progress: 1, message: "done",
+            fields: ["stage": "completed", "attempts": .number(Double(video.attempts))])
+    }
+
+    /// Counts one call against the limits and "makes" it.
+    private func callExternalAPI() async throws {
+        let decision = try await backends.apiTracker.checkAndCount()
+        metrics.externalCall(allowed: decision.isAllowed)
+        guard decision.isAllowed else { throw JobFailure.quotaExhausted(decision) }
+        try await backends.apiTracker.recordOutcome(.success)
+    }
+
+    /// Writes the failed status, then fails the claim so a later request
+    /// retries it. (Status first: once the claim is failed, a retry may
+    /// start at once and its status must not be overwritten by ours.)
+    private func fail(_ job: ProcessingJob, _ failure: JobFailure, logger: Logger) async {
+        logger.warning("job failed: \(failure.reason): \(failure.message)")
+        do {
+            try await backends.statusTracker.updateStatus(
+                job.videoID, state: .failed, message: failure.message,
+                fields: ["stage": "failed", "error": .string(failure.reason)])
+        } catch {
+            logger.error("could not write the failed status: \(error)")
+        }
+        do {
+            try await backends.videos.failVideo(id: job.videoID, token: job.token, error: failure.message)
+        } catch {
+            logger.error("could not fail the claim; its lease expires in at most \(settings.lease): \(error)")
+        }
+    }
+}
+
+extension String {
+    var replacingUnderscores: String { split(separator: "_").joined(separator: " ") }
+}

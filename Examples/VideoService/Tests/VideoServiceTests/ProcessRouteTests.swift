@@ -1,0 +1,126 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import ScaleKit
+import Testing
+
+@testable import VideoService
+
+@Suite struct ProcessRouteTests {
+    @Test func firstRequestStartsTheJobAndTheNextOneIsAlreadyProcessing() async throws {
+        var harness = TestHarness()
+        harness.stageDuration = .seconds(30)  // keeps the job running for the second request
+        try await harness.makeApplication().test(.router) { client in
+            let first = try await client.process("https://youtu.be/dQw4w9WgXcQ?t=42")
+            #expect(first.status == .accepted)
+            let body = try first.json
+            #expect(body["video_id"] == "dQw4w9WgXcQ")
+            #expect(body["already_processing"]?.boolValue == false)
+            #expect(body["outcome"] == "created")
+            #expect(body["status"]?["status"] == "processing")
+            #expect(body["status_url"] == "/api/status/dQw4w9WgXcQ")
+
+            let second = try await client.process("https://www.youtube.com/watch?v=dQw4w9WgXcQ&feature=share")
+            #expect(second.status == .ok)
+            #expect(try second.json["already_processing"]?.boolValue == true)
+            #expect(try second.json["outcome"] == "already_processing")
+        }
+    }
+
+    @Test func concurrentRequestsForOneVideoStartExactlyOneJob() async throws {
+        var harness = TestHarness()
+        harness.stageDuration = .seconds(30)
+        let codes = try await harness.makeApplication().test(.router) { client in
+            try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<5 {
+                    group.addTask { try await client.process("https://www.youtube.com/shorts/dQw4w9WgXcQ").status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        #expect(codes.filter { $0 == .accepted }.count == 1)
+        #expect(codes.filter { $0 == .ok }.count == 4)
+        #expect(try await harness.videos.videos().count == 1)
+    }
+
+    @Test func completedJobIsReportedAsCompleted() async throws {
+        let harness = TestHarness()
+        try await harness.makeApplication().test(.router) { client in
+            #expect(try await client.process("https://m.youtube.com/watch?v=dQw4w9WgXcQ").status == .accepted)
+            let final = try await harness.finalStatus(of: "dQw4w9WgXcQ")
+            #expect(final.state == .completed)
+            #expect(final.progress == 1)
+
+            let again = try await client.process("https://youtu.be/dQw4w9WgXcQ")
+            #expect(again.status == .ok)
+            let body = try again.json
+            #expect(body["already_processing"]?.boolValue == false)
+            #expect(body["already_completed"]?.boolValue == true)
+            #expect(body["status"]?["status"] == "completed")
+        }
+        #expect(try await harness.videos.video(id: "dQw4w9WgXcQ")?.state == .completed)
+        #expect(try await harness.tracker.usage().dayCount == PipelineStage.externalCallsPerJob)
+    }
+
+    @Test(arguments: ["https://vimeo.com/123", "https://www.youtube.com/watch?v=tooShort", "hello"])
+    func invalidURLIsA400WithAJSONError(_ url: String) async throws {
+        let harness = TestHarness()
+        try await harness.makeApplication().test(.router) { client in
+            let response = try await client.process(url)
+            #expect(response.status == .badRequest)
+            #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+            #expect(try response.json["code"] == "invalid_url")
+            #expect(try response.json["error"]?.stringValue?.isEmpty == false)
+        }
+        #expect(try await harness.videos.videos().isEmpty)
+    }
+
+    @Test(arguments: ["", "not json", #"{"link": "https://youtu.be/dQw4w9WgXcQ"}"#, #"{"url": 42}"#])
+    func malformedBodyIsA400WithAJSONError(_ body: String) async throws {
+        let harness = TestHarness()
+        try await harness.makeApplication().test(.router) { client in
+            let response = try await client.execute(
+                uri: "/api/process", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+            #expect(response.status == .badRequest)
+            #expect(try response.json["code"] == "invalid_body")
+        }
+    }
+
+    @Test func exhaustedQuotaFailsTheJobWithAClearStatusAndAllowsARetry() async throws {
+        // One call a day: the job's second external call is denied.
+        let harness = TestHarness(limits: APILimits(daily: 1, hourly: 10))
+        try await harness.makeApplication().test(.router) { client in
+            #expect(try await client.process("https://youtu.be/dQw4w9WgXcQ").status == .accepted)
+            let final = try await harness.finalStatus(of: "dQw4w9WgXcQ")
+            #expect(final.state == .failed)
+            #expect(final.fields["error"] == "quota_exhausted")
+            #expect(final.message?.contains("daily limit of 1") == true)
+            #expect(try await harness.videos.video(id: "dQw4w9WgXcQ")?.state == .failed)
+
+            let retry = try await client.process("https://youtu.be/dQw4w9WgXcQ")
+            #expect(retry.status == .accepted)
+            #expect(try retry.json["outcome"] == "retrying_failed")
+            #expect(try retry.json["status"]?["error"] == nil)  // the last attempt's error is gone
+        }
+        let usage = try await harness.tracker.usage()
+        #expect(usage.dayCount == 1)
+        #expect(usage.denied >= 1)
+    }
+
+    @Test func gracefulShutdownFailsTheRunningJobSoItCanBeRetried() async throws {
+        var harness = TestHarness()
+        harness.stageDuration = .seconds(600)
+        try await harness.makeApplication().test(.router) { client in
+            #expect(try await client.process("https://youtu.be/dQw4w9WgXcQ").status == .accepted)
+            try await harness.waitForStage("fetching_metadata", of: "dQw4w9WgXcQ")
+        }
+        // The test framework shut the service down gracefully on return.
+        let video = try #require(try await harness.videos.video(id: "dQw4w9WgXcQ"))
+        #expect(video.state == .failed)
+        #expect(video.lastError?.contains("interrupted") == true)
+        let status = try #require(try await harness.statuses.status(for: "dQw4w9WgXcQ"))
+        #expect(status.state == .failed)
+        #expect(status.fields["error"] == "interrupted")
+        #expect(try await harness.videos.claimVideo(id: "dQw4w9WgXcQ").outcome == .retryingFailed)
+    }
+}

@@ -1,0 +1,31 @@
+import ScaleKit
+import Testing
+
+@testable import VideoService
+
+@Suite struct SettingsTests {
+    @Test func defaultsWithNoEnvironment() throws {
+        let settings = try VideoServiceSettings(environment: [:])
+        #expect(settings.host == "127.0.0.1")
+        #expect(settings.port == 8080)
+        #expect(settings.stageDuration == .milliseconds(250))
+    }
+
+    @Test func readsPortStageAndInstance() throws {
+        let settings = try VideoServiceSettings(
+            environment: ["PORT": "9001", "VIDEO_SERVICE_STAGE_MS": "5", "VIDEO_SERVICE_INSTANCE": "a"])
+        #expect(settings.port == 9001)
+        #expect(settings.stageDuration == .milliseconds(5))
+        #expect(settings.instanceName == "a")
+    }
+
+    @Test(arguments: ["0", "65536", "eighty", "-1"])
+    func malformedPortIsAnErrorNamingTheVariable(_ value: String) {
+        #expect {
+            try VideoServiceSettings(environment: ["PORT": value])
+        } throws: { error in
+            let error = error as? ScaleKitError
+            return error?.code == .invalidConfiguration && error?.message.contains("PORT=\(value)") == true
+        }
+    }
+}

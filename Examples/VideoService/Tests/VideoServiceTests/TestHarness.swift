@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Prometheus
+import ScaleKit
+import ScaleKitServices
+import Testing
+
+@testable import VideoService
+
+/// The service over in-memory backends, with the backends kept at hand so
+/// tests can look behind the API.
+struct TestHarness {
+    let videos = InMemoryVideoRepository()
+    let statuses = InMemoryStatusTracker()
+    let tracker: InMemoryAPITracker
+    let registry = PrometheusCollectorRegistry()
+    var healthChecks: [HealthCheck] = []
+    var stageDuration: Duration = .zero
+
+    init(limits: APILimits = APILimits(daily: 10_000, hourly: 10_000)) {
+        tracker = InMemoryAPITracker(configuration: APITrackerConfiguration(limits: limits))
+    }
+
+    var backends: ScaleKitBackends {
+        ScaleKitBackends(
+            apiTracker: tracker, statusTracker: statuses, videos: videos,
+            choices: [
+                BackendChoice(primitive: "API tracker", backend: "in-memory", isDistributed: false, location: "test", reason: "test")
+            ],
+            services: [], healthChecks: healthChecks)
+    }
+
+    func makeApplication() -> some ApplicationProtocol {
+        var logger = Logger(label: "video-service-tests")
+        logger.logLevel = .warning
+        let settings = VideoServiceSettings(port: 0, stageDuration: stageDuration, instanceName: "test-instance")
+        return VideoServiceApp.makeApplication(settings: settings, backends: backends, registry: registry, logger: logger)
+    }
+
+    /// Waits (bounded) until the job's status is completed or failed.
+    func finalStatus(of id: String) async throws -> JobStatus {
+        for _ in 0..<1_000 {
+            if let status = try await statuses.status(for: id), status.state == .completed || status.state == .failed {
+                return status
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ScaleKitError(.timeout, "job \(id) did not finish")
+    }
+
+    /// Waits (bounded) until the job has reached `stage`.
+    func waitForStage(_ stage: String, of id: String) async throws {
+        for _ in 0..<1_000 {
+            if let status = try await statuses.status(for: id), status.fields["stage"] == .string(stage) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ScaleKitError(.timeout, "job \(id) never reached \(stage)")
+    }
+}
+
+extension TestClientProtocol {
+    /// POSTs `{"url": url}` to /api/process.
+    func process(_ url: String) async throws -> TestResponse {
+        let body = try JSONEncoder().encode(["url": url])
+        return try await execute(
+            uri: "/api/process", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: body))
+    }
+}
+
+extension TestResponse {
+    /// The body as JSON; fails the test when it is not.
+    var json: JSONValue {
+        get throws { try JSONValue.decode(Data(buffer: body)) }
+    }
+
+    var text: String { String(buffer: body) }
+}
+
+extension JSONValue {
+    subscript(_ member: String) -> JSONValue? { objectValue?[member] }
+    var boolValue: Bool? { if case .bool(let value) = self { value } else { nil } }
+}
