@@ -8,8 +8,7 @@ import Testing
 
 @Suite struct ProcessRouteTests {
     @Test func firstRequestStartsTheJobAndTheNextOneIsAlreadyProcessing() async throws {
-        var harness = TestHarness()
-        harness.stageDuration = .seconds(30)  // keeps the job running for the second request
+        let harness = TestHarness(stageDuration: .seconds(30))  // keeps the job running for the second request
         try await harness.makeApplication().test(.router) { client in
             let first = try await client.process("https://youtu.be/dQw4w9WgXcQ?t=42")
             #expect(first.status == .accepted)
@@ -28,8 +27,7 @@ import Testing
     }
 
     @Test func concurrentRequestsForOneVideoStartExactlyOneJob() async throws {
-        var harness = TestHarness()
-        harness.stageDuration = .seconds(30)
+        let harness = TestHarness(stageDuration: .seconds(30))
         let codes = try await harness.makeApplication().test(.router) { client in
             try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for _ in 0..<5 {
@@ -108,8 +106,7 @@ import Testing
     }
 
     @Test func gracefulShutdownFailsTheRunningJobSoItCanBeRetried() async throws {
-        var harness = TestHarness()
-        harness.stageDuration = .seconds(600)
+        let harness = TestHarness(stageDuration: .seconds(600))
         try await harness.makeApplication().test(.router) { client in
             #expect(try await client.process("https://youtu.be/dQw4w9WgXcQ").status == .accepted)
             try await harness.waitForStage("fetching_metadata", of: "dQw4w9WgXcQ")

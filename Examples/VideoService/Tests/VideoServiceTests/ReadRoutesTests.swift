@@ -28,7 +28,7 @@ import Testing
     @Test func statusFallsBackToTheVideoRowWhenTheTrackerHasNone() async throws {
         let harness = TestHarness()
         let claim = try await harness.videos.claimVideo(id: "dQw4w9WgXcQ")
-        try await harness.videos.completeVideo(id: "dQw4w9WgXcQ", token: try #require(claim.token))
+        _ = try await harness.videos.completeVideo(id: "dQw4w9WgXcQ", token: try #require(claim.token))
         try await harness.makeApplication().test(.router) { client in
             let response = try await client.execute(uri: "/api/status/dQw4w9WgXcQ", method: .get)
             #expect(response.status == .ok)

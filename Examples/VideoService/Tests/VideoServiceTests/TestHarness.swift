@@ -17,9 +17,10 @@ struct TestHarness {
     let tracker: InMemoryAPITracker
     let registry = PrometheusCollectorRegistry()
     var healthChecks: [HealthCheck] = []
-    var stageDuration: Duration = .zero
+    var stageDuration: Duration
 
-    init(limits: APILimits = APILimits(daily: 10_000, hourly: 10_000)) {
+    init(limits: APILimits = APILimits(daily: 10_000, hourly: 10_000), stageDuration: Duration = .zero) {
+        self.stageDuration = stageDuration
         tracker = InMemoryAPITracker(configuration: APITrackerConfiguration(limits: limits))
     }
 
@@ -34,7 +35,7 @@ struct TestHarness {
 
     func makeApplication() -> some ApplicationProtocol {
         var logger = Logger(label: "video-service-tests")
-        logger.logLevel = .warning
+        logger.logLevel = .error  // the jobs' warnings are expected here
         let settings = VideoServiceSettings(port: 0, stageDuration: stageDuration, instanceName: "test-instance")
         return VideoServiceApp.makeApplication(settings: settings, backends: backends, registry: registry, logger: logger)
     }

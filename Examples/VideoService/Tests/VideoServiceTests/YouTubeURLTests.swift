@@ -45,7 +45,6 @@ import Testing
         "ftp://www.youtube.com/watch?v=dQw4w9WgXcQ",
         "javascript:alert(1)",
         "https://user:pass@www.youtube.com/watch?v=dQw4w9WgXcQ",
-        String(repeating: "a", count: 3000),
     ]
 
     @Test(arguments: accepted)
@@ -55,6 +54,11 @@ import Testing
 
     @Test func keepsIDsWithDashesAndUnderscores() throws {
         #expect(try YouTubeVideoID(parsing: "https://youtu.be/a-B_c1D2e3F").rawValue == "a-B_c1D2e3F")
+    }
+
+    @Test func refusesAnOverlongURL() {
+        let url = "https://www.youtube.com/watch?v=dQw4w9WgXcQ&pad=" + String(repeating: "a", count: 3000)
+        #expect(throws: ScaleKitError.self) { try YouTubeVideoID(parsing: url) }
     }
 
     @Test(arguments: refused)

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import ScaleKit
 
 /// The service's own settings, read from the environment once at start-up.

@@ -35,7 +35,7 @@ struct ProcessRoute: Sendable {
         } catch {
             // We won the claim but cannot start: give it back at once rather
             // than leave it held until the lease expires.
-            try? await backends.videos.failVideo(id: id, token: token, error: "not started: \(error)")
+            _ = try? await backends.videos.failVideo(id: id, token: token, error: "not started: \(error)")
             throw error
         }
         context.logger.info("video \(id): \(claim.outcome.apiName), job queued")

@@ -30,7 +30,7 @@ struct StatusRoute: Sendable {
             case .completed: .completed
             case .failed: .failed
             }
-        var fields: [String: JSONValue] = [
+        let fields: [String: JSONValue] = [
             "video_id": .string(video.id), "attempts": .number(Double(video.attempts)), "source": "database",
         ]
         let status = JobStatus(

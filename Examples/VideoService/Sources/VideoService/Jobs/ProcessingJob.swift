@@ -1,4 +1,4 @@
-import ScaleKit
+public import ScaleKit
 
 /// One accepted request to process a video: the claim it won and what the
 /// pipeline needs to finish, fail or renew it.

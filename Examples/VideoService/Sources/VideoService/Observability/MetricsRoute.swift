@@ -11,13 +11,24 @@ struct MetricsRoute: Sendable {
     let backends: ScaleKitBackends
     let registry: PrometheusCollectorRegistry
 
+    static var calls: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "video_service", subsystem: "api_usage", metricName: "calls", unitName: "",
+            helpText: "External API calls counted in the current window, by every instance")
+    }
+    static var limit: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "video_service", subsystem: "api_usage", metricName: "limit", unitName: "",
+            helpText: "External API calls allowed in a window")
+    }
+
     func handle(_ request: Request, context: some RequestContext) async throws -> Response {
         // A tracker that cannot be reached must not hide the other metrics.
         if let usage = try? await backends.apiTracker.usage() {
-            registry.makeGauge(name: "video_service_api_usage_calls", labels: [("window", "day")]).set(Int64(usage.dayCount))
-            registry.makeGauge(name: "video_service_api_usage_calls", labels: [("window", "hour")]).set(Int64(usage.hourCount))
-            registry.makeGauge(name: "video_service_api_usage_limit", labels: [("window", "day")]).set(Int64(usage.limits.daily))
-            registry.makeGauge(name: "video_service_api_usage_limit", labels: [("window", "hour")]).set(Int64(usage.limits.hourly))
+            for (window, count, limit) in [("day", usage.dayCount, usage.limits.daily), ("hour", usage.hourCount, usage.limits.hourly)] {
+                registry.makeGauge(descriptor: Self.calls, labels: [("window", window)]).set(Int64(count))
+                registry.makeGauge(descriptor: Self.limit, labels: [("window", window)]).set(Int64(limit))
+            }
         }
         var bytes: [UInt8] = []
         registry.emit(into: &bytes)
