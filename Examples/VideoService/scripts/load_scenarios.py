@@ -106,8 +106,14 @@ class Database:
             check=True, capture_output=True, text=True).stdout
         return [tuple(line.split("|")) for line in output.splitlines() if line]
 
-    def count(self, prefix, where="TRUE"):
-        return int(self.rows(f"SELECT count(*) FROM videos WHERE video_id LIKE '{prefix}%' AND {where}")[0][0])
+    def count(self, prefix, where="1 = 1"):
+        """Rows whose id starts with `prefix`; -1 (a failed check) when the table cannot be read."""
+        try:
+            return int(self.rows(f"SELECT count(*) FROM videos WHERE video_id LIKE '{prefix}%' AND {where}")[0][0])
+        except (sqlite3.Error, subprocess.CalledProcessError, IndexError, ValueError) as error:
+            detail = getattr(error, "stderr", "") or error
+            print(f"  (cannot read the videos table: {str(detail).strip()})", flush=True)
+            return -1
 
 
 def metric_sum(base, name):
@@ -202,9 +208,14 @@ def scenarios(args, state):
 
 
 def after_stop_a(args, state):
-    b, db, video = args.b, Database(args.database_url), state["shutdown_video"]
-    rows = db.rows(f"SELECT state, attempts FROM videos WHERE video_id = '{video}'")
-    left = rows[0][0] if rows else "missing"
+    b, db, video = args.b, Database(args.database_url), state.get("shutdown_video")
+    if video is None:
+        check("6. a job was started on A before the shutdown", False, "the scenarios phase did not get that far")
+        return
+    left = "missing"
+    for candidate in ("failed", "completed", "processing"):
+        if db.count(video, f"state = '{candidate}'") == 1:
+            left = candidate
     check("6. graceful shutdown of A left no claim stuck (video failed or completed, not processing)",
           left in ("failed", "completed"), f"state {left}")
     code, body = process(b, video)
@@ -239,7 +250,11 @@ def main():
             state = json.load(file)
     if "prefix" not in state:  # 11-character ids: 4 random + "s3-0042"
         state["prefix"] = "".join(random.choice(string.ascii_letters) for _ in range(4))
-    {"scenarios": scenarios, "after-stop-a": after_stop_a, "after-stop-b": after_stop_b}[args.phase](args, state)
+    phase = {"scenarios": scenarios, "after-stop-a": after_stop_a, "after-stop-b": after_stop_b}[args.phase]
+    try:
+        phase(args, state)
+    except Exception as error:  # a broken scenario is a failed check, and later phases still run
+        check(f"{args.phase} ran to the end", False, f"{type(error).__name__}: {error}")
     with open(args.state, "w") as file:
         json.dump(state, file)
     return 0 if all(results) else 1
