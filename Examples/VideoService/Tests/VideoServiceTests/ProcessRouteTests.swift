@@ -120,4 +120,21 @@ import Testing
         #expect(status.fields["error"] == "interrupted")
         #expect(try await harness.videos.claimVideo(id: "dQw4w9WgXcQ").outcome == .retryingFailed)
     }
+
+    @Test func gracefulShutdownAlsoFailsJobsStillWaitingInTheQueue() async throws {
+        let harness = TestHarness(stageDuration: .seconds(600), maxConcurrentJobs: 1)
+        let ids = ["aaaaaaaaaa1", "aaaaaaaaaa2", "aaaaaaaaaa3"]
+        try await harness.makeApplication().test(.router) { client in
+            for id in ids {
+                #expect(try await client.process("https://youtu.be/\(id)").status == .accepted)
+            }
+            try await harness.waitForStage("fetching_metadata", of: ids[0])
+            // One job at a time: the other two are still queued.
+            #expect(try await harness.statuses.status(for: ids[1])?.fields["stage"] == "queued")
+        }
+        for id in ids {
+            let video = try #require(try await harness.videos.video(id: id))
+            #expect(video.state == .failed, "\(id) was left \(video.state)")
+        }
+    }
 }

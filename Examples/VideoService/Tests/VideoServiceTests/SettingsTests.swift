@@ -9,13 +9,15 @@ import Testing
         #expect(settings.host == "127.0.0.1")
         #expect(settings.port == 8080)
         #expect(settings.stageDuration == .milliseconds(250))
+        #expect(settings.maxConcurrentJobs == 8)
     }
 
     @Test func readsPortStageAndInstance() throws {
         let settings = try VideoServiceSettings(
-            environment: ["PORT": "9001", "VIDEO_SERVICE_STAGE_MS": "5", "VIDEO_SERVICE_INSTANCE": "a"])
+            environment: ["PORT": "9001", "VIDEO_SERVICE_STAGE_MS": "5", "VIDEO_SERVICE_MAX_JOBS": "2", "VIDEO_SERVICE_INSTANCE": "a"])
         #expect(settings.port == 9001)
         #expect(settings.stageDuration == .milliseconds(5))
+        #expect(settings.maxConcurrentJobs == 2)
         #expect(settings.instanceName == "a")
     }
 

@@ -18,9 +18,11 @@ struct TestHarness {
     let registry = PrometheusCollectorRegistry()
     var healthChecks: [HealthCheck] = []
     var stageDuration: Duration
+    var maxConcurrentJobs: Int
 
-    init(limits: APILimits = APILimits(daily: 10_000, hourly: 10_000), stageDuration: Duration = .zero) {
+    init(limits: APILimits = APILimits(daily: 10_000, hourly: 10_000), stageDuration: Duration = .zero, maxConcurrentJobs: Int = 8) {
         self.stageDuration = stageDuration
+        self.maxConcurrentJobs = maxConcurrentJobs
         tracker = InMemoryAPITracker(configuration: APITrackerConfiguration(limits: limits))
     }
 
@@ -36,7 +38,8 @@ struct TestHarness {
     func makeApplication() -> some ApplicationProtocol {
         var logger = Logger(label: "video-service-tests")
         logger.logLevel = .error  // the jobs' warnings are expected here
-        let settings = VideoServiceSettings(port: 0, stageDuration: stageDuration, instanceName: "test-instance")
+        let settings = VideoServiceSettings(
+            port: 0, stageDuration: stageDuration, maxConcurrentJobs: maxConcurrentJobs, instanceName: "test-instance")
         return VideoServiceApp.makeApplication(settings: settings, backends: backends, registry: registry, logger: logger)
     }
 

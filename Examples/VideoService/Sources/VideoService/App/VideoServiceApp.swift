@@ -27,7 +27,7 @@ public enum VideoServiceApp {
         settings: VideoServiceSettings, backends: ScaleKitBackends, registry: PrometheusCollectorRegistry, logger: Logger
     ) -> some ApplicationProtocol {
         let pipeline = VideoPipeline(backends: backends, settings: settings, logger: logger)
-        let runner = JobRunner(pipeline: pipeline, logger: logger)
+        let runner = JobRunner(pipeline: pipeline, maxConcurrentJobs: settings.maxConcurrentJobs, logger: logger)
         let router = makeRouter(settings: settings, backends: backends, runner: runner, registry: registry)
         return Application(
             router: router,

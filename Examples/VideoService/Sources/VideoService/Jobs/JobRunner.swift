@@ -4,18 +4,23 @@ public import ServiceLifecycle
 /// Runs accepted jobs in its own task group, as a ServiceLifecycle service.
 ///
 /// Requests hand jobs over with ``enqueue(_:)``; ``run()`` starts each one
-/// as a child task and, on graceful shutdown, stops taking jobs, lets every
-/// queued and running job fail its claim (see ``VideoPipeline``) and returns
-/// once all of them have. No job outlives the service.
+/// as a child task, at most `maxConcurrentJobs` at a time (the others wait
+/// in the queue with their status `queued`), and on graceful shutdown stops
+/// taking jobs, lets every queued and running job fail its claim (see
+/// ``VideoPipeline``) and returns once all of them have. No job outlives
+/// the service.
 public final class JobRunner: Service, Sendable {
     private let jobs: AsyncStream<ProcessingJob>
     private let continuation: AsyncStream<ProcessingJob>.Continuation
     private let pipeline: VideoPipeline
+    private let maxConcurrentJobs: Int
     private let logger: Logger
 
-    init(pipeline: VideoPipeline, logger: Logger) {
+    init(pipeline: VideoPipeline, maxConcurrentJobs: Int, logger: Logger) {
+        precondition(maxConcurrentJobs > 0, "a job runner must run at least one job at a time")
         (jobs, continuation) = AsyncStream.makeStream(of: ProcessingJob.self)
         self.pipeline = pipeline
+        self.maxConcurrentJobs = maxConcurrentJobs
         self.logger = logger
     }
 
@@ -29,18 +34,25 @@ public final class JobRunner: Service, Sendable {
     /// Runs jobs until graceful shutdown, then waits for the running ones to
     /// finish or fail. Never throws.
     public func run() async {
-        await withDiscardingTaskGroup { group in
+        await withTaskGroup(of: Void.self) { group in
             // Finishing the stream (rather than cancelling the loop) keeps
             // every queued job: they are still started below, see the
             // shutdown at once and fail their claims.
             await withGracefulShutdownHandler {
+                var running = 0
                 for await job in jobs {
+                    if running == maxConcurrentJobs {
+                        await group.next()
+                        running -= 1
+                    }
                     group.addTask { await self.pipeline.run(job) }
+                    running += 1
                 }
             } onGracefulShutdown: { [continuation] in
                 continuation.finish()
             }
             logger.info("job runner stopped taking jobs; waiting for running jobs")
+            await group.waitForAll()
         }
         logger.info("job runner stopped")
     }
