@@ -40,7 +40,7 @@ public enum VideoServiceApp {
         settings: VideoServiceSettings, backends: ScaleKitBackends, runner: JobRunner, registry: PrometheusCollectorRegistry
     ) -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: ScaleKitErrorMiddleware())
+        router.add(middleware: JSONErrorMiddleware())
         let process = ProcessRoute(backends: backends, runner: runner, settings: settings)
         let status = StatusRoute(backends: backends)
         let usage = UsageRoute(backends: backends)
