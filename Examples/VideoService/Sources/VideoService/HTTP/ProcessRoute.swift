@@ -21,7 +21,7 @@ struct ProcessRoute: Sendable {
         do {
             videoID = try YouTubeVideoID(parsing: url)
         } catch {
-            throw APIError(.badRequest, code: "invalid_url", "not a YouTube video URL: \(error.message)")
+            throw APIError(.badRequest, code: "invalid_url", error.message)
         }
         let id = videoID.rawValue
         let claim = try await backends.videos.claimVideo(id: id, title: nil, originalURL: url, lease: settings.lease)
