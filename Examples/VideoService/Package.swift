@@ -29,6 +29,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ScaleKit", package: "ScaleKit"),
                 .product(name: "ScaleKitServices", package: "ScaleKit"),
+                .product(name: "ScaleKitAudio", package: "ScaleKit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

@@ -64,6 +64,7 @@ else
 fi
 # Limits high enough for the 104 jobs; a short stage keeps the run quick.
 export RAPIDAPI_DAILY_LIMIT=100000 RAPIDAPI_HOURLY_LIMIT=100000 VIDEO_SERVICE_STAGE_MS=100 LOG_LEVEL=warning
+export VIDEO_SERVICE_OUTPUT_DIR="$WORK/dubbed"
 
 start_instance() {  # NAME PORT -> sets LAST_PID
   (cd "$WORK" && PORT=$2 VIDEO_SERVICE_INSTANCE=$1 exec "$BIN") >"$WORK/${1,,}.log" 2>&1 &
@@ -82,7 +83,7 @@ PORT_B=$(free_port)
 start_instance B "$PORT_B"; PID_B=$LAST_PID
 
 run() { python3 "$HERE/load_scenarios.py" "$1" --a "http://127.0.0.1:$PORT_A" --b "http://127.0.0.1:$PORT_B" \
-  --mode "$MODE" --database-url "$DATABASE_URL" --state "$WORK/state.json" | tee -a "$WORK/results.txt"; }
+  --mode "$MODE" --database-url "$DATABASE_URL" --state "$WORK/state.json" --output-dir "$VIDEO_SERVICE_OUTPUT_DIR" | tee -a "$WORK/results.txt"; }
 
 failed=0
 run scenarios || failed=1

@@ -167,6 +167,9 @@ def scenarios(args, state):
     check("3. ... all 100 completed", completed == 100 and not pending,
           f"{completed} completed, {len(final) - completed} failed, {len(pending)} unfinished after {time.time() - started:.1f} s")
     check("3. ... 100 video rows", db.count(f"{prefix}s3-") == 100, f"{db.count(f'{prefix}s3-')} rows")
+    tracks = [v for v in videos if os.path.getsize(os.path.join(args.output_dir, f"{v}.m4a")) > 1000] \
+        if os.path.isdir(args.output_dir) else []
+    check("3. ... each with its dubbed track mixed and encoded (FFmpeg)", len(tracks) == 100, f"{len(tracks)} .m4a files")
     twice = db.count(f"{prefix}s3-", "attempts <> 1")
     check("3. ... no video processed twice (attempts = 1 on every row)", twice == 0, f"{twice} rows with attempts <> 1")
 
@@ -242,6 +245,7 @@ def main():
     parser.add_argument("--mode", choices=["servers", "embedded"], required=True)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--state", required=True)
+    parser.add_argument("--output-dir", required=True, help="VIDEO_SERVICE_OUTPUT_DIR of both instances")
     parser.add_argument("--job-timeout", type=float, default=120)
     args = parser.parse_args()
     state = {}

@@ -48,6 +48,13 @@ import Testing
             let final = try await harness.finalStatus(of: "dQw4w9WgXcQ")
             #expect(final.state == .completed)
             #expect(final.progress == 1)
+            // The dubbed track was mixed with FFmpeg and written.
+            let path = "\(harness.outputDirectory)/dQw4w9WgXcQ.m4a"
+            #expect(final.fields["dubbed_audio"] == .string(path))
+            #expect(final.fields["dubbed_audio_seconds"]?.numberValue ?? 0 > 3)
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
+            #expect(size ?? 0 > 1_000)
+            try FileManager.default.removeItem(atPath: harness.outputDirectory)
 
             let again = try await client.process("https://youtu.be/dQw4w9WgXcQ")
             #expect(again.status == .ok)

@@ -19,6 +19,8 @@ struct TestHarness {
     var healthChecks: [HealthCheck] = []
     var stageDuration: Duration
     var maxConcurrentJobs: Int
+    /// Where jobs write their dubbed tracks: a new temporary folder.
+    let outputDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("video-service-tests-\(UUID())").path
 
     init(limits: APILimits = APILimits(daily: 10_000, hourly: 10_000), stageDuration: Duration = .zero, maxConcurrentJobs: Int = 8) {
         self.stageDuration = stageDuration
@@ -39,7 +41,8 @@ struct TestHarness {
         var logger = Logger(label: "video-service-tests")
         logger.logLevel = .error  // the jobs' warnings are expected here
         let settings = VideoServiceSettings(
-            port: 0, stageDuration: stageDuration, maxConcurrentJobs: maxConcurrentJobs, instanceName: "test-instance")
+            port: 0, stageDuration: stageDuration, maxConcurrentJobs: maxConcurrentJobs, outputDirectory: outputDirectory,
+            instanceName: "test-instance")
         return VideoServiceApp.makeApplication(settings: settings, backends: backends, registry: registry, logger: logger)
     }
 

@@ -1,6 +1,8 @@
 public import Hummingbird
 public import Logging
 public import Prometheus
+public import ScaleKit
+import ScaleKitAudio
 public import ScaleKitServices
 
 /// The video service: routes over ScaleKit's backends, and the job runner.
@@ -23,10 +25,13 @@ public enum VideoServiceApp {
     ///   - registry: what `/metrics` prints; bootstrap swift-metrics with a
     ///     `PrometheusMetricsFactory` over the same registry to include the
     ///     pools' and jobs' metrics (the executable does).
+    ///   - audioMixer: mixes each job's dubbed track (`nil`: ScaleKit's FFmpeg mixer).
     public static func makeApplication(
-        settings: VideoServiceSettings, backends: ScaleKitBackends, registry: PrometheusCollectorRegistry, logger: Logger
+        settings: VideoServiceSettings, backends: ScaleKitBackends, registry: PrometheusCollectorRegistry,
+        audioMixer: (any AudioMixing)? = nil, logger: Logger
     ) -> some ApplicationProtocol {
-        let pipeline = VideoPipeline(backends: backends, settings: settings, logger: logger)
+        let dubbedTrack = DubbedTrack(mixer: audioMixer ?? FFmpegAudioMixer(), directory: settings.outputDirectory)
+        let pipeline = VideoPipeline(backends: backends, settings: settings, dubbedTrack: dubbedTrack, logger: logger)
         let runner = JobRunner(pipeline: pipeline, maxConcurrentJobs: settings.maxConcurrentJobs, logger: logger)
         let router = makeRouter(settings: settings, backends: backends, runner: runner, registry: registry)
         return Application(

@@ -12,6 +12,7 @@ public import ScaleKit
 /// | `PORT` | the TCP port to listen on (on 127.0.0.1) | 8080 |
 /// | `VIDEO_SERVICE_STAGE_MS` | how long each simulated pipeline stage takes, in milliseconds | 250 |
 /// | `VIDEO_SERVICE_MAX_JOBS` | jobs one instance runs at once; the others wait in its queue | 8 |
+/// | `VIDEO_SERVICE_OUTPUT_DIR` | where the mixed dubbed tracks are written | `dubbed` |
 /// | `VIDEO_SERVICE_INSTANCE` | this instance's name in statuses and logs | `<hostname>:<PORT>` |
 public struct VideoServiceSettings: Sendable, Hashable {
     /// The address the server binds: loopback only.
@@ -25,30 +26,35 @@ public struct VideoServiceSettings: Sendable, Hashable {
     public var lease: Duration
     /// Jobs this instance runs at once; later ones wait in its queue.
     public var maxConcurrentJobs: Int
+    /// The folder the dubbed tracks are written to (`<video id>.m4a`).
+    public var outputDirectory: String
     /// This instance's name, written into the statuses of the jobs it runs.
     public var instanceName: String
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, stageDuration: Duration = .milliseconds(250),
-        lease: Duration = .seconds(120), maxConcurrentJobs: Int = 8, instanceName: String? = nil
+        lease: Duration = .seconds(120), maxConcurrentJobs: Int = 8, outputDirectory: String = "dubbed", instanceName: String? = nil
     ) {
         self.host = host
         self.port = port
         self.stageDuration = stageDuration
         self.lease = lease
         self.maxConcurrentJobs = maxConcurrentJobs
+        self.outputDirectory = outputDirectory
         self.instanceName = instanceName ?? "\(ProcessInfo.processInfo.hostName):\(port)"
     }
 
-    /// Reads `PORT`, `VIDEO_SERVICE_STAGE_MS`, `VIDEO_SERVICE_MAX_JOBS` and `VIDEO_SERVICE_INSTANCE`.
+    /// Reads `PORT` and the `VIDEO_SERVICE_*` variables above.
     /// - Throws: ``ScaleKitError/Code/invalidConfiguration`` naming the
     ///   variable when a value is malformed (never a silent default).
     public init(environment: [String: String]) throws(ScaleKitError) {
         let port = try Self.integer("PORT", in: environment, default: 8080, range: 1...65_535)
         let stage = try Self.integer("VIDEO_SERVICE_STAGE_MS", in: environment, default: 250, range: 0...600_000)
         let jobs = try Self.integer("VIDEO_SERVICE_MAX_JOBS", in: environment, default: 8, range: 1...10_000)
+        let output = environment["VIDEO_SERVICE_OUTPUT_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "dubbed"
         let name = environment["VIDEO_SERVICE_INSTANCE"].flatMap { $0.isEmpty ? nil : $0 }
-        self.init(port: port, stageDuration: .milliseconds(stage), maxConcurrentJobs: jobs, instanceName: name)
+        self.init(
+            port: port, stageDuration: .milliseconds(stage), maxConcurrentJobs: jobs, outputDirectory: output, instanceName: name)
     }
 
     private static func integer(

@@ -15,13 +15,18 @@ import ServiceLifecycle
 struct VideoPipeline: Sendable {
     let backends: ScaleKitBackends
     let settings: VideoServiceSettings
+    let dubbedTrack: DubbedTrack
     let stages: [PipelineStage]
     let logger: Logger
     let metrics = JobMetrics()
 
-    init(backends: ScaleKitBackends, settings: VideoServiceSettings, stages: [PipelineStage] = PipelineStage.standard, logger: Logger) {
+    init(
+        backends: ScaleKitBackends, settings: VideoServiceSettings, dubbedTrack: DubbedTrack,
+        stages: [PipelineStage] = PipelineStage.standard, logger: Logger
+    ) {
         self.backends = backends
         self.settings = settings
+        self.dubbedTrack = dubbedTrack
         self.stages = stages
         self.logger = logger
     }
@@ -60,6 +65,7 @@ struct VideoPipeline: Sendable {
     }
 
     private func process(_ job: ProcessingJob) async throws {
+        var results: [String: JSONValue] = [:]
         for stage in stages {
             try Task.checkCancellation()
             try await backends.videos.renewLease(id: job.videoID, token: job.token, lease: settings.lease)
@@ -69,14 +75,20 @@ struct VideoPipeline: Sendable {
             if stage.callsExternalAPI {
                 try await callExternalAPI()
             }
-            try await Task.sleep(for: settings.stageDuration)
+            if stage.mixesAudio {
+                let summary = try await dubbedTrack.render(videoID: job.videoID)
+                results["dubbed_audio"] = summary.file.map(JSONValue.string) ?? .null
+                results["dubbed_audio_seconds"] = .number((summary.duration * 1000).rounded() / 1000)
+            } else {
+                try await Task.sleep(for: settings.stageDuration)
+            }
         }
         // Complete the claim first: once the video is completed nobody else
         // writes its status, so the final status cannot be overwritten.
         let video = try await backends.videos.completeVideo(id: job.videoID, token: job.token)
         try await backends.statusTracker.updateStatus(
             job.videoID, state: .completed, progress: 1, message: "done",
-            fields: ["stage": "completed", "attempts": .number(Double(video.attempts))])
+            fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 })
     }
 
     /// Counts one call against the limits and "makes" it.
