@@ -30,6 +30,8 @@ BIN="$(cd "$EXAMPLE" && swift build --show-bin-path)/video-service"
 
 WORK=$(mktemp -d /tmp/video-service-load.XXXXXX)
 PID_A="" PID_B=""
+# Our own servers on fresh ports, even when run under scripts/with-servers.sh.
+unset SERVERS_DIR REDIS_PORT REDIS_PID PG_PORT PG_PID PGDATA
 # shellcheck source=../../../scripts/servers.sh
 source "$ROOT/scripts/servers.sh"
 stop_instance() {  # PID: SIGTERM (graceful shutdown), then wait for it
