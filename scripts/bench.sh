@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# The benchmarks, in one command: ScaleKit against the seed's own Python stack,
+# measured in the same run, on the same throwaway redis-server and PostgreSQL.
+#
+#   bash scripts/bench.sh
+#
+# Installs what it needs (Debian packages through scripts/setup.sh, the seed's
+# pinned Python packages into a venv), starts the servers (scripts/servers.sh),
+# runs
+#   - the ordo-one/benchmark suites in Benchmarks/ (concat strategies, pool,
+#     and the Redis / PostgreSQL / SQLite backends that are in the tree),
+#     then checks the server-less ones against Benchmarks/Thresholds/;
+#   - the seed's stack (../shared/seed-stack/bench_seed.py) on the same servers,
+#     SQLAlchemy's QueuePool on mock connections, redis-benchmark running
+#     ScaleKit's own check-and-count script;
+#   - `scalekit mix` on the 200- and 1 000-clip workloads next to
+#     ../shared/audio-reference/ffmpeg_ref.py concat-demux and pydub_ref.py;
+# and writes Benchmarks/results/<time>/{results.json,summary.md,*.svg}, copies
+# them to Benchmarks/results/latest.* and refreshes the table in
+# Docs/Benchmarks.md.
+#
+# Knobs: BENCH_SECONDS=3 (each seed run), BENCH_MIX=1 (0 skips the mixer),
+#        BENCH_PYDUB=1 (0 skips pydub, the slowest reference),
+#        BENCH_VENV=Benchmarks/.venv, SCALEKIT_SHARED=../shared,
+#        BENCH_CHECK_THRESHOLDS=1 (0 skips the regression check).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+log() { echo "[bench] $*" >&2; }
+die() { log "FATAL: $*"; exit 2; }
+
+# ---- the seed's stack and the audio reference, beside the repository --------
+SHARED=${SCALEKIT_SHARED:-$ROOT/../shared}
+SEED="$SHARED/seed-stack"
+AREF="$SHARED/audio-reference"
+[ -f "$SEED/bench_seed.py" ] || die "the seed stack is missing: expected $SEED/bench_seed.py (a copy of shared/ beside the repository, or set SCALEKIT_SHARED)"
+[ -f "$AREF/ffmpeg_ref.py" ] || die "the audio reference is missing: expected $AREF/ffmpeg_ref.py"
+
+SECS=${BENCH_SECONDS:-3}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS_DIR="$ROOT/Benchmarks/results"
+OUT="$RESULTS_DIR/$STAMP"
+RAW="$OUT/raw"
+mkdir -p "$RAW"
+BASELINE_LINES="$RAW/baseline.jsonl"
+: >"$BASELINE_LINES"
+T_START=$(date +%s)
+log "results in $OUT"
+
+# ---- packages ---------------------------------------------------------------
+bash scripts/setup.sh >&2
+VENV=${BENCH_VENV:-$ROOT/Benchmarks/.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV"
+  python3 -m venv "$VENV"
+fi
+# The pins the seed's baseline figures were taken with (seed-stack/run.sh);
+# numpy only for the audio reference's compare.py.
+PINS=(redis==8.1.0 SQLAlchemy==2.0.58 psycopg2-binary==2.9.13 pydub==0.25.1 numpy)
+if "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 13))'; then PINS+=(audioop-lts); fi
+"$VENV/bin/pip" install -q --disable-pip-version-check "${PINS[@]}" >&2
+PY="$VENV/bin/python"
+
+# ---- build (before the servers start, so they do not idle meanwhile) --------
+log "building scalekit (release) for the mixer"
+(cd Benchmarks && swift build -c release --product scalekit >"$RAW/build-scalekit.txt" 2>&1) \
+  || { tail -20 "$RAW/build-scalekit.txt" >&2; die "scalekit did not build"; }
+SCALEKIT_BIN="$ROOT/Benchmarks/.build/release/scalekit"
+
+# ---- servers ----------------------------------------------------------------
+# shellcheck source=servers.sh
+source "$ROOT/scripts/servers.sh"
+trap stop_servers EXIT
+trap 'exit 130' INT TERM
+start_redis >&2
+start_postgres >&2
+REDIS_HOST=127.0.0.1
+
+# ---- ScaleKit: the ordo-one/benchmark suites --------------------------------
+# The server benchmarks read these; without them they are not registered.
+export SCALEKIT_BENCH_REDIS_URL="$REDIS_URL" SCALEKIT_BENCH_DATABASE_URL="$DATABASE_URL"
+log "running the Swift benchmarks (building them first if needed)"
+(
+  cd Benchmarks
+  swift package --allow-writing-to-package-directory benchmark baseline update latest \
+    --no-progress >"$RAW/swift-benchmarks.txt" 2>&1 || exit 1
+  swift package --allow-writing-to-package-directory benchmark baseline read latest \
+    --format histogramPercentiles --time-units nanoseconds --path "$RAW/percentiles" >/dev/null 2>&1
+  swift package --allow-writing-to-package-directory benchmark baseline read latest \
+    --format metricP90AbsoluteThresholds --path "$RAW/p90" >/dev/null 2>&1
+) || { tail -40 "$RAW/swift-benchmarks.txt" >&2; die "the Swift benchmarks failed (see $RAW/swift-benchmarks.txt)"; }
+
+THRESHOLDS=skipped
+if [ "${BENCH_CHECK_THRESHOLDS:-1}" = 1 ]; then
+  # The stored run against Benchmarks/Thresholds/ with the tolerances set in
+  # each benchmark's code; only the suites that need no server are checked.
+  (cd Benchmarks && swift package benchmark thresholds check latest \
+      --target 'ConcatBenchmarks|PoolBenchmarks' --no-progress --path "$ROOT/Benchmarks/Thresholds") \
+    >"$RAW/thresholds-check.txt" 2>&1 || true
+  if grep -q "is WORSE than" "$RAW/thresholds-check.txt"; then
+    THRESHOLDS="REGRESSION (see raw/thresholds-check.txt)"
+  elif grep -q "is BETTER than" "$RAW/thresholds-check.txt"; then
+    THRESHOLDS="pass (better than the thresholds)"
+  elif grep -q "is EQUAL to" "$RAW/thresholds-check.txt"; then
+    THRESHOLDS=pass
+  else
+    THRESHOLDS="not run (see raw/thresholds-check.txt)"
+  fi
+  log "thresholds check: $THRESHOLDS"
+fi
+
+# ---- the seed's stack, same servers -----------------------------------------
+seed() {  # bench_seed.py SUBCOMMAND ARGS... -> one JSON line
+  local line
+  line=$("$PY" "$SEED/bench_seed.py" --redis-url "$REDIS_URL" --database-url "$DATABASE_URL" "$@" \
+           2>"$RAW/seed-stderr.txt") || log "a seed check failed: $*"
+  [ -n "$line" ] || line=$("$PY" -c 'import json,sys; print(json.dumps({"impl":"seed-python","bench":sys.argv[1],"args":sys.argv[2:],"ok":False}))' "$@")
+  echo "$line" >>"$BASELINE_LINES"
+}
+log "running the seed's stack on the same servers"
+seed versions
+for t in 1 16; do
+  seed redis-record --check --threads "$t" --seconds "$SECS"
+  seed redis-merge --threads "$t" --seconds "$SECS" --key "seed-bench-hot-$t"
+done
+for t in 1 32; do
+  seed pg-claim --mode new --threads "$t" --seconds "$SECS"
+  seed pg-claim --mode hot --threads "$t" --seconds "$SECS"
+done
+for n in 10 100 1000 10000; do
+  seed concat --pieces "$n" --piece-bytes 8820
+done
+for t in 1 64; do
+  "$PY" "$ROOT/Benchmarks/baseline/queuepool_bench.py" --threads "$t" --size 8 --ops 10240 >>"$BASELINE_LINES"
+done
+
+# ---- redis-benchmark: ScaleKit's own check-and-count script, same server -----
+RB_PARSE='
+import csv, json, sys
+name, c, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rows = [r for r in csv.reader(sys.stdin) if r]
+out = {"impl": "redis-benchmark", "bench": name, "clients": c, "requests": n, "ok": False}
+if len(rows) >= 2:
+    d = dict(zip(rows[0], rows[-1]))
+    out.update(ops_per_s=float(d["rps"]), ok=True)
+print(json.dumps(out))
+'
+SCRIPT_SRC="$ROOT/Sources/ScaleKitRedis/APITracker/RedisAPITrackerScripts.swift"
+if [ -f "$SCRIPT_SRC" ] && LUA=$("$PY" "$ROOT/Benchmarks/tools/extract_lua.py" "$SCRIPT_SRC" checkAndCount); then
+  SHA=$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" SCRIPT LOAD "$LUA")
+  for c in 1 16; do
+    n=$((c == 1 ? 50000 : 150000))
+    redis-benchmark -h "$REDIS_HOST" -p "$REDIS_PORT" -c "$c" -n "$n" --csv \
+      EVALSHA "$SHA" 3 "{rb}:day" "{rb}:hour" "{rb}:stats" 1000000000000 1000000000000 172800 7200 \
+      2>/dev/null | "$PY" -c "$RB_PARSE" rb-check-and-count "$c" "$n" >>"$BASELINE_LINES"
+  done
+  redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" DEL "{rb}:day" "{rb}:hour" "{rb}:stats" >/dev/null
+else
+  log "no Redis check-and-count script in this tree: its redis-benchmark run is skipped"
+fi
+
+# ---- the mixer: scalekit mix against ffmpeg and pydub -----------------------
+MIX_LINES="$RAW/mix.jsonl"
+: >"$MIX_LINES"
+timed() {  # N NAME CMD... -> one JSON line with wall seconds and peak RSS
+  local n=$1 name=$2 rc secs kb
+  shift 2
+  set +e
+  /usr/bin/time -f '%e %M' -o "$RAW/time.txt" "$@" >/dev/null 2>>"$RAW/mix-stderr.txt"
+  rc=$?
+  set -e
+  read -r secs kb <"$RAW/time.txt" || true
+  printf '{"bench": "mix", "impl": "%s", "clips": %s, "seconds": %s, "peak_rss_mb": %s, "ok": %s}\n' \
+    "$name" "$n" "${secs:-null}" "$(( ${kb:-0} / 1024 ))" "$([ "$rc" -eq 0 ] && echo true || echo false)" >>"$MIX_LINES"
+}
+if [ "${BENCH_MIX:-1}" = 1 ]; then
+  if "$SCALEKIT_BIN" mix --help >/dev/null 2>&1; then
+    WORKLOADS=${BENCH_WORKLOADS:-$ROOT/Benchmarks/.workloads}
+    for n in 200 1000; do
+      wd="$WORKLOADS/w$n"
+      if [ ! -f "$wd/timeline.json" ]; then
+        log "generating the $n-clip workload (espeak-ng, once; kept in $WORKLOADS)"
+        "$PY" "$AREF/gen_workload.py" "$n" "$wd" 2>>"$RAW/gen-workload.txt"
+      fi
+      log "mixing $n clips: scalekit, ffmpeg concat-demux$([ "${BENCH_PYDUB:-1}" = 1 ] && echo ', pydub overlay-join')"
+      timed "$n" scalekit "$SCALEKIT_BIN" mix "$wd/timeline.json" -o "$OUT/mix-$n-scalekit.wav"
+      timed "$n" ffmpeg-concat-demux "$PY" "$AREF/ffmpeg_ref.py" concat-demux "$wd" "$OUT/mix-$n-ffmpeg.wav"
+      if [ "${BENCH_PYDUB:-1}" = 1 ]; then
+        timed "$n" pydub-overlay-join "$PY" "$AREF/pydub_ref.py" overlay-join "$wd" "$OUT/mix-$n-pydub.wav"
+      fi
+      if [ -f "$OUT/mix-$n-scalekit.wav" ] && [ -f "$OUT/mix-$n-ffmpeg.wav" ]; then
+        "$PY" "$AREF/compare.py" "$OUT/mix-$n-ffmpeg.wav" "$OUT/mix-$n-scalekit.wav" \
+          --timeline "$wd/timeline.json" --json >"$RAW/compare-$n.json" 2>/dev/null || true
+      fi
+      # The renderings are large; the timings are what is kept.
+      rm -f "$OUT"/mix-"$n"-*
+    done
+  else
+    log "this scalekit has no 'mix' command: the mixer benchmark is skipped"
+  fi
+fi
+
+# ---- report -----------------------------------------------------------------
+T_END=$(date +%s)
+"$PY" "$ROOT/Benchmarks/tools/report.py" \
+  --raw "$RAW" --out "$OUT" --thresholds "$THRESHOLDS" --seconds-total $((T_END - T_START)) \
+  --docs "$ROOT/Docs/Benchmarks.md" --latest "$RESULTS_DIR"
+log "done in $((T_END - T_START)) s: $OUT/summary.md"
