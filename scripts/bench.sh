@@ -76,6 +76,13 @@ trap 'exit 130' INT TERM
 start_redis >&2
 start_postgres >&2
 REDIS_HOST=127.0.0.1
+ensure_servers() {  # restarts a server that died (on a shared machine, say), same port
+  if ! kill -0 "$REDIS_PID" 2>/dev/null; then log "redis-server was gone: restarting it"; restart_redis >&2; fi
+  if ! kill -0 "$PG_PID" 2>/dev/null; then
+    log "PostgreSQL was gone: restarting it ($(tail -2 "$SERVERS_DIR/pgrun/postgres.log" 2>/dev/null | tr '\n' ' '))"
+    restart_postgres >&2
+  fi
+}
 
 # ---- ScaleKit: the ordo-one/benchmark suites --------------------------------
 # The server benchmarks read these; without them they are not registered.
@@ -118,6 +125,7 @@ seed() {  # bench_seed.py SUBCOMMAND ARGS... -> one JSON line
   [ -n "$line" ] || line=$("$PY" -c 'import json,sys; print(json.dumps({"impl":"seed-python","bench":sys.argv[1],"args":sys.argv[2:],"ok":False}))' "$@")
   echo "$line" >>"$BASELINE_LINES"
 }
+ensure_servers
 log "running the seed's stack on the same servers"
 seed versions
 for t in 1 16; do
@@ -147,6 +155,7 @@ if len(rows) >= 2:
 print(json.dumps(out))
 '
 SCRIPT_SRC="$ROOT/Sources/ScaleKitRedis/APITracker/RedisAPITrackerScripts.swift"
+ensure_servers
 if [ -f "$SCRIPT_SRC" ] && LUA=$("$PY" "$ROOT/Benchmarks/tools/extract_lua.py" "$SCRIPT_SRC" checkAndCount); then
   SHA=$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" SCRIPT LOAD "$LUA")
   for c in 1 16; do
@@ -170,12 +179,12 @@ timed() {  # N NAME CMD... -> one JSON line with wall seconds and peak RSS
   /usr/bin/time -f '%e %M' -o "$RAW/time.txt" "$@" >/dev/null 2>>"$RAW/mix-stderr.txt"
   rc=$?
   set -e
-  read -r secs kb <"$RAW/time.txt" || true
+  read -r secs kb < <(tail -1 "$RAW/time.txt") || true
   printf '{"bench": "mix", "impl": "%s", "clips": %s, "seconds": %s, "peak_rss_mb": %s, "ok": %s}\n' \
     "$name" "$n" "${secs:-null}" "$(( ${kb:-0} / 1024 ))" "$([ "$rc" -eq 0 ] && echo true || echo false)" >>"$MIX_LINES"
 }
 if [ "${BENCH_MIX:-1}" = 1 ]; then
-  if "$SCALEKIT_BIN" mix --help >/dev/null 2>&1; then
+  if "$SCALEKIT_BIN" --help 2>/dev/null | grep -Eq '^ +mix( |$)'; then
     WORKLOADS=${BENCH_WORKLOADS:-$ROOT/Benchmarks/.workloads}
     for n in 200 1000; do
       wd="$WORKLOADS/w$n"

@@ -274,7 +274,7 @@ def mix_markdown(mix_rows, compares):
         sk = next((r for r in mix_rows if r["clips"] == n and r["impl"] == "scalekit"), None)
         for r in [x for x in mix_rows if x["clips"] == n]:
             ratio = ""
-            if sk and r is not sk and sk.get("seconds") and r.get("seconds"):
+            if sk and sk.get("ok") and r is not sk and r.get("ok") and sk.get("seconds") and r.get("seconds"):
                 ratio = fmt_ratio(sk["seconds"] / r["seconds"])
             ok = "" if r.get("ok") else " (failed)"
             out.append(f"| {n:,} | {r['impl']}{ok} | {fmt_time(r.get('seconds'))} | "

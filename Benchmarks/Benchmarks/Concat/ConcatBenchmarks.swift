@@ -37,12 +37,13 @@ func verifyJoin(_ joined: [UInt8], count: Int) -> Bool {
 var concatMetrics: [BenchmarkMetric] { [.wallClock, .mallocCountTotal] }
 
 /// Tolerances for `thresholds check`. Malloc counts are exact here, so one
-/// extra allocation is a regression. Wall clock on a shared 2-core VM moves by
-/// 2-3x at p90, so its tolerance is wide: it still catches a join that turns
-/// quadratic (hundreds of times slower at 1 000 pieces), not small drifts.
+/// extra allocation is a regression. Wall clock p90 on a shared 2-core VM
+/// moves by up to 6x between runs, so its tolerance is wide (11x): it still
+/// catches a join that turns quadratic (37x slower at 10 pieces, hundreds of
+/// times at 1 000), not small drifts.
 var concatThresholds: [BenchmarkMetric: BenchmarkThresholds] {
     [
-        .wallClock: .init(relative: [.p90: 300.0]),
+        .wallClock: .init(relative: [.p90: 1_000.0]),
         .mallocCountTotal: .init(relative: [.p90: 0.0], absolute: [.p90: 0]),
     ]
 }
