@@ -34,7 +34,9 @@ CONCAT_STRATEGIES = [  # ordo-one name, label, colour
 COMPARISONS = [
     ("pool checkout+return, 1 task", r"checkoutReturn\.1task\..*",
      {"bench": "pool-checkout", "threads": 1}, "SQLAlchemy QueuePool, 1 thread", None),
-    ("pool checkout+return, 64 tasks / 8 conns", r"checkoutReturn\.64tasks\..*",
+    ("pool checkout+return, 64 tasks / 8 conns, run() active", r"checkoutReturn\.64tasks\.8connections\.ops=.*",
+     {"bench": "pool-checkout", "threads": 64}, "SQLAlchemy QueuePool, 64 threads", None),
+    ("pool checkout+return, 64 tasks / 8 conns, no run()", r"checkoutReturn\.64tasks\.8connections\.noRun\..*",
      {"bench": "pool-checkout", "threads": 64}, "SQLAlchemy QueuePool, 64 threads", None),
     ("Redis check-and-count, 1 connection", r"checkAndCount\.1connection\..*",
      None, "(the seed has no atomic check-and-count)",
