@@ -22,8 +22,16 @@ let package = Package(
         .package(name: "ScaleKit", path: "../"),
         // MallocInterposer gives the malloc counts without jemalloc.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
+        // Batches of calls over tasks, and a Service kept running during a benchmark.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Support",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "ConcatBenchmarks",
             dependencies: [
@@ -41,6 +49,19 @@ let package = Package(
                 .product(name: "ScaleKit", package: "ScaleKit"),
             ],
             path: "Benchmarks/Pool",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+            .executableTarget(
+            name: "ClaimBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ScaleKit", package: "ScaleKit"),
+                .product(name: "ScaleKitPostgres", package: "ScaleKit"),
+                .product(name: "ScaleKitSQLite", package: "ScaleKit"),
+            ],
+            path: "Benchmarks/Claims",
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),

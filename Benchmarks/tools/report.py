@@ -64,6 +64,8 @@ COMPARISONS = [
      {"bench": "pg-claim-new", "threads": 1}, "seed on PostgreSQL (it has no SQLite path), 1 thread", None),
     ("SQLite claim, new ids, 32 tasks", r"sqliteClaim\.newIds\.32tasks\..*",
      {"bench": "pg-claim-new", "threads": 32}, "seed on PostgreSQL, 32 threads", None),
+    ("SQLite claim, one hot id, 1 task", r"sqliteClaim\.hotId\.1task\..*",
+     {"bench": "pg-claim-hot", "threads": 1}, "seed on PostgreSQL, 1 thread", None),
     ("SQLite claim, one hot id, 32 tasks", r"sqliteClaim\.hotId\.32tasks\..*",
      {"bench": "pg-claim-hot", "threads": 32}, "seed on PostgreSQL, 32 threads", None),
 ]
