@@ -1,9 +1,11 @@
 // Joining n pieces of 8 820 bytes (100 ms of 16-bit mono at 44.1 kHz): the
 // O(n²) `a = a + piece` against the three O(n) strategies and a single memcpy
-// of the same total bytes into a new buffer (the physical limit).
+// of the same total bytes into a new buffer (the physical limit). The
+// strategies are the core's `concatenate(_:strategy:)`.
 
 import Benchmark
 import Foundation
+import ScaleKit
 
 /// 100 ms of 16-bit mono PCM at 44.1 kHz.
 let pieceBytes = 8_820
