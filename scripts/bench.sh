@@ -193,12 +193,14 @@ if [ "${BENCH_MIX:-1}" = 1 ]; then
         "$PY" "$AREF/gen_workload.py" "$n" "$wd" 2>>"$RAW/gen-workload.txt"
       fi
       log "mixing $n clips: scalekit, ffmpeg concat-demux$([ "${BENCH_PYDUB:-1}" = 1 ] && echo ', pydub overlay-join')"
-      timed "$n" scalekit "$SCALEKIT_BIN" mix "$wd/timeline.json" -o "$OUT/mix-$n-scalekit.wav"
+      timed "$n" scalekit "$SCALEKIT_BIN" mix "$wd/timeline.json" -o "$OUT/mix-$n-scalekit.wav" --quiet
       timed "$n" ffmpeg-concat-demux "$PY" "$AREF/ffmpeg_ref.py" concat-demux "$wd" "$OUT/mix-$n-ffmpeg.wav"
       if [ "${BENCH_PYDUB:-1}" = 1 ]; then
         timed "$n" pydub-overlay-join "$PY" "$AREF/pydub_ref.py" overlay-join "$wd" "$OUT/mix-$n-pydub.wav"
       fi
-      if [ -f "$OUT/mix-$n-scalekit.wav" ] && [ -f "$OUT/mix-$n-ffmpeg.wav" ]; then
+      # The output check decodes both renderings to float: quick at 200 clips
+      # (10 min of audio), a few GB and a minute at 1 000, so only at 200.
+      if [ "$n" = 200 ] && [ -f "$OUT/mix-$n-scalekit.wav" ] && [ -f "$OUT/mix-$n-ffmpeg.wav" ]; then
         "$PY" "$AREF/compare.py" "$OUT/mix-$n-ffmpeg.wav" "$OUT/mix-$n-scalekit.wav" \
           --timeline "$wd/timeline.json" --json >"$RAW/compare-$n.json" 2>/dev/null || true
       fi

@@ -283,10 +283,18 @@ def mix_markdown(mix_rows, compares):
             ok = "" if r.get("ok") else " (failed)"
             out.append(f"| {n:,} | {r['impl']}{ok} | {fmt_time(r.get('seconds'))} | "
                        f"{r.get('peak_rss_mb', 0):,} MB | {ratio} |")
+    notes = []
     for n, c in sorted(compares.items()):
-        snr = c.get("snr_db") or c.get("snr_overall_db") or c.get("snr")
-        if snr is not None:
-            out.append(f"\n{n} clips: ScaleKit's output against ffmpeg's, SNR {snr} dB (compare.py).")
+        snr = c.get("snr_db")
+        if snr is None:
+            continue
+        if isinstance(snr, float) and math.isinf(snr):
+            notes.append(f"{n:,} clips: bit-identical to ffmpeg's rendering (compare.py: SNR ∞, max difference 0)")
+        else:
+            notes.append(f"{n:,} clips: SNR {snr:.1f} dB against ffmpeg's rendering, lag {c.get('lag_samples')} (compare.py)")
+    if notes:
+        out.append("")
+        out.append("Output check: " + "; ".join(notes) + ".")
     return "\n".join(out)
 
 
@@ -398,6 +406,17 @@ def svg_backends(rows, path):
     return True
 
 
+def finite(x):
+    """The same structure with inf/nan as strings, so results.json is strict JSON."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [finite(v) for v in x]
+    return x
+
+
 # ---------------------------------------------------------------- machine
 def machine(seed_rows):
     info = {"cpus": os.cpu_count(), "kernel": platform.release(), "machine": platform.machine()}
@@ -455,7 +474,7 @@ def main():
               "total_seconds": a.seconds_total, "concat": concat, "backends": backends,
               "mix": mix_rows, "mix_compare": compares, "swift": swift, "baseline_lines": seed_rows}
     with open(os.path.join(a.out, "results.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1, ensure_ascii=False)
+        json.dump(finite(result), f, indent=1, ensure_ascii=False)
 
     has_concat = svg_concat(concat, os.path.join(a.out, "concat.svg"))
     has_backends = svg_backends(backends, os.path.join(a.out, "backends.svg"))
