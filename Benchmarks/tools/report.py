@@ -270,6 +270,22 @@ def backend_markdown(rows):
     return "\n".join(out)
 
 
+def per_op_markdown(swift):
+    """Every ops= benchmark: time and allocations per operation."""
+    out = ["| benchmark | per operation | allocations per operation |", "|---|---:|---:|"]
+    for name in sorted(swift):
+        m = re.search(r"ops=(\d+)", name)
+        entry = swift[name]
+        wall = (entry.get("wallClock") or {}).get("p50")
+        if not m or not wall:
+            continue
+        ops = int(m.group(1))
+        mallocs = (entry.get("mallocCountTotal") or {}).get("p90")
+        per = f"{mallocs / ops:.1f}" if mallocs is not None else "—"
+        out.append(f"| `{entry['target']}` {name} | {fmt_time(wall / ops)} | {per} |")
+    return "\n".join(out) if len(out) > 2 else "_none_"
+
+
 def mix_markdown(mix_rows, compares):
     if not mix_rows:
         return "_The mixer was not measured in this run (no `scalekit mix` in this tree, or BENCH_MIX=0)._"
@@ -498,6 +514,10 @@ def main():
           "### Backends: operations per second, ScaleKit against the seed's stack on the same servers",
           "",
           backend_markdown(backends),
+          "",
+          "### Per operation (every batch benchmark; p50 time, p90 allocations)",
+          "",
+          per_op_markdown(swift),
           "",
           "### Mixer: the 200- and 1 000-clip workloads",
           "",
