@@ -65,5 +65,17 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+            .executableTarget(
+            name: "RedisBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ScaleKit", package: "ScaleKit"),
+                .product(name: "ScaleKitRedis", package: "ScaleKit"),
+            ],
+            path: "Benchmarks/Redis",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -15,6 +15,19 @@ actor MockConnection: PooledConnection {
     func close() async {}
 }
 
+/// An actor on its own dispatch queue, as the Redis and PostgreSQL
+/// connections are (their blocking C calls never run on the cooperative pool).
+actor QueueBoundActor {
+    private let executor = DispatchQueueExecutor(label: "bench.queue-bound")
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    private var calls = 0
+    /// Counts the call, so the hop cannot be optimised away.
+    func touch() -> Int {
+        calls += 1
+        return calls
+    }
+}
+
 /// Checkouts per benchmark iteration (64 × 160); ops/s is this over the wall clock.
 let operationsPerIteration = 10_240
 
@@ -123,5 +136,14 @@ let benchmarks: @Sendable () -> Void = {
                 }
             }
         }
+    }
+
+    // One call into a DispatchQueueExecutor-backed actor and back: the hop
+    // every Redis or PostgreSQL command makes, with no I/O at all.
+    Benchmark("executorHop.1task.ops=\(operationsPerIteration)", configuration: poolConfiguration) {
+        (_: Benchmark, target: QueueBoundActor) async in
+        for _ in 0..<operationsPerIteration { blackHole(await target.touch()) }
+    } setup: {
+        QueueBoundActor()
     }
 }

@@ -1,0 +1,155 @@
+// The Redis trackers against a real redis-server (SCALEKIT_BENCH_REDIS_URL,
+// set by scripts/bench.sh; without it these benchmarks are not registered).
+// Each iteration is a batch of `ops` calls spread over the tasks; ops/s is
+// ops over the batch's wall clock. scripts/bench.sh runs the seed's stack and
+// redis-benchmark (the same check-and-count script) against the same server.
+
+import Benchmark
+import BenchmarkSupport
+import Foundation
+import ScaleKit
+import ScaleKitRedis
+
+/// Limits no benchmark reaches, so every call is counted (as in the seed's run).
+let unreachableLimits = APILimits(daily: 1_000_000_000_000, hourly: 1_000_000_000_000)
+
+/// A key prefix of its own per run, so runs and the seed's keys never meet.
+let runPrefix = "scalekit-bench:\(UInt32.random(in: 0...UInt32.max))"
+
+/// Time, allocations and peak memory per batch, chosen explicitly.
+var redisConfiguration: Benchmark.Configuration {
+    .init(
+        metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident],
+        warmupIterations: 1,
+        maxDuration: .seconds(3),
+        maxIterations: 30
+    )
+}
+
+/// The CPU part of one status merge, without Redis: decode the stored
+/// document (16 workers' fields), apply the patch and the timestamp, check
+/// the limits, encode it, and read it back as a `JobStatus`. Runs without a
+/// server, so the share of a merge spent in the process can be read off.
+func registerStatusCodec() {
+    var fields: [String: JSONValue] = ["status": .string("processing"), "progress": .number(0.5)]
+    for worker in 0..<16 { fields["worker_\(worker)"] = .number(Double(worker * 37)) }
+    fields["updated_at"] = .string(JobStatus.formatTimestamp(Date()))
+    let stored = JSONValue.object(fields).encoded()
+    let ops = 1_000
+    Benchmark(
+        "statusCodec.decodeMergeEncode.ops=\(ops)",
+        configuration: .init(metrics: [.wallClock, .mallocCountTotal], warmupIterations: 2, maxDuration: .seconds(2), maxIterations: 50)
+    ) { benchmark in
+        do {
+            for call in 0..<ops {
+                let current = try JSONValue.decode(stored)
+                let patch: JSONValue = .object(["progress": .number(Double(call) / Double(ops)), "worker_3": .number(Double(call))])
+                let stamp: JSONValue = .object(["updated_at": .string(JobStatus.formatTimestamp(Date()))])
+                let merged = JSONMergePatch.apply(stamp, to: JSONMergePatch.apply(patch, to: current))
+                try merged.validate()
+                blackHole(merged.encoded())
+                blackHole(try JobStatus(jsonObject: merged))
+            }
+        } catch {
+            benchmark.error("status codec failed: \(error)")
+        }
+    }
+    // Its two parts: the JSON round trip alone, and the timestamp alone.
+    let codecOnly = Benchmark.Configuration(
+        metrics: [.wallClock, .mallocCountTotal], warmupIterations: 2, maxDuration: .seconds(2), maxIterations: 50)
+    Benchmark("statusCodec.jsonDecodeEncodeOnly.ops=\(ops)", configuration: codecOnly) { benchmark in
+        do {
+            for _ in 0..<ops { blackHole(try JSONValue.decode(stored).encoded()) }
+        } catch {
+            benchmark.error("status codec failed: \(error)")
+        }
+    }
+    Benchmark("statusCodec.timestampOnly.ops=\(ops)", configuration: codecOnly) { _ in
+        for _ in 0..<ops { blackHole(JobStatus.formatTimestamp(Date())) }
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    registerStatusCodec()
+    guard let url = ProcessInfo.processInfo.environment["SCALEKIT_BENCH_REDIS_URL"] else { return }
+    // One client for every benchmark: the pool (10 kept, 20 overflow) is warm
+    // after the first, as in a long-running service; its run() is active.
+    let client: RedisClient
+    do {
+        client = try RedisClient(url: url)
+    } catch {
+        fatalError("SCALEKIT_BENCH_REDIS_URL: \(error)")
+    }
+    let runner = ServiceRunner()
+
+    func apiTracker(_ name: String) -> RedisAPITracker {
+        runner.start(client)
+        return RedisAPITracker(
+            client: client,
+            configuration: APITrackerConfiguration(limits: unreachableLimits, keyPrefix: "\(runPrefix):\(name)"))
+    }
+
+    // One script, one round trip: compare with redis-benchmark running it.
+    for (tasks, ops) in [(1, 2_000), (16, 4_000)] {
+        let shape = tasks == 1 ? "1connection" : "\(tasks)tasks"
+        Benchmark("checkAndCount.\(shape).ops=\(ops)", configuration: redisConfiguration) {
+            (benchmark: Benchmark, tracker: RedisAPITracker) async in
+            do {
+                try await runBatch(operations: ops, tasks: tasks) { _, _ in
+                    let decision = try await tracker.checkAndCount()
+                    precondition(decision.isAllowed)
+                }
+            } catch {
+                benchmark.error("checkAndCount failed: \(error)")
+            }
+        } setup: {
+            apiTracker("cc\(tasks)")
+        }
+    }
+
+    // What the seed does per call (can_make_request, then record_request):
+    // the check-and-count, then the outcome (10 % failures, as the seed's run).
+    for (tasks, ops) in [(1, 1_000), (16, 2_000)] {
+        let shape = tasks == 1 ? "1connection" : "\(tasks)tasks"
+        Benchmark("checkAndCountThenRecord.\(shape).ops=\(ops)", configuration: redisConfiguration) {
+            (benchmark: Benchmark, tracker: RedisAPITracker) async in
+            do {
+                try await runBatch(operations: ops, tasks: tasks) { _, call in
+                    if try await tracker.checkAndCount().isAllowed {
+                        try await tracker.recordOutcome(call % 10 == 9 ? .failure : .success)
+                    }
+                }
+            } catch {
+                benchmark.error("checkAndCount + recordOutcome failed: \(error)")
+            }
+        } setup: {
+            apiTracker("ccr\(tasks)")
+        }
+    }
+
+    // Partial status updates: one task, then 16 tasks all on one job's status.
+    for (tasks, ops) in [(1, 1_000), (16, 1_600)] {
+        let shape = tasks == 1 ? "1task" : "\(tasks)tasks.hotKey"
+        let jobID = "\(runPrefix)-merge-\(tasks)"
+        Benchmark("statusMerge.\(shape).ops=\(ops)", configuration: redisConfiguration) {
+            (benchmark: Benchmark, tracker: RedisStatusTracker) async in
+            do {
+                try await runBatch(operations: ops, tasks: tasks) { task, call in
+                    let patch: JSONValue = .object([
+                        "progress": .number(Double(call) / Double(ops)), "worker_\(task)": .number(Double(call)),
+                    ])
+                    try await tracker.mergeStatus(patch, for: jobID)
+                }
+            } catch {
+                benchmark.error("mergeStatus failed: \(error)")
+            }
+        } setup: {
+            runner.start(client)
+            let tracker = RedisStatusTracker(client: client)
+            try await tracker.mergeStatus(.object(["status": .string("processing")]), for: jobID)
+            return tracker
+        } teardown: {
+            if tasks == 16 { await runner.stop() }  // the last benchmark of this target
+        }
+    }
+}
