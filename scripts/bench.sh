@@ -214,6 +214,7 @@ fi
 
 # ---- report -----------------------------------------------------------------
 T_END=$(date +%s)
+cut -d' ' -f1-3 /proc/loadavg >"$RAW/loadavg-end.txt"
 "$PY" "$ROOT/Benchmarks/tools/report.py" \
   --raw "$RAW" --out "$OUT" --thresholds "$THRESHOLDS" --seconds-total $((T_END - T_START)) \
   --docs "$ROOT/Docs/Benchmarks.md" --latest "$RESULTS_DIR"

@@ -394,8 +394,8 @@ def svg_backends(rows, path):
                                        r.get("physical_ops_per_s")) if v]
     lo = 10 ** math.floor(math.log10(min(vals)))
     hi = 10 ** math.ceil(math.log10(max(vals)))
-    L, R, T, rowh = 290, 40, 50, 44
-    W = 900
+    L, R, T, rowh = 400, 40, 50, 44
+    W = 1020
     H = T + rowh * len(rows) + 50
 
     def X(v):
@@ -406,7 +406,7 @@ def svg_backends(rows, path):
          '<text x="10" y="18" font-size="14">Throughput (operations/s, log scale): ScaleKit against the seed\'s stack</text>',
          '<rect x="10" y="28" width="12" height="10" fill="#1f77b4"/><text x="26" y="37">ScaleKit</text>',
          '<rect x="100" y="28" width="12" height="10" fill="#aaaaaa"/><text x="116" y="37">baseline (seed stack)</text>',
-         '<line x1="290" x2="304" y1="33" y2="33" stroke="#d62728" stroke-width="2"/><text x="310" y="37">redis-benchmark, same script</text>']
+         '<line x1="290" x2="304" y1="33" y2="33" stroke="#d62728" stroke-width="2"/><text x="310" y="37">redis-benchmark running the same script (physical limit)</text>']
     e = int(math.log10(lo))
     while 10 ** e <= hi:
         x = X(10 ** e)
@@ -444,7 +444,7 @@ def finite(x):
 
 
 # ---------------------------------------------------------------- machine
-def machine(seed_rows):
+def machine(seed_rows, end_load=None):
     info = {"cpus": os.cpu_count(), "kernel": platform.release(), "machine": platform.machine()}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -461,6 +461,8 @@ def machine(seed_rows):
     except (OSError, IndexError):
         pass
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    if end_load:  # written by bench.sh when the measurements ended
+        info["loadavg_end"] = end_load
     v = select(seed_rows, {"bench": "versions"})
     if v:
         for k in ("python", "redis", "SQLAlchemy", "psycopg2-binary", "pydub", "redis_server",
@@ -493,8 +495,17 @@ def main():
 
     concat = concat_rows(swift, seed_rows)
     backends = backend_rows(swift, seed_rows)
-    info = machine(seed_rows)
+    end_load = None
+    try:
+        with open(os.path.join(a.raw, "loadavg-end.txt"), encoding="utf-8") as f:
+            end_load = [float(x) for x in f.read().split()[:3]]
+    except (OSError, ValueError):
+        pass
+    info = machine(seed_rows, end_load)
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    stamp = re.fullmatch(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)\d\dZ", os.path.basename(os.path.normpath(a.out)))
+    if stamp:  # the run's own start time, from its folder name
+        when = "{}-{}-{} {}:{} UTC".format(*stamp.groups())
     failed_checks = [r for r in seed_rows if r.get("ok") is False]
     result = {"when": when, "machine": info, "thresholds_check": a.thresholds,
               "total_seconds": a.seconds_total, "concat": concat, "backends": backends,
@@ -511,7 +522,7 @@ def main():
                     f"{info.get('seed_SQLAlchemy', '?')}, psycopg2 {info.get('seed_psycopg2_binary', '?')}; "
                     f"redis-server {info.get('redis_server', '?')}, PostgreSQL {info.get('postgresql_server', '?')}; "
                     f"load average {info.get('loadavg', '?')} at the start, {info.get('loadavg_end')} at the end")
-    md = [f"Run of {when}, {a.seconds_total} s in all. Machine: {machine_line}.",
+    md = [f"Run started {when}, {a.seconds_total} s in all. Machine: {machine_line}.",
           "",
           f"Threshold check of the server-less suites against `Benchmarks/Thresholds/`: **{a.thresholds}**."
           + (f" Seed checks that failed: {', '.join(r.get('bench', '?') for r in failed_checks)}." if failed_checks else
