@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-STAGES=${SCALEKIT_TEST_STAGES:-"unit audio fuzz"}
+STAGES=${SCALEKIT_TEST_STAGES:-"unit audio fuzz example benchmarks"}
 export SCALEKIT_REQUIRE_SERVERS=1
 
 log() { echo "[test] $*"; }
@@ -32,5 +32,15 @@ if want audio; then
 fi
 if want fuzz; then
   FUZZ_SECONDS=${FUZZ_SECONDS:-30} timed fuzz bash scripts/fuzz.sh
+fi
+if want example; then
+  # Two instances of the example service over one Redis and one PostgreSQL:
+  # the seed's load scenarios (it starts and stops its own servers).
+  timed example bash Examples/VideoService/scripts/load-test.sh
+  timed example-unit swift test --package-path Examples/VideoService
+fi
+if want benchmarks; then
+  # The benchmarks are not run here (they are not tests), only built, so they cannot rot.
+  timed benchmarks bash scripts/build-benchmarks.sh
 fi
 log "all stages passed: $STAGES"
