@@ -14,6 +14,10 @@ start_postgres || exit 1
 export SCALEKIT_TEST_REDIS_URL="$REDIS_URL" SCALEKIT_TEST_DATABASE_URL="$DATABASE_URL"
 export SCALEKIT_TEST_REDIS_PID="$REDIS_PID" SCALEKIT_TEST_PG_PID="$PG_PID" SCALEKIT_TEST_PGDATA="$PGDATA"
 export SCALEKIT_TEST_PG_BIN="$PG_BIN" SCALEKIT_TEST_SERVERS_SCRIPT="$HERE/servers.sh"
-# The tests must not pick the servers up as the application's own configuration.
+# The tests must not pick the servers up as the application's own
+# configuration, and a test that sources servers.sh for a private server must
+# not inherit these servers' pids (its cleanup would stop them): keep them as
+# this shell's variables for the trap, but out of the command's environment.
 unset REDIS_URL DATABASE_URL
+export -n REDIS_PID REDIS_PORT PG_PID PG_PORT PGDATA PG_BIN SERVERS_DIR
 "$@"
