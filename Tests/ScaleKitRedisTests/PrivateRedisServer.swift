@@ -23,6 +23,11 @@ final class PrivateRedisServer: @unchecked Sendable {
         try start()
     }
 
+    /// Starts a server, waiting for it off the cooperative pool.
+    static func make(extraArguments: [String] = []) async throws -> PrivateRedisServer {
+        try await offThePool { try PrivateRedisServer(extraArguments: extraArguments) }
+    }
+
     var url: String { "redis://127.0.0.1:\(port)/0" }
     var pid: Int32 { process?.processIdentifier ?? 0 }
 

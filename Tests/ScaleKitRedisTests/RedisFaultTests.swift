@@ -1,6 +1,7 @@
 import Foundation
 import ScaleKit
 import ScaleKitRedis
+import ScaleKitTestSupport
 import Testing
 
 /// Outages against a redis-server each test owns (stopped, frozen, restarted),
@@ -20,7 +21,7 @@ struct RedisFaultTests {
     }
 
     @Test func restartedServerIsReconnectedWithoutRecreatingTrackers() async throws {
-        let server = try PrivateRedisServer()
+        let server = try await PrivateRedisServer.make()
         let (api, status) = Self.trackers(try Self.client(server.url))
         #expect(try await api.checkAndCount().isAllowed)
         try await status.setStatus(JobStatus(state: .processing), for: "job")
@@ -32,9 +33,10 @@ struct RedisFaultTests {
         let statusError = await #expect(throws: ScaleKitError.self) { try await status.mergeStatus(["progress": 0.5], for: "job") }
         #expect(statusError?.code == .connectionFailed)
         await #expect(throws: ScaleKitError.self) { try await api.usage() }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Bounded by the 300 ms command timeout, not hung; generous for loaded machines and sanitizers.
+        #expect(ContinuousClock.now - started < .seconds(15))
 
-        try server.start()
+        try await offThePool { try server.start() }
         // The first calls after the restart succeed: stale sockets are replaced before sending.
         let decision = try await api.checkAndCount()
         #expect(decision.isAllowed && decision.usage.hourCount == 1)  // the restarted server kept no data
@@ -43,7 +45,7 @@ struct RedisFaultTests {
     }
 
     @Test func frozenServerTimesOutAndRecovers() async throws {
-        let server = try PrivateRedisServer()
+        let server = try await PrivateRedisServer.make()
         let (api, status) = Self.trackers(try Self.client(server.url))
         #expect(try await api.checkAndCount().isAllowed)
 
@@ -54,7 +56,8 @@ struct RedisFaultTests {
         #expect(error?.code == .timeout)
         let statusError = await #expect(throws: ScaleKitError.self) { try await status.status(for: "job") }
         #expect(statusError?.code == .timeout)
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Bounded by the 300 ms command timeout, not hung; generous for loaded machines and sanitizers.
+        #expect(ContinuousClock.now - started < .seconds(15))
 
         server.thaw()
         #expect(try await api.checkAndCount().isAllowed)
@@ -62,7 +65,7 @@ struct RedisFaultTests {
     }
 
     @Test func failOpenAllowsUncountedCallsDuringAnOutage() async throws {
-        let server = try PrivateRedisServer()
+        let server = try await PrivateRedisServer.make()
         let (api, _) = Self.trackers(try Self.client(server.url), policy: .failOpen)
         #expect(try await api.checkAndCount().usage.hourCount == 1)
 
@@ -72,7 +75,7 @@ struct RedisFaultTests {
         try await api.recordOutcome(.success)  // dropped with a warning, not thrown
         await #expect(throws: ScaleKitError.self) { try await api.usage() }
 
-        try server.start()
+        try await offThePool { try server.start() }
         server.freeze()
         #expect(try await api.checkAndCount().isAllowed)  // times out, allowed by fail-open
         server.thaw()
@@ -81,7 +84,7 @@ struct RedisFaultTests {
     }
 
     @Test func passwordAndACLUserAreSentOnEveryConnection() async throws {
-        let server = try PrivateRedisServer(extraArguments: ["--requirepass", "top secret"])
+        let server = try await PrivateRedisServer.make(extraArguments: ["--requirepass", "top secret"])
         let admin = try Self.client("redis://:top%20secret@127.0.0.1:\(server.port)/2", commandTimeout: .seconds(2))
         try await admin.withConnection { connection in
             _ = try await connection.send("ACL", "SETUSER", "alice", "on", ">alice pw", "~*", "&*", "+@all")
@@ -102,7 +105,7 @@ struct RedisFaultTests {
 
     @Test func unixSocket() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("scalekit-\(UUID().uuidString.prefix(8)).sock").path
-        let server = try PrivateRedisServer(extraArguments: ["--unixsocket", path, "--unixsocketperm", "700"])
+        let server = try await PrivateRedisServer.make(extraArguments: ["--unixsocket", path, "--unixsocketperm", "700"])
         _ = server
         let status = RedisStatusTracker(client: try Self.client("unix://\(path)?db=1"))
         try await status.setStatus(JobStatus(state: .completed), for: "over a socket")

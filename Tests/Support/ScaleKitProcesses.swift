@@ -38,43 +38,52 @@ public enum ScaleKitProcesses {
     /// Starts `count` processes at once with `arguments(index)` and waits for all of them.
     /// The environment is exactly `environment` plus PATH and HOME, so the
     /// test's own environment cannot leak into the processes' configuration.
+    /// Output goes to temporary files and the waiting happens off the
+    /// cooperative pool, so the other tests of the run keep their threads.
     public static func run(
         count: Int, environment: [String: String], arguments: @Sendable (Int) -> [String]
     ) async throws -> [Result] {
-        var processes: [(Process, Pipe, Pipe)] = []
         var fullEnvironment = environment
         for name in ["PATH", "HOME", "TMPDIR"] { fullEnvironment[name] = ProcessInfo.processInfo.environment[name] }
-        for index in 0..<count {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments(index)
-            process.environment = fullEnvironment
-            let output = Pipe()
-            let error = Pipe()
-            process.standardOutput = output
-            process.standardError = error
-            processes.append((process, output, error))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scalekit-processes-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let launches = (0..<count).map { index in
+            (arguments(index), folder.appendingPathComponent("\(index).out"), folder.appendingPathComponent("\(index).err"))
         }
-        for (process, _, _) in processes { try process.run() }
-        var results: [Result] = []
-        for (process, output, error) in processes {
-            // Read both pipes before waiting, so a full pipe cannot block the child.
-            async let outData = readAll(output)
-            async let errData = readAll(error)
-            let (out, err) = try await (outData, errData)
-            process.waitUntilExit()
-            results.append(Result(status: process.terminationStatus, standardOutput: String(decoding: out, as: UTF8.self), standardError: String(decoding: err, as: UTF8.self)))
+        let environment = fullEnvironment
+        return try await withThrowingTaskGroup(of: (Int, Result).self) { group in
+            for (index, (arguments, out, err)) in launches.enumerated() {
+                group.addTask {
+                    let result = try await offThePool { try runToCompletion(arguments, environment, out, err) }
+                    return (index, result)
+                }
+            }
+            var results: [Result?] = Array(repeating: nil, count: count)
+            for try await (index, result) in group { results[index] = result }
+            return results.map { $0! }
         }
-        return results
+    }
+
+    private static func runToCompletion(_ arguments: [String], _ environment: [String: String], _ out: URL, _ err: URL) throws -> Result {
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus,
+            standardOutput: String(decoding: try Data(contentsOf: out), as: UTF8.self),
+            standardError: String(decoding: try Data(contentsOf: err), as: UTF8.self))
     }
 
     /// Runs one process and returns its result.
     public static func runOne(environment: [String: String], arguments: [String]) async throws -> Result {
         try await run(count: 1, environment: environment) { _ in arguments }[0]
-    }
-
-    private static func readAll(_ pipe: Pipe) async throws -> Data {
-        let handle = pipe.fileHandleForReading
-        return try await Task.detached { try handle.readToEnd() ?? Data() }.value
     }
 }
