@@ -5,6 +5,12 @@
 #   start_postgres   -> exports DATABASE_URL, PG_PORT, PG_PID, PGDATA, PG_BIN
 #   stop_servers     -> stops both by pid and removes their data (call from a trap)
 #   restart_redis / restart_postgres -> stop and start again on the same port (fault tests)
+#   crash_redis / crash_postgres     -> kill -9 (the server and, for PostgreSQL, every backend
+#                                       process) without any shutdown; start again with
+#                                       restart_redis / restart_postgres (PostgreSQL then runs
+#                                       crash recovery from its WAL)
+# REDIS_APPENDONLY=yes REDIS_APPENDFSYNC=always make every write acknowledged by Redis
+# durable across a crash (the crash tests use them).
 # PostgreSQL refuses to run as root, so it runs as the `postgres` user.
 
 SERVERS_DIR=${SERVERS_DIR:-}
@@ -39,6 +45,8 @@ start_redis() {
   _servers_dir
   mkdir -p "$SERVERS_DIR/redis"
   REDIS_PORT=${REDIS_PORT:-$(free_port)}
+  # Kept, so restart_redis starts it with the same durability.
+  export REDIS_APPENDONLY=${REDIS_APPENDONLY:-no} REDIS_APPENDFSYNC=${REDIS_APPENDFSYNC:-everysec}
   _redis_launch || return 1
   export REDIS_PORT REDIS_PID
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
@@ -54,6 +62,15 @@ stop_redis() {
 }
 
 restart_redis() { stop_redis; _redis_launch; export REDIS_PID; }
+
+# SIGKILL by pid: no shutdown, no final save; only what Redis already wrote survives.
+crash_redis() {
+  if [ -n "$REDIS_PID" ]; then
+    kill -9 "$REDIS_PID" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.05; done
+    REDIS_PID=""
+  fi
+}
 
 _pg_bin() {
   PG_BIN=/usr/lib/postgresql/15/bin
@@ -93,6 +110,23 @@ stop_postgres() {
 }
 
 restart_postgres() { stop_postgres; _pg_launch; export PG_PID; }
+
+# SIGKILL of the postmaster and of every process it started (backends,
+# checkpointer, WAL writer), all at once by pid: a crash, as a power cut
+# would look to clients. With fsync=off committed data survives only
+# because the operating system keeps running (the page cache is not lost).
+crash_postgres() {
+  if [ -n "$PG_PID" ]; then
+    local children
+    children=$(ps -o pid= --ppid "$PG_PID" 2>/dev/null | tr -d ' ' | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    kill -9 "$PG_PID" $children 2>/dev/null
+    for pid in "$PG_PID" $children; do
+      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    done
+    PG_PID=""
+  fi
+}
 
 stop_servers() {
   stop_redis

@@ -12,6 +12,7 @@ struct BackendBuilder {
     private(set) var choices: [BackendChoice] = []
     private(set) var services: [any Service] = []
     private(set) var healthChecks: [HealthCheck] = []
+    private(set) var pools: [PoolProbe] = []
 
     init(configuration: ScaleKitConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -26,6 +27,7 @@ struct BackendBuilder {
         let client = try RedisClient(url: url, pool: RedisClient.defaultPoolConfiguration, logger: logger)
         services.append(client)
         healthChecks.append(HealthCheck(name: "redis") { try await client.ping() })
+        pools.append(PoolProbe(name: "redis") { client.statistics() })
         redisClient = client
         return client
     }
@@ -72,6 +74,7 @@ struct BackendBuilder {
                 url: url, poolSettings: configuration.pool, logger: logger)
             services.append(repository)
             healthChecks.append(HealthCheck(name: "postgresql") { try await repository.ping() })
+            pools.append(PoolProbe(name: "postgresql") { repository.pool.statistics() })
             let pool = configuration.pool
             choices.append(
                 BackendChoice(

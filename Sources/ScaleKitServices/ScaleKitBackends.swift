@@ -21,10 +21,13 @@ public struct ScaleKitBackends: Sendable {
     public var services: [any Service]
     /// Liveness checks of the servers behind the backends, for a health endpoint.
     public var healthChecks: [HealthCheck]
+    /// The connection pools behind the backends (`redis`, `postgresql`), for
+    /// monitoring: each reads a consistent ``ConnectionPoolStatistics`` snapshot.
+    public var pools: [PoolProbe]
 
     public init(
         apiTracker: any APITracking, statusTracker: any StatusTracking, videos: any VideoRepository,
-        choices: [BackendChoice], services: [any Service], healthChecks: [HealthCheck] = []
+        choices: [BackendChoice], services: [any Service], healthChecks: [HealthCheck] = [], pools: [PoolProbe] = []
     ) {
         self.apiTracker = apiTracker
         self.statusTracker = statusTracker
@@ -32,6 +35,7 @@ public struct ScaleKitBackends: Sendable {
         self.choices = choices
         self.services = services
         self.healthChecks = healthChecks
+        self.pools = pools
     }
 
     /// Picks and creates every backend. Connects lazily: a server that is down
@@ -48,7 +52,8 @@ public struct ScaleKitBackends: Sendable {
         }
         return ScaleKitBackends(
             apiTracker: apiTracker, statusTracker: statusTracker, videos: videos,
-            choices: builder.choices, services: builder.services, healthChecks: builder.healthChecks)
+            choices: builder.choices, services: builder.services, healthChecks: builder.healthChecks,
+            pools: builder.pools)
     }
 
     /// Creates the backends, runs their services while `body` runs, then shuts them down.
@@ -83,5 +88,16 @@ public struct HealthCheck: Sendable {
     public init(name: String, check: @escaping @Sendable () async throws -> Void) {
         self.name = name
         self.check = check
+    }
+}
+
+/// A named view of one connection pool's statistics (no I/O, never blocks).
+public struct PoolProbe: Sendable {
+    public var name: String
+    public var statistics: @Sendable () -> ConnectionPoolStatistics
+
+    public init(name: String, statistics: @escaping @Sendable () -> ConnectionPoolStatistics) {
+        self.name = name
+        self.statistics = statistics
     }
 }

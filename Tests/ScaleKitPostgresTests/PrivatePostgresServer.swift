@@ -10,10 +10,8 @@ final class PrivatePostgresServer: Sendable {
 
     let url: String
     private let variables: [String: String]
-    private static var script: String? { ProcessInfo.processInfo.environment["SCALEKIT_TEST_SERVERS_SCRIPT"] }
-
     /// Whether the test can run here: the servers script is known (or servers are required, and then it fails).
-    static var isAvailable: Bool { script != nil || TestServers.areRequired }
+    static var isAvailable: Bool { ServersScript.isAvailable }
 
     static func start() async throws -> PrivatePostgresServer {
         let output = try await run(
@@ -55,55 +53,8 @@ final class PrivatePostgresServer: Sendable {
             "PG_PID=$(head -1 \"$PGDATA/postmaster.pid\" 2>/dev/null); stop_servers", variables: variables)
     }
 
-    /// Runs `commands` after sourcing servers.sh, their output going to a file.
-    ///
-    /// Spawned with posix_spawn, and every inherited descriptor above 2 closed
-    /// first, because the server started inside keeps whatever it inherits:
-    /// Foundation's Process watches its child through such a descriptor and
-    /// would wait for the server to exit, not the shell.
+    /// Runs `commands` after sourcing servers.sh (see ``ServersScript/run(_:variables:)``).
     private static func run(_ commands: String, variables: [String: String]) async throws -> String {
-        guard let script else { throw Failure(description: "SCALEKIT_TEST_SERVERS_SCRIPT is not set: run the tests through scripts/test.sh") }
-        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("scalekit-pg-\(UUID()).out")
-        defer { try? FileManager.default.removeItem(at: outputFile) }
-        let shell = """
-            for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"; done
-            source "$SCALEKIT_SERVERS_SCRIPT"
-            {
-            \(commands)
-            } > "$SCALEKIT_OUTPUT_FILE"
-            """
-        var environment = ProcessInfo.processInfo.environment.merging(variables) { $1 }
-        environment["SCALEKIT_SERVERS_SCRIPT"] = script
-        environment["SCALEKIT_OUTPUT_FILE"] = outputFile.path
-        let finalEnvironment = environment
-        // waitpid blocks: keep it off the cooperative pool.
-        let status = try await runBlocking(on: DispatchQueue(label: "scalekit.test.servers")) {
-            try spawnAndWait(["/bin/bash", "-c", shell], environment: finalEnvironment)
-        }
-        guard status == 0 else {
-            throw Failure(description: "servers.sh failed (\(status)) running: \(commands)")
-        }
-        return (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
-    }
-
-    private static func spawnAndWait(_ arguments: [String], environment: [String: String]) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
-        guard spawned == 0 else { throw Failure(description: "posix_spawn failed: \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        // WIFEXITED / WEXITSTATUS are macros: exited normally when the low 7 bits are 0.
-        return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        try await ServersScript.run(commands, variables: variables)
     }
 }

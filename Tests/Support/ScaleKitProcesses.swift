@@ -1,4 +1,6 @@
 public import Foundation
+import Glibc
+import Synchronization
 
 /// Runs the `scalekit` executable as separate OS processes, to prove that
 /// counts and claims hold across processes and not only across tasks.
@@ -33,57 +35,149 @@ public enum ScaleKitProcesses {
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Starts `count` processes at once with `arguments(index)` and waits for all of them.
     /// The environment is exactly `environment` plus PATH and HOME, so the
     /// test's own environment cannot leak into the processes' configuration.
-    /// Output goes to temporary files and the waiting happens off the
-    /// cooperative pool, so the other tests of the run keep their threads.
     public static func run(
         count: Int, environment: [String: String], arguments: @Sendable (Int) -> [String]
     ) async throws -> [Result] {
+        var processes: [(Process, Pipe, Pipe)] = []
         var fullEnvironment = environment
         for name in ["PATH", "HOME", "TMPDIR"] { fullEnvironment[name] = ProcessInfo.processInfo.environment[name] }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scalekit-processes-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let launches = (0..<count).map { index in
-            (arguments(index), folder.appendingPathComponent("\(index).out"), folder.appendingPathComponent("\(index).err"))
+        for index in 0..<count {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments(index)
+            process.environment = fullEnvironment
+            let output = Pipe()
+            let error = Pipe()
+            process.standardOutput = output
+            process.standardError = error
+            processes.append((process, output, error))
         }
-        let environment = fullEnvironment
-        return try await withThrowingTaskGroup(of: (Int, Result).self) { group in
-            for (index, (arguments, out, err)) in launches.enumerated() {
-                group.addTask {
-                    let result = try await offThePool { try runToCompletion(arguments, environment, out, err) }
-                    return (index, result)
-                }
-            }
-            var results: [Result?] = Array(repeating: nil, count: count)
-            for try await (index, result) in group { results[index] = result }
-            return results.map { $0! }
+        for (process, _, _) in processes { try process.run() }
+        var results: [Result] = []
+        for (process, output, error) in processes {
+            // Read both pipes before waiting, so a full pipe cannot block the child.
+            async let outData = readAll(output)
+            async let errData = readAll(error)
+            let (out, err) = try await (outData, errData)
+            process.waitUntilExit()
+            results.append(Result(status: process.terminationStatus, standardOutput: String(decoding: out, as: UTF8.self), standardError: String(decoding: err, as: UTF8.self)))
         }
-    }
-
-    private static func runToCompletion(_ arguments: [String], _ environment: [String: String], _ out: URL, _ err: URL) throws -> Result {
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            standardOutput: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-            standardError: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+        return results
     }
 
     /// Runs one process and returns its result.
     public static func runOne(environment: [String: String], arguments: [String]) async throws -> Result {
         try await run(count: 1, environment: environment) { _ in arguments }[0]
+    }
+
+    /// Starts one process and returns at once, so the test can watch its
+    /// output and kill it mid-way (a worker that crashes).
+    public static func start(environment: [String: String], arguments: [String]) throws -> Running {
+        var fullEnvironment = environment
+        for name in ["PATH", "HOME", "TMPDIR"] { fullEnvironment[name] = ProcessInfo.processInfo.environment[name] }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = fullEnvironment
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        return Running(process: process, output: output, error: error)
+    }
+
+    /// A `scalekit` process started by ``start(environment:arguments:)``.
+    ///
+    /// Both pipes are drained from the start by threads of their own, so a
+    /// process that logs a lot (every failed call during an outage) never
+    /// blocks on a full pipe while the test is busy elsewhere.
+    public final class Running: Sendable {
+        private let process: SendableProcess
+        private let output: Drain
+        private let error: Drain
+
+        init(process: Process, output: Pipe, error: Pipe) {
+            self.process = SendableProcess(process: process)
+            self.output = Drain(output.fileHandleForReading)
+            self.error = Drain(error.fileHandleForReading)
+        }
+
+        /// The process id.
+        public var pid: Int32 { process.process.processIdentifier }
+
+        /// Waits until standard output holds a complete first line and returns it.
+        public func firstLine() async throws -> String {
+            while true {
+                let (data, ended) = output.snapshot()
+                if let newline = data.firstIndex(of: UInt8(ascii: "\n")) {
+                    return String(decoding: data[..<newline], as: UTF8.self)
+                }
+                if ended {
+                    throw Failure(description: "the process ended before printing a line; output: \(String(decoding: data, as: UTF8.self))")
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+
+        /// Sends `signal` (SIGKILL: a crash, no cleanup) and waits for the process to end.
+        public func kill(_ signal: Int32) async {
+            Glibc.kill(pid, signal)
+            await waitForExit()
+        }
+
+        /// Waits for the process to end and returns everything it printed.
+        public func wait() async throws -> Result {
+            await waitForExit()
+            while !(output.snapshot().ended && error.snapshot().ended) { try await Task.sleep(for: .milliseconds(20)) }
+            return Result(
+                status: process.process.terminationStatus, standardOutput: String(decoding: output.snapshot().data, as: UTF8.self),
+                standardError: String(decoding: error.snapshot().data, as: UTF8.self))
+        }
+
+        private func waitForExit() async {
+            let process = self.process
+            await Task.detached { process.process.waitUntilExit() }.value
+        }
+    }
+
+    /// `Process` is thread-safe for what ``Running`` does with it (pid, wait, status).
+    struct SendableProcess: @unchecked Sendable {
+        let process: Process
+    }
+
+    /// Reads one pipe to its end on a thread of its own, keeping everything read.
+    final class Drain: Sendable {
+        private let state = Mutex<(data: Data, ended: Bool)>((Data(), false))
+
+        init(_ handle: FileHandle) {
+            let sendableHandle = SendableHandle(handle: handle)
+            Thread.detachNewThread { [self] in
+                while true {
+                    let chunk = sendableHandle.handle.availableData
+                    if chunk.isEmpty { break }
+                    state.withLock { $0.data.append(chunk) }
+                }
+                state.withLock { $0.ended = true }
+            }
+        }
+
+        func snapshot() -> (data: Data, ended: Bool) { state.withLock { ($0.data, $0.ended) } }
+    }
+
+    /// A reading end used by exactly one drain thread.
+    struct SendableHandle: @unchecked Sendable {
+        let handle: FileHandle
+    }
+
+    private static func readAll(_ pipe: Pipe) async throws -> Data {
+        let handle = pipe.fileHandleForReading
+        return try await Task.detached { try handle.readToEnd() ?? Data() }.value
     }
 }
