@@ -64,6 +64,25 @@ struct RedisFaultTests {
         #expect(try await status.status(for: "job") == nil)
     }
 
+    /// A port that accepts connections and never answers (nobody reads the
+    /// socket): `AUTH` or the first command hits its timeout; typed, bounded.
+    @Test func hungServerTimesOut() async throws {
+        let listener = try SilentListener()
+        let url = "redis://:hunter2@127.0.0.1:\(listener.port)/3"
+        let started = ContinuousClock.now
+        let (api, status) = Self.trackers(try Self.client(url))
+        let apiError = await #expect(throws: ScaleKitError.self) { try await api.checkAndCount() }
+        #expect(apiError?.code == .timeout, "\(String(describing: apiError))")
+        #expect(apiError?.description.contains("hunter2") == false)
+        let statusError = await #expect(throws: ScaleKitError.self) { try await status.status(for: "job") }
+        #expect(statusError?.code == .timeout)
+        #expect(ContinuousClock.now - started < .seconds(10))
+
+        // Fail-open turns the same hang into an allowed, uncounted call.
+        let (openAPI, _) = Self.trackers(try Self.client("redis://127.0.0.1:\(listener.port)/0"), policy: .failOpen)
+        #expect(try await openAPI.checkAndCount().isAllowed)
+    }
+
     @Test func failOpenAllowsUncountedCallsDuringAnOutage() async throws {
         let server = try await PrivateRedisServer.make()
         let (api, _) = Self.trackers(try Self.client(server.url), policy: .failOpen)

@@ -18,6 +18,7 @@ public actor PostgresConnection: PooledConnection {
     private let executor = DispatchQueueExecutor(label: "scalekit.postgres")
     private let url: String
     private let logger: Logger
+    private let commandTimeout: Duration?
     private var handle: PostgresConnectionHandle?
     /// SQL text → the name it was prepared under on this connection.
     private var preparedStatements: [String: String] = [:]
@@ -27,9 +28,13 @@ public actor PostgresConnection: PooledConnection {
     /// The server and database, with any password redacted, for messages.
     public nonisolated let redactedURL: String
 
-    private init(url: String, logger: Logger) {
+    /// The default ``connect(url:logger:commandTimeout:)`` command timeout: 30 s.
+    public static let defaultCommandTimeout: Duration = .seconds(30)
+
+    private init(url: String, logger: Logger, commandTimeout: Duration?) {
         self.url = url
         self.logger = logger
+        self.commandTimeout = commandTimeout
         self.redactedURL = redactingCredentials(in: url)
     }
 
@@ -41,13 +46,19 @@ public actor PostgresConnection: PooledConnection {
     /// ScaleKit adds `connect_timeout=10` and `fallback_application_name=scalekit`
     /// unless the URL sets them, and always uses `client_encoding=UTF8`.
     ///
+    /// `commandTimeout` bounds the wait for each statement's answer (libpq
+    /// itself waits forever for a server that stops answering); `nil` waits
+    /// forever. A statement that times out closes the connection, because its
+    /// protocol state is unknown, and may still complete on the server.
+    ///
     /// Blocks a dedicated thread (not the cooperative pool) while connecting.
     /// - Throws: ``ScaleKitError/Code/connectionFailed`` when the server cannot be
-    ///   reached or refuses the connection; the message never contains the password.
-    public static func connect(url: String, logger: Logger = Logger(label: "scalekit.postgres")) async throws(ScaleKitError)
-        -> PostgresConnection
-    {
-        let connection = PostgresConnection(url: url, logger: logger)
+    ///   reached or refuses the connection, ``ScaleKitError/Code/timeout`` when it
+    ///   did not answer within `connect_timeout`; the message never contains the password.
+    public static func connect(
+        url: String, logger: Logger = Logger(label: "scalekit.postgres"), commandTimeout: Duration? = defaultCommandTimeout
+    ) async throws(ScaleKitError) -> PostgresConnection {
+        let connection = PostgresConnection(url: url, logger: logger, commandTimeout: commandTimeout)
         try await connection.open()
         return connection
     }
@@ -87,7 +98,8 @@ public actor PostgresConnection: PooledConnection {
     ///   - name: names the statement in errors and logs (its arguments never appear).
     ///   - arguments: one text value per placeholder; `nil` is SQL NULL.
     /// - Throws: ``ScaleKitError`` carrying the SQLSTATE; ``ScaleKitError/Code/connectionFailed``
-    ///   when the connection is lost.
+    ///   when the connection is lost; ``ScaleKitError/Code/timeout`` when no answer came
+    ///   within the command timeout (the connection is then closed).
     ///   - prepared: `false` for one-off statements (schema migrations), which are
     ///     sent with their parameters but not kept prepared.
     @discardableResult
@@ -99,9 +111,13 @@ public actor PostgresConnection: PooledConnection {
         let result: OpaquePointer?
         if prepared {
             let statementName = try prepare(sql, name: name, on: connection)
-            result = withCStringArray(arguments) { PQexecPrepared(connection, statementName, count, $0, nil, nil, 0) }
+            result = try run(name, on: connection) {
+                withCStringArray(arguments) { PQsendQueryPrepared(connection, statementName, count, $0, nil, nil, 0) }
+            }
         } else {
-            result = withCStringArray(arguments) { PQexecParams(connection, sql, count, nil, $0, nil, nil, 0) }
+            result = try run(name, on: connection) {
+                withCStringArray(arguments) { PQsendQueryParams(connection, sql, count, nil, $0, nil, nil, 0) }
+            }
         }
         return try rows(of: result, connection: connection, statement: name)
     }
@@ -110,7 +126,7 @@ public actor PostgresConnection: PooledConnection {
     /// statements separated by semicolons run as one implicit transaction.
     public func execute(_ sql: String, name: String) throws(ScaleKitError) {
         let connection = try liveConnection(before: name)
-        _ = try rows(of: PQexec(connection, sql), connection: connection, statement: name)
+        _ = try rows(of: try run(name, on: connection) { PQsendQuery(connection, sql) }, connection: connection, statement: name)
     }
 
     /// Runs `body` inside `BEGIN` … `COMMIT` on this connection; rolls back
@@ -190,9 +206,30 @@ public actor PostgresConnection: PooledConnection {
     private func prepare(_ sql: String, name: String, on connection: OpaquePointer) throws(ScaleKitError) -> String {
         if let prepared = preparedStatements[sql] { return prepared }
         let statementName = "scalekit_\(preparedStatements.count + 1)"
-        _ = try rows(of: PQprepare(connection, statementName, sql, 0, nil), connection: connection, statement: name)
+        _ = try rows(
+            of: try run(name, on: connection) { PQsendPrepare(connection, statementName, sql, 0, nil) }, connection: connection,
+            statement: name)
         preparedStatements[sql] = statementName
         return statementName
+    }
+
+    /// Sends a statement with `send` (a `PQsend…` call) and waits, for at most
+    /// the command timeout, for the result `PQexec` would return.
+    private func run(_ name: String, on connection: OpaquePointer, _ send: () -> Int32) throws(ScaleKitError) -> OpaquePointer? {
+        guard send() == 1 else { throw PostgresErrors.statementFailed(nil, connection, statement: name) }
+        do {
+            return try PostgresResultWait.result(of: connection, deadline: commandTimeout.map { ContinuousClock.now + $0 })
+        } catch .timedOut {
+            // The protocol state is unknown (a reply may still arrive): never reuse the connection.
+            handle = nil
+            preparedStatements.removeAll()
+            throw ScaleKitError(
+                .timeout,
+                "PostgreSQL statement '\(name)' got no answer within \(commandTimeout ?? .zero) from \(redactedURL); "
+                    + "the connection was closed (the statement may still have run)")
+        } catch {
+            throw PostgresErrors.statementFailed(nil, connection, statement: name)
+        }
     }
 
     private func rows(of pointer: OpaquePointer?, connection: OpaquePointer, statement: String) throws(ScaleKitError)

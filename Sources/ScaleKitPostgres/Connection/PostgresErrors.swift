@@ -20,8 +20,11 @@ enum PostgresErrors {
     /// The error for a connection attempt that failed.
     static func connectFailed(_ connection: OpaquePointer?, target: String) -> ScaleKitError {
         let detail = connection.map(errorMessage) ?? "libpq could not allocate a connection"
+        // libpq reports an expired connect_timeout only in its message.
+        let timedOut = detail.contains("timeout expired")
         return ScaleKitError(
-            .connectionFailed, "cannot connect to PostgreSQL at \(target): \(redactingCredentials(in: detail))")
+            timedOut ? .timeout : .connectionFailed,
+            "cannot connect to PostgreSQL at \(target): \(redactingCredentials(in: detail))")
     }
 
     /// The error for a statement whose result is missing or not successful.

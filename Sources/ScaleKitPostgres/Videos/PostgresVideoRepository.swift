@@ -43,11 +43,16 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     ///     missing); `[A-Za-z_][A-Za-z0-9_]*`.
     ///   - clock: the source of lease and timestamp times.
     ///   - logger: receives migrations and the pool's connection events.
+    ///   - commandTimeout: how long one statement may wait for the server's
+    ///     answer before the call throws ``ScaleKitError/Code/timeout`` (30 s;
+    ///     `nil`: forever). Connecting is bounded by the URL's `connect_timeout`
+    ///     (10 s unless the URL sets it).
     /// - Throws: ``ScaleKitError/Code/invalidArgument`` for an empty URL or a bad schema name.
     public init(
         url: String, pool configuration: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
         schema: String = "public", clock: any WallClock = .system,
-        logger: Logger = Logger(label: "scalekit.postgres")
+        logger: Logger = Logger(label: "scalekit.postgres"),
+        commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
     ) throws(ScaleKitError) {
         guard !url.isEmpty, !url.utf8.contains(0) else {
             throw ScaleKitError(.invalidArgument, "a PostgreSQL URL must be non-empty and free of NUL bytes")
@@ -57,17 +62,19 @@ public final class PostgresVideoRepository: VideoRepository, Service {
         self.clock = clock
         self.logger = logger
         self.pool = ConnectionPool(configuration: configuration, name: "scalekit.postgres", logger: logger) {
-            try await PostgresConnection.connect(url: url, logger: logger)
+            try await PostgresConnection.connect(url: url, logger: logger, commandTimeout: commandTimeout)
         }
     }
 
     /// Creates a repository whose pool follows the `DB_POOL_*` settings.
     public convenience init(
         url: String, poolSettings: PoolSettings, schema: String = "public", clock: any WallClock = .system,
-        logger: Logger = Logger(label: "scalekit.postgres")
+        logger: Logger = Logger(label: "scalekit.postgres"),
+        commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
     ) throws(ScaleKitError) {
         try self.init(
-            url: url, pool: ConnectionPoolConfiguration(poolSettings), schema: schema, clock: clock, logger: logger)
+            url: url, pool: ConnectionPoolConfiguration(poolSettings), schema: schema, clock: clock, logger: logger,
+            commandTimeout: commandTimeout)
     }
 
     /// Service: runs until graceful shutdown, then closes every connection.
