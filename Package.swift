@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "ScaleKitTests",
             dependencies: [
-                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitTestSupport", "scalekit",
+                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitTestSupport", "scalekit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -56,6 +56,7 @@ public struct AudioMixingConformance<Mixer: AudioMixing>: Sendable {
         try await progressIsReported()
         try await cancellationStopsAndRemovesOutput()
         try await badInputsThrowTypedErrors()
+        try await hostileWAVHeadersAreRefused()
     }
 
     // MARK: - Join
@@ -352,6 +353,67 @@ public struct AudioMixingConformance<Mixer: AudioMixing>: Sendable {
         try expect(!FileManager.default.fileExists(atPath: out), check, "a failed mix left \(out) behind")
         let left = try leftovers()
         try expect(left.isEmpty, check, "temporary files left: \(left)")
+    }
+
+    /// WAV files whose header lies (0 Hz, 4 GHz, 2³¹ Hz, no channels, 65 535
+    /// channels) or that hold no sample at all: each is refused with
+    /// `audioDecoding` naming the file, and an existing output file is left
+    /// exactly as it was.
+    public func hostileWAVHeadersAreRefused() async throws {
+        let check = "hostileWAVHeadersAreRefused"
+        let good = constant(0.1, frames: 480, format: mono48k)
+        let out = path("precious.wav")
+        let precious = Data("an earlier result that must survive a failed mix".utf8)
+        try precious.write(to: URL(fileURLWithPath: out))
+        let cases: [(name: String, rate: UInt32, channels: UInt16, dataBytes: Int)] = [
+            ("no-samples.wav", 48_000, 1, 0),
+            ("zero-hz.wav", 0, 1, 9_600),
+            ("four-ghz.wav", 0xFFFF_FFFF, 1, 9_600),
+            ("two-to-the-31-hz.wav", 0x8000_0000, 2, 9_600),
+            ("no-channels.wav", 48_000, 0, 9_600),
+            ("65535-channels.wav", 48_000, 0xFFFF, 9_600),
+        ]
+        for hostile in cases {
+            let file = path(hostile.name)
+            try Self.wavBytes(rate: hostile.rate, channels: hostile.channels, dataBytes: hostile.dataBytes)
+                .write(to: URL(fileURLWithPath: file))
+            let timeline = AudioTimeline(clips: [
+                TimelineClip(source: .pcm(good, name: "fine"), start: 0),
+                TimelineClip(source: .file(file), start: 0.001),
+            ])
+            try await expectError(.audioDecoding, mentioning: hostile.name, check) {
+                _ = try await mixer.mix(timeline, into: .file(out, format: mono48k))
+            }
+            try await expectError(.audioDecoding, mentioning: hostile.name, check) {
+                _ = try await mixer.join(AudioJoin(segments: [.file(file), .pcm(good, name: "fine")]), into: .file(out, format: mono48k))
+            }
+            let kept = try Data(contentsOf: URL(fileURLWithPath: out))
+            try expect(kept == precious, check, "a failed mix of \(hostile.name) changed the existing output file")
+        }
+        let left = try leftovers()
+        try expect(left.isEmpty, check, "temporary files left: \(left)")
+    }
+
+    /// A 16-bit PCM WAV file whose header says `rate` and `channels`, followed
+    /// by `dataBytes` bytes of a quiet square wave (whatever the header claims).
+    static func wavBytes(rate: UInt32, channels: UInt16, dataBytes: Int) -> Data {
+        var bytes = Data()
+        func put32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        func put16(_ value: UInt16) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        bytes.append(contentsOf: Array("RIFF".utf8))
+        put32(UInt32(36 + dataBytes))
+        bytes.append(contentsOf: Array("WAVEfmt ".utf8))
+        put32(16)
+        put16(1)  // PCM
+        put16(channels)
+        put32(rate)
+        put32(rate &* UInt32(channels) &* 2)  // byte rate, wrapping like a careless writer's
+        put16(channels &* 2)  // block align
+        put16(16)
+        bytes.append(contentsOf: Array("data".utf8))
+        put32(UInt32(dataBytes))
+        for index in 0..<dataBytes { bytes.append(index / 40 % 2 == 0 ? 0x10 : 0xF0) }
+        return bytes
     }
 
     // MARK: - Helpers

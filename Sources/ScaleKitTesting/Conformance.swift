@@ -72,6 +72,12 @@ public enum HostileStrings {
         "back\\slash\\\\",
         "$1 $2 ::text \\x00 E'\\\\'",
         "\u{10FFFF} \u{FEFF}bom ⚡︎",
+        "\r",
+        "\n\n",
+        "*1\r\n$8\r\nFLUSHALL\r\n",
+        "x' OR '1'='1'; SELECT pg_sleep(10); --",
+        "$1 $2 ?, :name @var",
+        "\u{1B}[2J\u{7F}\u{07}",
         String(repeating: "x", count: 1000),
     ]
 }

@@ -30,18 +30,38 @@ struct StatusCommand: AsyncParsableCommand {
             abstract: "Atomically merge an RFC 7396 JSON patch into a job's status and print the result.")
         @OptionGroup var output: OutputOptions
         @Argument(help: "The job id.") var id: String
-        @Argument(help: "A JSON object, e.g. '{\"status\":\"processing\",\"progress\":0.5}'.") var patch: String
+        @Argument(help: "A JSON object, e.g. '{\"status\":\"processing\",\"progress\":0.5}', or @FILE to read it from FILE.")
+        var patch: String
         @Option(help: "Time to live in seconds (default 86400).") var ttl: Int?
 
         func run() async throws {
             let (id, ttl) = (id, ttl)
             let output = output
             let patch: JSONValue
-            do { patch = try JSONValue.decode(Data(self.patch.utf8)) } catch { throw output.report(error) }
+            do { patch = try Self.decodePatch(self.patch) } catch { throw output.report(error) }
             let merged = try await withBackends(output) { backends in
                 try await backends.statusTracker.mergeStatus(patch, for: id, ttl: ttl.map { .seconds($0) })
             }
             print(String(decoding: merged.jsonObject.encoded(), as: UTF8.self))
+        }
+
+        /// The patch argument (or the file it names with `@`) as JSON; a
+        /// malformed document is the caller's mistake: `invalidArgument`.
+        private static func decodePatch(_ argument: String) throws(ScaleKitError) -> JSONValue {
+            var bytes = Data(argument.utf8)
+            if argument.hasPrefix("@") {
+                let path = String(argument.dropFirst())
+                do {
+                    bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+                } catch {
+                    throw ScaleKitError(.ioError, "cannot read the patch from \(path.debugDescription): \(error.localizedDescription)")
+                }
+            }
+            do {
+                return try JSONValue.decode(bytes)
+            } catch where error.code == .corruptData {
+                throw ScaleKitError(.invalidArgument, "the patch is not valid JSON: \(error.message)")
+            }
         }
     }
 

@@ -64,6 +64,42 @@ import Testing
         #expect(abs((left.max() ?? 0) - 0.4) < 0.005)
     }
 
+    /// Compressed files cut short, cut to their first bytes, overwritten in the
+    /// middle, empty, or not audio at all behind an audio extension. What
+    /// cannot be decoded at all is `audioDecoding` naming the file; a file cut
+    /// at a frame boundary or with damage the codec conceals may decode
+    /// (shorter or with a glitch): never a crash, never another error.
+    @Test(arguments: [AudioFileFormat.mp3, .opus, .flac, .m4a])
+    func damagedCompressedFilesAreTypedErrors(_ format: AudioFileFormat) async throws {
+        let directory = try makeTemporaryDirectory("ffmpeg-damaged")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let whole = directory + "/whole.\(format.rawValue)"
+        _ = try await FFmpegAudioMixer().join(
+            AudioJoin(segments: [.pcm(sine(frequency: 440, amplitude: 0.5, seconds: 2, rate: 48_000), name: "tone")]),
+            into: .file(whole, format: AudioFormat(sampleRate: 48_000, channels: 1)))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
+        var overwritten = bytes
+        for index in stride(from: bytes.count / 3, to: 2 * bytes.count / 3, by: 1) { overwritten[index] = UInt8(truncatingIfNeeded: index &* 131) }
+        let variants: [(name: String, bytes: Data, mustFail: Bool)] = [
+            ("empty", Data(), true),
+            ("first-bytes", bytes.prefix(24), true),
+            ("not-audio", Data("Meeting notes, not audio. ".utf8 + (0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 7) }), true),
+            ("half", bytes.prefix(bytes.count / 2), false),
+            ("overwritten", overwritten, false),
+        ]
+        for variant in variants {
+            let path = directory + "/\(variant.name).\(format.rawValue)"
+            try variant.bytes.write(to: URL(fileURLWithPath: path))
+            do {
+                let summary = try await FFmpegAudioMixer().join(AudioJoin(segments: [.file(path)]), into: .memory(format: .stereo48k))
+                #expect(!variant.mustFail, "\(format) \(variant.name) decoded \(summary.frames) frames instead of failing")
+                #expect(summary.frames <= 48_000 * 2 + 4_800)
+            } catch let error as ScaleKitError {
+                #expect(error.code == .audioDecoding && error.message.contains(variant.name), "\(format) \(variant.name): \(error)")
+            }
+        }
+    }
+
     @Test func unknownExtensionAndMissingFolderAreTypedErrors() async throws {
         let timeline = AudioTimeline(clips: [TimelineClip(source: .pcm(PCMBuffer(silenceOf: 100, format: .stereo48k), name: "s"), start: 0)])
         let unknown = await #expect(throws: ScaleKitError.self) { _ = try await FFmpegAudioMixer().mix(timeline, into: .file("/tmp/out.xyz")) }

@@ -1,4 +1,5 @@
 import ScaleKit
+import ScaleKitRedis
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -54,10 +55,37 @@ import Testing
         ("DATABASE_URL", "mysql://root:hunter2@db/x", "has scheme 'mysql'"),
         ("DATABASE_URL", "sqlite://", "names no SQLite file"),
         ("DATABASE_URL", "postgresql://u:hunter2@/db", "names no host"),
+        // Out of range, or numbers in forms a human might write but Int() should not guess at.
+        ("DB_POOL_SIZE", "1000000000", "must be at most 100000"),
+        ("DB_MAX_OVERFLOW", "9223372036854775807", "must be at most 100000"),
+        ("DB_POOL_SIZE", "0x10", "is not a whole number"),
+        ("DB_POOL_SIZE", "1_000", "is not a whole number"),
+        ("DB_POOL_SIZE", "\u{FF15}", "is not a whole number"),  // a full-width digit 5
+        ("DB_POOL_SIZE", "5\n6", "DB_POOL_SIZE=5\\n6 is not a whole number"),
+        ("DB_POOL_TIMEOUT", "inf", "is not a number of seconds"),
+        ("DB_POOL_TIMEOUT", "1e400", "is not a number of seconds"),
+        ("DB_POOL_TIMEOUT", "-0", "must be positive"),
+        ("DB_POOL_TIMEOUT", "1e-300", "is less than a millisecond"),
+        ("DB_POOL_RECYCLE", "-1", "must be positive"),
+        // Credentials in malformed URLs, pasted without percent-encoding: never printed.
+        ("REDIS_URL", "redis://:hunter2@h\r\nSET x 1", "redis://:***@h\\r\\nSET x 1 is not a valid URL"),
+        ("REDIS_URL", "redis://:hun/ter2@host/0", "REDIS_URL=redis://:***@host/0"),
+        ("REDIS_URL", "redis://:hun?ter2@host/0", "REDIS_URL=redis://:***@host/0"),
+        ("REDIS_URL", "redis://:hun#ter2@host/0", "REDIS_URL=redis://:***@host/0"),
+        ("REDIS_URL", "redis://:hunter2@h:6379/99999999999999999999", "database number"),
+        ("REDIS_URL", "redis://:hunter2@h:6379/-1", "database number"),
+        ("DATABASE_URL", "mysql://u:hun ter2@db/x", "mysql://u:***@db/x"),
+        ("DATABASE_URL", "sqlite:", "names no SQLite file"),
     ])
-    func malformedValuesNameTheVariable(variable: String, value: String, expected: String) {
-        let error = #expect(throws: ScaleKitError.self) { try ScaleKitConfiguration(environment: [variable: value]) }
+    func malformedValuesNameTheVariable(variable: String, value: String, expected: String) throws {
+        // Either the environment reader refuses it, or the backend's own URL parser does.
+        let error = #expect(throws: ScaleKitError.self) {
+            let configuration = try ScaleKitConfiguration(environment: [variable: value])
+            if let url = configuration.redisURL { _ = try RedisConnectionConfiguration(url: url) }
+        }
         #expect(error?.code == .invalidConfiguration)
+        #expect(error?.description.contains("\r") == false && error?.description.contains("\n") == false)
+        #expect(error?.description.contains("ter2") == false)
         #expect(error?.message.contains(variable) == true)
         #expect(error?.message.contains(expected) == true, "\(error?.message ?? "")")
         #expect(error?.description.contains("hunter2") == false)
@@ -77,6 +105,12 @@ import Testing
         ("password='s3 cret' x", "password=*** x"),
         ("redis://host:6379", "redis://host:6379"),
         ("redis://user@host", "redis://user@host"),
+        ("redis://:pa/ss@host/0", "redis://:***@host/0"),
+        ("redis://u:pa?ss#x@host", "redis://u:***@host"),
+        ("postgresql://u:pa ss@db/x failed", "postgresql://u:***@db/x failed"),
+        ("postgresql://u@h/db?password=s3cret&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        ("redis://host:6379: Connection refused", "redis://host:6379: Connection refused"),
+        ("PASSWORD=s3cret", "PASSWORD=***"),
     ])
     func redaction(input: String, expected: String) {
         #expect(redactingCredentials(in: input) == expected)

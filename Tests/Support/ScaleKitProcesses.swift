@@ -20,9 +20,12 @@ public enum ScaleKitProcesses {
 
     /// The result of one process.
     public struct Result: Sendable {
+        /// The exit code, or the signal's number when ``crashed``.
         public var status: Int32
         public var standardOutput: String
         public var standardError: String
+        /// Whether the process died of a signal (a trap, a segfault, a kill) instead of exiting.
+        public var crashed = false
 
         /// Standard output decoded as a JSON object of integers (what `scalekit hammer` prints).
         public func counts() throws -> [String: Int] {
@@ -66,7 +69,10 @@ public enum ScaleKitProcesses {
             async let errData = readAll(error)
             let (out, err) = try await (outData, errData)
             process.waitUntilExit()
-            results.append(Result(status: process.terminationStatus, standardOutput: String(decoding: out, as: UTF8.self), standardError: String(decoding: err, as: UTF8.self)))
+            results.append(
+                Result(
+                    status: process.terminationStatus, standardOutput: String(decoding: out, as: UTF8.self),
+                    standardError: String(decoding: err, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal))
         }
         return results
     }
@@ -138,7 +144,8 @@ public enum ScaleKitProcesses {
             while !(output.snapshot().ended && error.snapshot().ended) { try await Task.sleep(for: .milliseconds(20)) }
             return Result(
                 status: process.process.terminationStatus, standardOutput: String(decoding: output.snapshot().data, as: UTF8.self),
-                standardError: String(decoding: error.snapshot().data, as: UTF8.self))
+                standardError: String(decoding: error.snapshot().data, as: UTF8.self),
+                crashed: process.process.terminationReason == .uncaughtSignal)
         }
 
         private func waitForExit() async {

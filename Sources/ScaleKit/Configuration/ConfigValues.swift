@@ -13,13 +13,16 @@ struct ConfigValues {
         return trimmed.isEmpty ? nil : trimmed
     }
 
-    func integer(_ variable: Variable, default defaultValue: Int, minimum: Int) throws(ScaleKitError) -> Int {
+    func integer(_ variable: Variable, default defaultValue: Int, minimum: Int, maximum: Int = .max) throws(ScaleKitError) -> Int {
         guard let text = try nonEmptyString(variable) else { return defaultValue }
         guard let value = Int(text) else {
             throw invalid(variable, text, "is not a whole number")
         }
         guard value >= minimum else {
             throw invalid(variable, text, "must be at least \(minimum)")
+        }
+        guard value <= maximum else {
+            throw invalid(variable, text, "must be at most \(maximum)")
         }
         return value
     }
@@ -32,6 +35,9 @@ struct ConfigValues {
         }
         guard allowZero ? value >= 0 : value > 0 else {
             throw invalid(variable, text, allowZero ? "must not be negative" : "must be positive")
+        }
+        guard value == 0 || value >= 0.001 else {
+            throw invalid(variable, text, "is less than a millisecond")
         }
         guard value <= 365 * 86_400 else {
             throw invalid(variable, text, "is more than a year")
@@ -53,10 +59,25 @@ struct ConfigValues {
         if let port = components.port, !(1...65_535).contains(port) {
             throw invalid(variable, text, "has port \(port) out of range")
         }
+        if scheme == "redis" || scheme == "rediss" {
+            let database = components.path.drop { $0 == "/" }
+            guard database.isEmpty || Int(database).map({ $0 >= 0 }) == true else {
+                throw invalid(variable, text, "has a database number that is not a whole number ≥ 0")
+            }
+        }
         return text
     }
 
     private func invalid(_ variable: Variable, _ value: String, _ problem: String) -> ScaleKitError {
-        ScaleKitError(.invalidConfiguration, "\(variable.name)=\(redactingCredentials(in: value)) \(problem)")
+        ScaleKitError(.invalidConfiguration, "\(variable.name)=\(printable(redactingCredentials(in: value))) \(problem)")
     }
+}
+
+/// `text` with control characters escaped (`\r`, `\n`, `\u{1B}`), so a
+/// hostile value cannot forge extra lines in a log or a terminal.
+func printable(_ text: String) -> String {
+    guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+    return text.unicodeScalars.map { scalar in
+        scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
+    }.joined()
 }

@@ -58,8 +58,8 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
             database = .defaultSQLite
         }
         pool = PoolSettings(
-            size: try values.integer(Variable.poolSize, default: 10, minimum: 1),
-            maxOverflow: try values.integer(Variable.maxOverflow, default: 20, minimum: 0),
+            size: try values.integer(Variable.poolSize, default: 10, minimum: 1, maximum: PoolSettings.maximumConnections),
+            maxOverflow: try values.integer(Variable.maxOverflow, default: 20, minimum: 0, maximum: PoolSettings.maximumConnections),
             timeout: .seconds(try values.seconds(Variable.poolTimeout, default: 30, allowZero: false)),
             recycle: .seconds(try values.seconds(Variable.poolRecycle, default: 3600, allowZero: false))
         )
@@ -104,14 +104,14 @@ public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
         } else if lowered.hasPrefix("sqlite:") {
             let path = lowered.hasPrefix("sqlite:///") ? String(text.dropFirst("sqlite:///".count)) : ""
             guard !path.isEmpty else {
-                throw ScaleKitError(.invalidConfiguration, "\(variable)=\(text) names no SQLite file (sqlite:///path)")
+                throw ScaleKitError(.invalidConfiguration, "\(variable)=\(printable(redactingCredentials(in: text))) names no SQLite file (sqlite:///path)")
             }
             // sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them.
             self = .sqlite(path: path.removingPercentEncoding ?? path)
         } else {
             throw ScaleKitError(
                 .invalidConfiguration,
-                "\(variable)=\(redactingCredentials(in: text)) is not supported: use postgresql://, postgres:// or sqlite:///path")
+                "\(variable)=\(printable(redactingCredentials(in: text))) is not supported: use postgresql://, postgres:// or sqlite:///path")
         }
     }
 
@@ -134,6 +134,10 @@ public struct PoolSettings: Sendable, Hashable {
     public var timeout: Duration
     /// Age after which a connection is replaced (`DB_POOL_RECYCLE`, 3600 s).
     public var recycle: Duration
+
+    /// The largest `DB_POOL_SIZE` and `DB_MAX_OVERFLOW` accepted (PostgreSQL's
+    /// own `max_connections` tops out at 262 143; more is certainly a typo).
+    public static let maximumConnections = 100_000
 
     public init(size: Int = 10, maxOverflow: Int = 20, timeout: Duration = .seconds(30), recycle: Duration = .seconds(3600)) {
         self.size = size

@@ -18,26 +18,38 @@ private func redactURLUserInfo(in text: String) -> String {
     while let schemeEnd = rest.range(of: "://") {
         output += rest[..<schemeEnd.upperBound]
         rest = rest[schemeEnd.upperBound...]
-        // The authority ends at the first '/', '?', '#' or whitespace.
-        let authorityEnd =
-            rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" || $0.isWhitespace })
-            ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        if let at = authority.lastIndex(of: "@") {
-            let userInfo = authority[..<at]
-            if let colon = userInfo.firstIndex(of: ":") {
-                output += userInfo[..<colon] + ":***"
-            } else {
-                output += userInfo
-            }
-            output += authority[at...]
+        guard let at = userInfoEnd(in: rest) else { continue }
+        let userInfo = rest[..<at]
+        if let colon = userInfo.firstIndex(of: ":") {
+            output += userInfo[..<colon] + ":***"
         } else {
-            output += authority
+            output += userInfo
         }
-        rest = rest[authorityEnd...]
+        rest = rest[at...]
     }
     output += rest
     return output
+}
+
+/// Where the user information after `scheme://` ends (its `@`), erring
+/// towards redacting too much: passwords are often pasted without
+/// percent-encoding, so a `/`, `?`, `#` or even a space in one must not end
+/// the redaction early and leak the rest.
+///
+/// - The last `@` before the next whitespace ends it (`redis://:pa/ss@host`).
+/// - Failing that, when the first word is `user:something` with no `/`, the
+///   first `@` later on the same line ends it (`postgresql://u:hun ter2@db/x`).
+private func userInfoEnd(in rest: Substring) -> Substring.Index? {
+    let wordEnd = rest.firstIndex(where: \.isWhitespace) ?? rest.endIndex
+    let word = rest[..<wordEnd]
+    if let at = word.lastIndex(of: "@") {
+        return at
+    }
+    guard word.contains(":"), !word.contains("/") else { return nil }
+    let lineEnd = rest.firstIndex(where: \.isNewline) ?? rest.endIndex
+    let line = rest[..<lineEnd]
+    let nextURL = line.range(of: "://")?.lowerBound ?? line.endIndex
+    return line[..<nextURL].firstIndex(of: "@")
 }
 
 private func redactKeywordPasswords(in text: String) -> String {

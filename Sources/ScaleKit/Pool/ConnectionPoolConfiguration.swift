@@ -49,6 +49,10 @@ public struct ConnectionPoolConfiguration: Sendable, Hashable {
 
     /// Connections kept when idle, never negative.
     var keptSize: Int { max(0, size) }
-    /// The most connections open at once: `size + maxOverflow`, at least 1.
-    var capacity: Int { max(1, keptSize + max(0, maxOverflow)) }
+    /// The most connections open at once: `size + maxOverflow`, at least 1
+    /// (saturating: `Int.max` overflow means "no limit", not a crash).
+    var capacity: Int {
+        let (sum, overflowed) = keptSize.addingReportingOverflow(max(0, maxOverflow))
+        return max(1, overflowed ? Int.max : sum)
+    }
 }

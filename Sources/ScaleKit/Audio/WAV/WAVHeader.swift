@@ -18,6 +18,11 @@ package struct WAVHeader: Sendable, Equatable {
 
     package var bytesPerFrame: Int { channels * (encoding == .int16 ? 2 : 4) }
 
+    /// The highest sample rate a readable file may declare (FFmpeg's own WAV demuxer is similar).
+    package static let maximumSampleRate = 768_000
+    /// The most channels a readable file may declare.
+    package static let maximumChannels = 64
+
     /// Parses a header from the first bytes of a file.
     /// - Throws: ``ScaleKitError/Code/audioDecoding`` naming `name` when the bytes are not a PCM WAV header.
     package static func parse(_ bytes: [UInt8], name: String) throws -> WAVHeader {
@@ -48,6 +53,10 @@ package struct WAVHeader: Sendable, Equatable {
                 default: throw fail("format tag \(format.tag) with \(format.bits) bits is not 16-bit PCM or 32-bit float")
                 }
                 guard format.channels > 0, format.rate > 0 else { throw fail("zero channels or sample rate") }
+                // Headers lie: refuse what no real recording has, before any buffer is sized from it.
+                guard format.rate <= maximumSampleRate else { throw fail("a sample rate of \(format.rate) Hz is beyond \(maximumSampleRate) Hz") }
+                guard format.channels <= maximumChannels else { throw fail("\(format.channels) channels are more than \(maximumChannels)") }
+                guard size > 0 else { throw fail("the data chunk holds no samples") }
                 return WAVHeader(sampleRate: format.rate, channels: format.channels, encoding: encoding, dataOffset: body, dataSize: size)
             }
             offset = body + size + (size & 1)
