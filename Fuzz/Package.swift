@@ -18,5 +18,8 @@ let package = Package(
             name: "FuzzConfiguration", dependencies: fuzzDependencies),
         .executableTarget(
             name: "FuzzMergePatch", dependencies: fuzzDependencies),
+        .executableTarget(
+            name: "FuzzAudioDecoder",
+            dependencies: fuzzDependencies + [.product(name: "ScaleKitAudio", package: "ScaleKit")]),
     ]
 )

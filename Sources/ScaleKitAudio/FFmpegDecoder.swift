@@ -37,12 +37,26 @@ final class FFmpegDecoder {
         try checkFFmpeg(avcodec_parameters_to_context(codec.pointer, stream.pointee.codecpar), .audioDecoding, "\(label): bad codec parameters")
         codec.pointer.pointee.pkt_timebase = stream.pointee.time_base
         try checkFFmpeg(avcodec_open2(codec.pointer, decoder, nil), .audioDecoding, "\(label): cannot open the decoder")
+        try Self.checkShape(rate: codec.pointer.pointee.sample_rate, channels: codec.pointer.pointee.ch_layout.nb_channels, label: label)
         if stream.pointee.duration != scalekit_av_nopts_value(), stream.pointee.duration > 0 {
             declaredSeconds = Double(stream.pointee.duration) * av_q2d(stream.pointee.time_base)
         } else if input.pointer.pointee.duration != scalekit_av_nopts_value(), input.pointer.pointee.duration > 0 {
             declaredSeconds = Double(input.pointer.pointee.duration) / Double(AV_TIME_BASE)
         } else {
             declaredSeconds = nil
+        }
+    }
+
+    /// Refuses a sample rate or channel count no real recording has, before a
+    /// resampler sizes its buffers from it: headers lie (a WAV file claiming
+    /// 1 GHz made libswresample allocate gigabytes). The limits are the pure-Swift
+    /// WAV reader's, so both mixers refuse the same files.
+    static func checkShape(rate: Int32, channels: Int32, label: String) throws {
+        guard rate > 0, Int(rate) <= WAVHeader.maximumSampleRate else {
+            throw ScaleKitError(.audioDecoding, "\(label) declares a sample rate of \(rate) Hz, outside 1…\(WAVHeader.maximumSampleRate)")
+        }
+        guard channels > 0, Int(channels) <= WAVHeader.maximumChannels else {
+            throw ScaleKitError(.audioDecoding, "\(label) declares \(channels) channels, outside 1…\(WAVHeader.maximumChannels)")
         }
     }
 

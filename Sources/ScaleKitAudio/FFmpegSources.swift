@@ -194,6 +194,7 @@ final class FFmpegFileSource: PCMFrameSource {
     private func converter(for frame: UnsafeMutablePointer<AVFrame>) throws -> FloatConverter {
         let shape = (frame.pointee.format, frame.pointee.sample_rate, frame.pointee.ch_layout.nb_channels)
         if let converter, let inputShape, inputShape == shape { return converter }
+        try FFmpegDecoder.checkShape(rate: shape.1, channels: shape.2, label: decoder.label)
         let first = converter == nil
         if let converter {
             // The stream changed shape mid-way (rare: chained Ogg, some MP3s): drain the old converter first.

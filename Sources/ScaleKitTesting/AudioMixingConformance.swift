@@ -355,7 +355,7 @@ public struct AudioMixingConformance<Mixer: AudioMixing>: Sendable {
         try expect(left.isEmpty, check, "temporary files left: \(left)")
     }
 
-    /// WAV files whose header lies (0 Hz, 4 GHz, 2³¹ Hz, no channels, 65 535
+    /// WAV files whose header lies (0 Hz, 4 GHz, 1 GHz, 2³¹ Hz, no channels, 65 535
     /// channels) or that hold no sample at all: each is refused with
     /// `audioDecoding` naming the file, and an existing output file is left
     /// exactly as it was.
@@ -369,6 +369,8 @@ public struct AudioMixingConformance<Mixer: AudioMixing>: Sendable {
             ("no-samples.wav", 48_000, 1, 0),
             ("zero-hz.wav", 0, 1, 9_600),
             ("four-ghz.wav", 0xFFFF_FFFF, 1, 9_600),
+            ("one-ghz.wav", 1_000_000_000, 2, 9_600),
+            ("800-khz.wav", 800_000, 1, 9_600),
             ("two-to-the-31-hz.wav", 0x8000_0000, 2, 9_600),
             ("no-channels.wav", 48_000, 0, 9_600),
             ("65535-channels.wav", 48_000, 0xFFFF, 9_600),

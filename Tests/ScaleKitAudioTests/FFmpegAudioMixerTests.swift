@@ -100,6 +100,24 @@ import Testing
         }
     }
 
+    /// Regression (found by Fuzz/FuzzAudioDecoder): a WAVE_FORMAT_EXTENSIBLE
+    /// header claiming about 1 GHz made the resampler allocate over 2 GB.
+    /// The fuzz input's first byte picks the file name; the rest is the file.
+    @Test func fuzzFindingOneGigahertzWAVIsRefused() async throws {
+        let input = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fuzz/Corpus/FuzzAudioDecoder/regression-oom-1ghz-extensible-wav")
+        let directory = try makeTemporaryDirectory("ffmpeg-fuzz")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/input.wav"
+        try Data(try Data(contentsOf: input).dropFirst()).write(to: URL(fileURLWithPath: path))
+        for mixer in [FFmpegAudioMixer() as any AudioMixing, PCMAudioMixer()] {
+            let error = await #expect(throws: ScaleKitError.self) {
+                _ = try await mixer.join(AudioJoin(segments: [.file(path)]), into: .memory(format: AudioFormat(sampleRate: 8_000, channels: 1)))
+            }
+            #expect(error?.code == .audioDecoding && error?.message.contains("input.wav") == true, "\(type(of: mixer)): \(String(describing: error))")
+        }
+    }
+
     @Test func unknownExtensionAndMissingFolderAreTypedErrors() async throws {
         let timeline = AudioTimeline(clips: [TimelineClip(source: .pcm(PCMBuffer(silenceOf: 100, format: .stereo48k), name: "s"), start: 0)])
         let unknown = await #expect(throws: ScaleKitError.self) { _ = try await FFmpegAudioMixer().mix(timeline, into: .file("/tmp/out.xyz")) }

@@ -1,0 +1,54 @@
+import Dispatch
+import Foundation
+import FuzzSupport
+import ScaleKit
+import ScaleKitAudio
+
+/// The input's first byte picks the file name (bit 0: `input.wav`, opened
+/// with FFmpeg's WAV demuxer and also read by the pure-Swift WAV reader; or
+/// `input.bin`, which FFmpeg probes), the rest is the file. Decoding it
+/// through the mixers must succeed or throw `audioDecoding`; a decode that
+/// runs past 10 s of output is cancelled and must throw `cancelled`.
+/// Anything else (another error, a crash, a leak) is a finding.
+runFuzzer(fuzzOne)
+
+private let directory: String = {
+    let path = NSTemporaryDirectory() + "scalekit-fuzz-audio-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let input = bytes(data, size)
+    guard let selector = input.first else { return 0 }
+    let path = directory + (selector & 1 == 0 ? "/input.wav" : "/input.bin")
+    guard FileManager.default.createFile(atPath: path, contents: Data(input.dropFirst())) else { fatalError("cannot write \(path)") }
+    var mixers: [any AudioMixing] = [FFmpegAudioMixer()]
+    if path.hasSuffix(".wav") { mixers.append(PCMAudioMixer()) }
+    for mixer in mixers {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await decode(path, with: mixer)
+            done.signal()
+        }
+        done.wait()
+    }
+    return 0
+}
+
+private func decode(_ path: String, with mixer: any AudioMixing) async {
+    let output = AudioOutput.memory(format: AudioFormat(sampleRate: 8_000, channels: 1))
+    do {
+        _ = try await mixer.join(AudioJoin(segments: [.file(path)]), into: output) { progress in
+            // Progress is reported on the mixing task: cancel it there.
+            if progress.secondsDone > 10 { withUnsafeCurrentTask { $0?.cancel() } }
+        }
+    } catch let error as ScaleKitError {
+        precondition(error.code == .audioDecoding || error.code == .cancelled, "\(type(of: mixer)): unexpected error \(error)")
+        precondition(
+            error.code == .cancelled || error.message.contains("input."), "\(type(of: mixer)): the error does not name the file: \(error)")
+    } catch {
+        preconditionFailure("\(type(of: mixer)): not a ScaleKitError: \(error)")
+    }
+}
