@@ -7,18 +7,19 @@ import Foundation
 /// `advance` moves time for TTLs: for a backend whose expiry follows the
 /// injected clock, advance the clock; for a server that expires keys on its
 /// own clock (Redis), sleep for the duration as well. TTLs in these checks are
-/// one to five seconds.
+/// one to five seconds, times `timeScale`: raise it for a real server on a
+/// slow machine (under a sanitizer), where a call may take most of a second.
 public enum StatusTrackingConformance {
     public typealias Factory = @Sendable (ManualWallClock) async throws -> any StatusTracking
     public typealias Advance = @Sendable (ManualWallClock, Duration) async throws -> Void
 
-    public static func run(_ make: Factory, advance: Advance) async throws {
+    public static func run(_ make: Factory, advance: Advance, timeScale: Double = 1) async throws {
         var runner = CheckRunner()
         await runner.run("absent is nil") { try await absentIsNil(make) }
         await runner.run("set and get round-trip") { try await roundTrip(make) }
         await runner.run("merge semantics") { try await mergeSemantics(make) }
         await runner.run("invalid patches change nothing") { try await invalidPatches(make) }
-        await runner.run("TTL expiry and refresh") { try await ttl(make, advance) }
+        await runner.run("TTL expiry and refresh") { try await ttl(make, advance, scale: max(1, timeScale)) }
         await runner.run("delete") { try await delete(make) }
         await runner.run("hostile ids and values") { try await hostile(make) }
         await runner.run("concurrent merges lose nothing") { try await concurrentMerges(make) }
@@ -89,20 +90,23 @@ public enum StatusTrackingConformance {
         try expect(after == before, check, "a refused patch must not change the status: \(String(describing: after))")
     }
 
-    static func ttl(_ make: Factory, _ advance: Advance) async throws {
+    static func ttl(_ make: Factory, _ advance: Advance, scale: Double) async throws {
         let check = "TTL expiry and refresh"
         let clock = ManualWallClock()
         let tracker = try await make(clock)
         // Wide margins: a server that expires keys on its own clock is
         // checked with real sleeps, which overshoot on a loaded machine.
-        try await tracker.setStatus(JobStatus(state: .processing), for: "short", ttl: .seconds(1))
-        try await tracker.setStatus(JobStatus(state: .processing), for: "refreshed", ttl: .seconds(2))
+        let (short, long, refreshedTTL, step) = (
+            Duration.seconds(1) * scale, Duration.seconds(2) * scale, Duration.seconds(5) * scale, Duration.milliseconds(1500) * scale
+        )
+        try await tracker.setStatus(JobStatus(state: .processing), for: "short", ttl: short)
+        try await tracker.setStatus(JobStatus(state: .processing), for: "refreshed", ttl: long)
         try await tracker.setStatus(JobStatus(state: .processing), for: "default")
-        try await advance(clock, .milliseconds(1500))
-        try await tracker.mergeStatus(["progress": 0.5], for: "refreshed", ttl: .seconds(5))
-        try await advance(clock, .milliseconds(1500))
-        let short = try await tracker.status(for: "short")
-        try expect(short == nil, check, "a status past its TTL is gone: \(String(describing: short))")
+        try await advance(clock, step)
+        try await tracker.mergeStatus(["progress": 0.5], for: "refreshed", ttl: refreshedTTL)
+        try await advance(clock, step)
+        let expired = try await tracker.status(for: "short")
+        try expect(expired == nil, check, "a status past its TTL is gone: \(String(describing: expired))")
         let refreshed = try await tracker.status(for: "refreshed")
         try expect(refreshed?.progress == 0.5, check, "a merge refreshes the TTL: \(String(describing: refreshed))")
         let byDefault = try await tracker.status(for: "default")

@@ -19,7 +19,7 @@ struct PostgresTimeoutTests {
         let error = await #expect(throws: ScaleKitError.self) { try await PostgresConnection.connect(url: url) }
         #expect(error?.code == .timeout, "\(String(describing: error))")
         #expect(error?.description.contains("hunter2") == false)
-        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(8)))
 
         // Through the repository and its pool: the same typed error, no pool wait.
         let repository = try PostgresVideoRepository(url: url, pool: ConnectionPoolConfiguration(size: 1, maxOverflow: 0, timeout: .seconds(60)))
@@ -39,7 +39,7 @@ struct PostgresTimeoutTests {
         let error = await #expect(throws: ScaleKitError.self) { try await PostgresConnection.connect(url: url) }
         #expect(error?.code == .connectionFailed)
         #expect(error?.description.contains("hunter2") == false)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(5)))
     }
 
     /// A backend frozen with SIGSTOP in the middle of a session (our own
@@ -63,7 +63,7 @@ struct PostgresTimeoutTests {
         }
         kill(pid, SIGCONT)
         #expect(error?.code == .timeout, "\(String(describing: error))")
-        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(15)))
 
         // The same repository carries on with a fresh connection.
         let claim = try await repository.claimVideo(id: "after", title: nil, originalURL: nil, lease: .seconds(60))

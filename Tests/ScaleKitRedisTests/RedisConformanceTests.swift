@@ -32,7 +32,7 @@ struct RedisConformanceTests {
             advance: { clock, duration in
                 clock.advance(by: duration)
                 try await Task.sleep(for: duration)  // Redis expires keys on its own clock
-            })
+            }, timeScale: min(TestServers.slowdown, 3))
         try await expectEveryKeyExpires(matching: "\(prefix)*", permanentSuffix: nil)
     }
 

@@ -15,7 +15,11 @@ enum TestRedis {
         return try sharedClient ?? RedisClient(url: url)
     }
 
-    private static let sharedClient: RedisClient? = TestServers.redisURL.flatMap { try? RedisClient(url: $0) }
+    private static let sharedClient: RedisClient? = TestServers.redisURL.flatMap {
+        var pool = RedisClient.defaultPoolConfiguration
+        pool.timeout = TestServers.scaled(pool.timeout)
+        return try? RedisClient(url: $0, pool: pool)
+    }
 
     /// A fresh prefix, so tests running in parallel on one server never share keys.
     static func uniquePrefix(_ name: String) -> String { "sktest:\(name):\(UUID().uuidString.prefix(8))" }

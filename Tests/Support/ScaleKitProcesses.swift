@@ -47,33 +47,10 @@ public enum ScaleKitProcesses {
     public static func run(
         count: Int, environment: [String: String], arguments: @Sendable (Int) -> [String]
     ) async throws -> [Result] {
-        var processes: [(Process, Pipe, Pipe)] = []
-        var fullEnvironment = environment
-        for name in ["PATH", "HOME", "TMPDIR"] { fullEnvironment[name] = ProcessInfo.processInfo.environment[name] }
-        for index in 0..<count {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments(index)
-            process.environment = fullEnvironment
-            let output = Pipe()
-            let error = Pipe()
-            process.standardOutput = output
-            process.standardError = error
-            processes.append((process, output, error))
-        }
-        for (process, _, _) in processes { try process.run() }
+        var running: [Running] = []
+        for index in 0..<count { running.append(try start(environment: environment, arguments: arguments(index))) }
         var results: [Result] = []
-        for (process, output, error) in processes {
-            // Read both pipes before waiting, so a full pipe cannot block the child.
-            async let outData = readAll(output)
-            async let errData = readAll(error)
-            let (out, err) = try await (outData, errData)
-            process.waitUntilExit()
-            results.append(
-                Result(
-                    status: process.terminationStatus, standardOutput: String(decoding: out, as: UTF8.self),
-                    standardError: String(decoding: err, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal))
-        }
+        for process in running { results.append(try await process.wait()) }
         return results
     }
 
@@ -86,7 +63,9 @@ public enum ScaleKitProcesses {
     /// output and kill it mid-way (a worker that crashes).
     public static func start(environment: [String: String], arguments: [String]) throws -> Running {
         var fullEnvironment = environment
-        for name in ["PATH", "HOME", "TMPDIR"] { fullEnvironment[name] = ProcessInfo.processInfo.environment[name] }
+        for name in ["PATH", "HOME", "TMPDIR", "TSAN_OPTIONS", "ASAN_OPTIONS", "LSAN_OPTIONS"] {
+            fullEnvironment[name] = ProcessInfo.processInfo.environment[name]
+        }
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -95,22 +74,28 @@ public enum ScaleKitProcesses {
         let error = Pipe()
         process.standardOutput = output
         process.standardError = error
+        let exited = Event()
+        process.terminationHandler = { _ in exited.fire() }
         try process.run()
-        return Running(process: process, output: output, error: error)
+        return Running(process: process, exited: exited, output: output, error: error)
     }
 
     /// A `scalekit` process started by ``start(environment:arguments:)``.
     ///
-    /// Both pipes are drained from the start by threads of their own, so a
-    /// process that logs a lot (every failed call during an outage) never
-    /// blocks on a full pipe while the test is busy elsewhere.
+    /// Nothing here blocks a thread of Swift's cooperative pool (which has
+    /// only as many threads as cores: a test blocked in `waitUntilExit` or a
+    /// pipe read stalls every other test's tasks): the pipes are drained by
+    /// threads of their own, and the exit is signalled by Process's
+    /// termination handler.
     public final class Running: Sendable {
         private let process: SendableProcess
+        private let exited: Event
         private let output: Drain
         private let error: Drain
 
-        init(process: Process, output: Pipe, error: Pipe) {
+        init(process: Process, exited: Event, output: Pipe, error: Pipe) {
             self.process = SendableProcess(process: process)
+            self.exited = exited
             self.output = Drain(output.fileHandleForReading)
             self.error = Drain(error.fileHandleForReading)
         }
@@ -135,33 +120,56 @@ public enum ScaleKitProcesses {
         /// Sends `signal` (SIGKILL: a crash, no cleanup) and waits for the process to end.
         public func kill(_ signal: Int32) async {
             Glibc.kill(pid, signal)
-            await waitForExit()
+            await exited.wait()
         }
 
         /// Waits for the process to end and returns everything it printed.
         public func wait() async throws -> Result {
-            await waitForExit()
-            while !(output.snapshot().ended && error.snapshot().ended) { try await Task.sleep(for: .milliseconds(20)) }
+            await exited.wait()
+            await output.ended.wait()
+            await error.ended.wait()
             return Result(
                 status: process.process.terminationStatus, standardOutput: String(decoding: output.snapshot().data, as: UTF8.self),
                 standardError: String(decoding: error.snapshot().data, as: UTF8.self),
                 crashed: process.process.terminationReason == .uncaughtSignal)
         }
-
-        private func waitForExit() async {
-            let process = self.process
-            await Task.detached { process.process.waitUntilExit() }.value
-        }
     }
 
-    /// `Process` is thread-safe for what ``Running`` does with it (pid, wait, status).
+    /// `Process` is thread-safe for what ``Running`` does with it once it runs (pid, status).
     struct SendableProcess: @unchecked Sendable {
         let process: Process
     }
 
+    /// Something that happens once; tasks wait for it without blocking a thread.
+    final class Event: Sendable {
+        private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+        func fire() {
+            let waiters = state.withLock { state in
+                state.fired = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        func wait() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let fired = state.withLock { state in
+                    if !state.fired { state.waiters.append(continuation) }
+                    return state.fired
+                }
+                if fired { continuation.resume() }
+            }
+        }
+    }
+
     /// Reads one pipe to its end on a thread of its own, keeping everything read.
     final class Drain: Sendable {
-        private let state = Mutex<(data: Data, ended: Bool)>((Data(), false))
+        private let state = Mutex<Data>(Data())
+        /// Fired when the pipe reached its end.
+        let ended = Event()
+        private let isEnded = Atomic<Bool>(false)
 
         init(_ handle: FileHandle) {
             let sendableHandle = SendableHandle(handle: handle)
@@ -169,22 +177,21 @@ public enum ScaleKitProcesses {
                 while true {
                     let chunk = sendableHandle.handle.availableData
                     if chunk.isEmpty { break }
-                    state.withLock { $0.data.append(chunk) }
+                    state.withLock { $0.append(chunk) }
                 }
-                state.withLock { $0.ended = true }
+                isEnded.store(true, ordering: .releasing)
+                ended.fire()
             }
         }
 
-        func snapshot() -> (data: Data, ended: Bool) { state.withLock { ($0.data, $0.ended) } }
+        func snapshot() -> (data: Data, ended: Bool) {
+            let ended = isEnded.load(ordering: .acquiring)
+            return (state.withLock { $0 }, ended)
+        }
     }
 
     /// A reading end used by exactly one drain thread.
     struct SendableHandle: @unchecked Sendable {
         let handle: FileHandle
-    }
-
-    private static func readAll(_ pipe: Pipe) async throws -> Data {
-        let handle = pipe.fileHandleForReading
-        return try await Task.detached { try handle.readToEnd() ?? Data() }.value
     }
 }

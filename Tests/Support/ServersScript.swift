@@ -43,7 +43,9 @@ public enum ServersScript {
             \(commands)
             } > "$SCALEKIT_OUTPUT_FILE"
             """
-        var environment = ProcessInfo.processInfo.environment.merging(variables) { $1 }
+        // The shared servers' state (exported by scripts/with-servers.sh) never
+        // leaks in: stop_servers would otherwise stop the shared servers.
+        var environment = ProcessInfo.processInfo.environment.merging(clearedState) { $1 }.merging(variables) { $1 }
         environment["SCALEKIT_SERVERS_SCRIPT"] = script
         environment["SCALEKIT_OUTPUT_FILE"] = outputFile.path
         let finalEnvironment = environment

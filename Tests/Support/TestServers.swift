@@ -23,6 +23,17 @@ public enum TestServers {
         public var description: String
     }
 
+    /// How much slower than usual the tests run (`SCALEKIT_TEST_SLOWDOWN`,
+    /// set by scripts/test.sh for the sanitizer stages; 1 otherwise).
+    public static var slowdown: Double {
+        environment["SCALEKIT_TEST_SLOWDOWN"].flatMap(Double.init).map { max(1, $0) } ?? 1
+    }
+
+    /// `duration` stretched by ``slowdown``: for pool timeouts and for the
+    /// loose upper bounds that prove a call does not hang, never for the
+    /// timeouts whose firing a test checks.
+    public static func scaled(_ duration: Duration) -> Duration { duration * slowdown }
+
     public static func requireRedisURL() throws -> String {
         guard let url = redisURL else { throw Missing(description: "SCALEKIT_TEST_REDIS_URL is not set: run the tests through scripts/test.sh") }
         return url

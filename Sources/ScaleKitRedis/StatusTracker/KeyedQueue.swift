@@ -1,4 +1,4 @@
-import Synchronization
+import ScaleKit
 
 /// Runs bodies for the same key one at a time, in arrival order, within this process.
 ///
@@ -9,7 +9,9 @@ import Synchronization
 /// merges a second; Docs/Redis.md.)
 final class KeyedQueue: Sendable {
     /// For each busy key, the callers waiting for it.
-    private let waiters = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
+    /// Sanitizer-visible: tasks contend for it, and ThreadSanitizer cannot see a
+    /// plain `Mutex` hand over on Linux (it reported false races here).
+    private let waiters = SanitizerVisibleMutex<[String: [CheckedContinuation<Void, Never>]]>([:])
 
     func run<R>(_ key: String, _ body: () async throws -> R) async throws -> R {
         await acquire(key)
