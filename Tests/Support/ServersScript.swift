@@ -58,7 +58,11 @@ public enum ServersScript {
         guard status == 0 else {
             throw Failure(description: "servers.sh failed (\(status)) running: \(commands)")
         }
-        return (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+        // Read through FileHandle: String(contentsOf:) leaks its read buffer in this
+        // toolchain's FoundationEssentials (LeakSanitizer, readBytesFromFile).
+        let handle = try FileHandle(forReadingFrom: outputFile)
+        defer { try? handle.close() }
+        return String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
     }
 
     private static func spawnAndWait(_ arguments: [String], environment: [String: String]) throws -> Int32 {

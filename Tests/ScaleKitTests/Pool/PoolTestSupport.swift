@@ -16,7 +16,9 @@ final class MockConnection: PooledConnection, CustomStringConvertible {
     }
 
     let number: Int
-    private let factory: MockConnectionFactory
+    /// Weak: the factory keeps every connection it made, and a strong
+    /// reference back would make each pair a cycle (LeakSanitizer reports it).
+    private weak let factory: MockConnectionFactory?
     let state = SanitizerVisibleMutex(State())
 
     init(number: Int, factory: MockConnectionFactory) {
@@ -50,7 +52,7 @@ final class MockConnection: PooledConnection, CustomStringConvertible {
             return state.closes == 1
         }
         precondition(first, "the pool closed mock#\(number) twice")
-        factory.connectionClosed()
+        factory?.connectionClosed()
     }
 }
 
