@@ -118,7 +118,8 @@ restart_postgres() { stop_postgres; _pg_launch; export PG_PID; }
 crash_postgres() {
   if [ -n "$PG_PID" ]; then
     local children
-    children=$(ps -o pid= --ppid "$PG_PID" 2>/dev/null | tr -d ' ' | tr '\n' ' ')
+    # From /proc rather than ps, which a minimal machine may lack.
+    children=$(grep -l "^PPid:[[:space:]]*$PG_PID\$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3 | tr '\n' ' ')
     # shellcheck disable=SC2086
     kill -9 "$PG_PID" $children 2>/dev/null
     for pid in "$PG_PID" $children; do

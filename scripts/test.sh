@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-STAGES=${SCALEKIT_TEST_STAGES:-"unit audio fuzz example benchmarks"}
+STAGES=${SCALEKIT_TEST_STAGES:-"unit audio fuzz example benchmarks tsan asan"}
 export SCALEKIT_REQUIRE_SERVERS=1
 
 log() { echo "[test] $*"; }
@@ -42,5 +42,17 @@ fi
 if want benchmarks; then
   # The benchmarks are not run here (they are not tests), only built, so they cannot rot.
   timed benchmarks bash scripts/build-benchmarks.sh
+fi
+# The whole suite under each sanitizer, in scratch folders of their own so
+# neither clobbers the other builds (each needs a full build anyway).
+# SCALEKIT_TEST_SLOWDOWN stretches pool timeouts and "does not hang" bounds.
+if want tsan; then
+  SCALEKIT_TEST_SLOWDOWN=10 timed tsan bash scripts/with-servers.sh \
+    swift test --sanitize=thread --scratch-path .build-tsan
+fi
+if want asan; then
+  # Leaks fail the stage; only the toolchain's own leaks are suppressed.
+  SCALEKIT_TEST_SLOWDOWN=10 LSAN_OPTIONS="suppressions=$ROOT/scripts/lsan-suppressions.txt:print_suppressions=0" \
+    timed asan bash scripts/with-servers.sh swift test --sanitize=address --scratch-path .build-asan
 fi
 log "all stages passed: $STAGES"
