@@ -78,6 +78,7 @@ func runAudioCommand(
     quiet: Bool, _ render: @escaping @Sendable (@escaping AudioProgressHandler) async throws -> AudioMixSummary
 ) async throws {
     FFmpegLogLevel.error.apply()
+    FFmpegAllocationLimit.audio.apply()
     let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) == 1)
     let started = ContinuousClock.now
     let task = Task { try await render { bar.update($0) } }

@@ -118,6 +118,25 @@ import Testing
         }
     }
 
+    /// Regression (found by Fuzz/FuzzAudioDecoder): 132 bytes of WAV whose
+    /// LIST/INFO chunk declares 1.1 GB made FFmpeg's demuxer allocate it.
+    /// With `FFmpegAllocationLimit.audio` applied it is a typed error. (The
+    /// allocation itself is caught by the fuzz stage, whose malloc limit
+    /// fails on it: the input is in the fuzzer's corpus.)
+    @Test func fuzzFindingHugeDeclaredChunkIsATypedErrorUnderTheAllocationLimit() async throws {
+        FFmpegAllocationLimit.audio.apply()
+        let input = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fuzz/Corpus/FuzzAudioDecoder/regression-oom-1gb-info-chunk-wav")
+        let directory = try makeTemporaryDirectory("ffmpeg-fuzz")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/input.wav"
+        try Data(try Data(contentsOf: input).dropFirst()).write(to: URL(fileURLWithPath: path))
+        let error = await #expect(throws: ScaleKitError.self) {
+            _ = try await FFmpegAudioMixer().join(AudioJoin(segments: [.file(path)]), into: .memory(format: AudioFormat(sampleRate: 8_000, channels: 1)))
+        }
+        #expect(error?.code == .audioDecoding && error?.message.contains("input.wav") == true, "\(String(describing: error))")
+    }
+
     @Test func unknownExtensionAndMissingFolderAreTypedErrors() async throws {
         let timeline = AudioTimeline(clips: [TimelineClip(source: .pcm(PCMBuffer(silenceOf: 100, format: .stereo48k), name: "s"), start: 0)])
         let unknown = await #expect(throws: ScaleKitError.self) { _ = try await FFmpegAudioMixer().mix(timeline, into: .file("/tmp/out.xyz")) }

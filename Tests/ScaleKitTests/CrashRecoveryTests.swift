@@ -35,7 +35,7 @@ struct CrashRecoveryTests {
             let restarted = try await usage(environment)?["totalCalls"] ?? 0
             try await waitUntil("calls are counted again") { try await usage(environment)?["totalCalls"] ?? 0 > restarted + 200 }
             _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
-            let reports = try await finish(workers)
+            let reports = try await finish(workers).map(\.counts)
 
             let sum = { (name: String) in reports.map { $0[name] ?? 0 }.reduce(0, +) }
             let stored = try #require(try await usage(environment))
@@ -76,7 +76,7 @@ struct CrashRecoveryTests {
             let restarted = try await videos(environment).count
             try await waitUntil("videos are claimed again") { try await videos(environment).count > restarted + 20 }
             _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
-            let results = try await finish(workers, keepObjects: true)
+            let results = try await finish(workers)
             let reports = results.map { $0.counts }
 
             let rows = Dictionary(uniqueKeysWithValues: try await videos(environment).map { ($0["id"] as! String, $0) })
@@ -164,11 +164,8 @@ struct CrashRecoveryTests {
         var object: [String: Any]
     }
 
-    private func finish(_ workers: [ScaleKitProcesses.Running]) async throws -> [[String: Int]] {
-        try await finish(workers, keepObjects: true).map(\.counts)
-    }
-
-    private func finish(_ workers: [ScaleKitProcesses.Running], keepObjects: Bool) async throws -> [Finished] {
+    /// Waits for every worker; each must exit 0 and print one JSON report.
+    private func finish(_ workers: [ScaleKitProcesses.Running]) async throws -> [Finished] {
         var finished: [Finished] = []
         for worker in workers {
             let result = try await worker.wait()

@@ -9,7 +9,12 @@ import ScaleKitAudio
 /// `input.bin`, which FFmpeg probes), the rest is the file. Decoding it
 /// through the mixers must succeed or throw `audioDecoding`; a decode that
 /// runs past 10 s of output is cancelled and must throw `cancelled`.
-/// Anything else (another error, a crash, a leak) is a finding.
+/// Anything else (another error, a crash, a leak, an allocation over the
+/// fuzzer's 2 GB limit) is a finding.
+// What a service decoding uploads should do (Docs/Audio.md): without it a
+// few bytes declaring a huge chunk make FFmpeg allocate gigabytes.
+FFmpegLogLevel.quiet.apply()
+FFmpegAllocationLimit.audio.apply()
 runFuzzer(fuzzOne)
 
 private let directory: String = {
