@@ -8,7 +8,7 @@ import Testing
 struct RedisPoolTests {
     @Test func concurrentCallersShareAFewConnections() async throws {
         let client = try RedisClient(
-            url: try TestServers.requireRedisURL(), pool: ConnectionPoolConfiguration(size: 4, maxOverflow: 0, timeout: TestServers.scaled(.seconds(5))))
+            url: try TestServers.requireRedisURL(), pool: ConnectionPoolConfiguration(size: 4, maxOverflow: 0, timeout: TestServers.scaled(.seconds(60))))
         let tracker = RedisAPITracker(
             client: client,
             configuration: APITrackerConfiguration(limits: APILimits(daily: 1000, hourly: 1000), keyPrefix: TestRedis.uniquePrefix("pool")))
