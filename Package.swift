@@ -116,6 +116,7 @@ let package = Package(
         // temporary folders, and `scalekit` run as separate OS processes.
         .target(
             name: "ScaleKitTestSupport",
+            dependencies: ["ScaleKit"],
             path: "Tests/Support",
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 public import Foundation
+import ScaleKit
 import Glibc
 import Synchronization
 
@@ -142,7 +143,7 @@ public enum ScaleKitProcesses {
 
     /// Something that happens once; tasks wait for it without blocking a thread.
     final class Event: Sendable {
-        private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+        private let state = SanitizerVisibleMutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
         func fire() {
             let waiters = state.withLock { state in
@@ -166,7 +167,7 @@ public enum ScaleKitProcesses {
 
     /// Reads one pipe to its end on a thread of its own, keeping everything read.
     final class Drain: Sendable {
-        private let state = Mutex<Data>(Data())
+        private let state = SanitizerVisibleMutex<Data>(Data())
         /// Fired when the pipe reached its end.
         let ended = Event()
         private let isEnded = Atomic<Bool>(false)
