@@ -123,7 +123,8 @@ let package = Package(
         .testTarget(
             name: "ScaleKitTests",
             dependencies: [
-                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitTestSupport", "scalekit",
+                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitPostgres", "CSQLite",
+                "ScaleKitTestSupport", "scalekit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -144,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ScaleKitAudioTests",
-            dependencies: ["ScaleKit", "ScaleKitAudio", "ScaleKitTesting"],
+            dependencies: ["ScaleKit", "ScaleKitAudio", "ScaleKitTesting", "ScaleKitTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

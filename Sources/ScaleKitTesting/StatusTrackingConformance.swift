@@ -6,9 +6,11 @@ import Foundation
 /// `make` returns a fresh tracker (its own key space) on the given clock.
 /// `advance` moves time for TTLs: for a backend whose expiry follows the
 /// injected clock, advance the clock; for a server that expires keys on its
-/// own clock (Redis), sleep for the duration as well. TTLs in these checks are
-/// one to five seconds, times `timeScale`: raise it for a real server on a
-/// slow machine (under a sanitizer), where a call may take most of a second.
+/// own clock (Redis), also shorten the remaining TTL of the tracker's keys on
+/// the server by the duration (sleeping would make the verdict depend on how
+/// fast the machine is). TTLs in these checks are one to ten minutes, times
+/// `timeScale`, so the real time a slow machine spends between two calls
+/// never decides the outcome.
 public enum StatusTrackingConformance {
     public typealias Factory = @Sendable (ManualWallClock) async throws -> any StatusTracking
     public typealias Advance = @Sendable (ManualWallClock, Duration) async throws -> Void
@@ -94,10 +96,10 @@ public enum StatusTrackingConformance {
         let check = "TTL expiry and refresh"
         let clock = ManualWallClock()
         let tracker = try await make(clock)
-        // Wide margins: a server that expires keys on its own clock is
-        // checked with real sleeps, which overshoot on a loaded machine.
+        // Minutes, advanced on purpose: a server that expires keys on its own
+        // clock has real time pass too, and that must never decide the outcome.
         let (short, long, refreshedTTL, step) = (
-            Duration.seconds(1) * scale, Duration.seconds(2) * scale, Duration.seconds(5) * scale, Duration.milliseconds(1500) * scale
+            Duration.seconds(60) * scale, Duration.seconds(120) * scale, Duration.seconds(600) * scale, Duration.seconds(90) * scale
         )
         try await tracker.setStatus(JobStatus(state: .processing), for: "short", ttl: short)
         try await tracker.setStatus(JobStatus(state: .processing), for: "refreshed", ttl: long)

@@ -2,6 +2,7 @@ import Foundation
 import ScaleKit
 @testable import ScaleKitAudio
 import ScaleKitTesting
+import ScaleKitTestSupport
 import Testing
 
 @Suite struct FFmpegAudioMixerTests {
@@ -42,7 +43,8 @@ import Testing
         process.executableURL = URL(fileURLWithPath: ffmpeg)
         process.arguments = ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=f=330:d=1:r=22050", "-c:a", "libvorbis", path]
         try process.run()
-        process.waitUntilExit()
+        let running = ProcessBox(process: process)
+        try await offThePool { running.process.waitUntilExit() }
         try #require(process.terminationStatus == 0)
         let summary = try await FFmpegAudioMixer().join(AudioJoin(segments: [.file(path)]), into: .memory(format: .stereo48k))
         #expect(abs(summary.frames - 48_000) <= 1_000)
@@ -169,3 +171,6 @@ func makeTemporaryDirectory(_ prefix: String) throws -> String {
         #expect(FloatConverter.preRollFrames(from: 44_101, to: 48_000) == nil)
     }
 }
+
+/// `Process` is safe to wait on from one thread once it runs.
+private struct ProcessBox: @unchecked Sendable { let process: Process }

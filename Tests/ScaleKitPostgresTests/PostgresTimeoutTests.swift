@@ -8,7 +8,8 @@ import Testing
 
 /// Servers that are slow, hung or absent: every wait is bounded by a
 /// configured timeout and ends in a typed error, and nothing hangs a test.
-/// Bounds on elapsed time are loose on purpose (sanitizers slow everything).
+/// Bounds on elapsed time only tell an answer from a hang: each is far
+/// above what the answer takes on any machine, and far below "never".
 @Suite("PostgreSQL timeouts")
 struct PostgresTimeoutTests {
     /// A port that accepts connections and never answers: `connect_timeout` fires.
@@ -19,7 +20,7 @@ struct PostgresTimeoutTests {
         let error = await #expect(throws: ScaleKitError.self) { try await PostgresConnection.connect(url: url) }
         #expect(error?.code == .timeout, "\(String(describing: error))")
         #expect(error?.description.contains("hunter2") == false)
-        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(8)))
+        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(30)))
 
         // Through the repository and its pool: the same typed error, no pool wait.
         let repository = try PostgresVideoRepository(url: url, pool: ConnectionPoolConfiguration(size: 1, maxOverflow: 0, timeout: .seconds(60)))
@@ -32,14 +33,16 @@ struct PostgresTimeoutTests {
         await repository.shutdown()
     }
 
-    /// Nothing listening: refused at once, long before any timeout.
+    /// Nothing listening: refused, not timed out. With a connect timeout of
+    /// two minutes, an answer within one minute is the refusal (the code says
+    /// so too); how fast the refusal comes is the benchmarks' business.
     @Test func nothingListeningFailsFast() async throws {
-        let url = "postgresql://app:hunter2@127.0.0.1:\(try SilentListener.closedPort())/db"
+        let url = "postgresql://app:hunter2@127.0.0.1:\(try SilentListener.closedPort())/db?connect_timeout=120"
         let started = ContinuousClock.now
         let error = await #expect(throws: ScaleKitError.self) { try await PostgresConnection.connect(url: url) }
         #expect(error?.code == .connectionFailed)
         #expect(error?.description.contains("hunter2") == false)
-        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(5)))
+        #expect(ContinuousClock.now - started < .seconds(60))
     }
 
     /// A backend frozen with SIGSTOP in the middle of a session (our own
@@ -63,7 +66,7 @@ struct PostgresTimeoutTests {
         }
         kill(pid, SIGCONT)
         #expect(error?.code == .timeout, "\(String(describing: error))")
-        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(15)))
+        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(30)))
 
         // The same repository carries on with a fresh connection.
         let claim = try await repository.claimVideo(id: "after", title: nil, originalURL: nil, lease: .seconds(60))

@@ -44,19 +44,27 @@ final class PrivateRedisServer: @unchecked Sendable {
         try waitUntilAcceptingConnections()
     }
 
-    /// SIGKILL (a crash, as far as clients can tell), and wait for the process to end.
-    /// Not SIGTERM: a child spawned from the test runner inherits a signal mask
-    /// that blocks it, and SIGKILL cannot be blocked.
-    func stop() {
+    /// SIGKILL (a crash, as far as clients can tell), and wait for the process
+    /// to end, off the cooperative pool. Not SIGTERM: a child spawned from the
+    /// test runner inherits a signal mask that blocks it, and SIGKILL cannot be blocked.
+    func stop() async {
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        let running = SendableProcess(process: process)
+        _ = try? await offThePool { running.process.waitUntilExit() }
     }
 
     func freeze() { kill(pid, SIGSTOP) }
     func thaw() { kill(pid, SIGCONT) }
 
-    deinit { stop() }
+    /// Never waits here: a deinit may run on a cooperative thread. The kill is
+    /// enough; Foundation reaps the child.
+    deinit {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// `Process` is safe to wait on from one thread once it runs.
+    private struct SendableProcess: @unchecked Sendable { let process: Process }
 
     private func waitUntilAcceptingConnections() throws {
         for _ in 0..<200 {

@@ -41,4 +41,26 @@ enum TestRedis {
             return result
         }
     }
+
+    /// Moves the server's expiry clock forward by `duration` for every key
+    /// matching `pattern`: each TTL shrinks by that much, and a key whose TTL
+    /// runs out is deleted, in one script. TTL tests bring expiry about on
+    /// purpose this way instead of sleeping and hoping the machine kept up.
+    static func advanceExpiry(matching pattern: String, by duration: Duration) async throws {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let script = """
+            local moved = 0
+            for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+              local ttl = redis.call('PTTL', key)
+              if ttl > 0 then
+                if ttl <= tonumber(ARGV[2]) then redis.call('DEL', key) else redis.call('PEXPIRE', key, ttl - tonumber(ARGV[2])) end
+                moved = moved + 1
+              end
+            end
+            return moved
+            """
+        _ = try await client().withConnection { connection in
+            try await connection.send("EVAL", RedisArgument(script), 0, RedisArgument(pattern), RedisArgument(Int(milliseconds)))
+        }
+    }
 }

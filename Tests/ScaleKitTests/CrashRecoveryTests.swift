@@ -116,22 +116,22 @@ struct CrashRecoveryTests {
     }
 
     /// A worker killed with -9 after winning a claim (`hammer claim --hold-ms`)
-    /// holds it until its lease runs out; then exactly one of 32 claimers in
-    /// four processes takes the video over.
+    /// holds it until its lease runs out (brought about on purpose, by moving
+    /// its end into the past); then exactly one of 32 claimers in four
+    /// processes takes the video over.
     @Test(arguments: ["sqlite", "postgresql"])
     func crashedWorkersLeaseIsTakenOverByExactlyOne(backend: String) async throws {
         let folder = try TemporaryFolder()
-        var environment = ["API_TRACKER_FILE": folder.path("api.json"), "DATABASE_URL": "sqlite:///\(folder.path("v.sqlite"))"]
+        let sqlitePath = folder.path("v.sqlite")
+        var environment = ["API_TRACKER_FILE": folder.path("api.json"), "DATABASE_URL": "sqlite:///\(sqlitePath)"]
         if backend == "postgresql" {
             guard TestServers.postgresEnabled else { return }
             environment["DATABASE_URL"] = try TestServers.requireDatabaseURL()
         }
         let id = "crashed-worker-\(UUID())"
-        let lease = 2.0
         let worker = try ScaleKitProcesses.start(
-            environment: environment, arguments: ["hammer", "claim", id, "--tasks", "1", "--lease", "\(Int(lease))", "--hold-ms", "600000"])
+            environment: environment, arguments: ["hammer", "claim", id, "--tasks", "1", "--lease", "600", "--hold-ms", "600000"])
         let firstLine = try await worker.firstLine()
-        let claimedAt = Date().timeIntervalSince1970
         #expect(firstLine == #"{"created":1}"#)
         await worker.kill(SIGKILL)
 
@@ -139,8 +139,13 @@ struct CrashRecoveryTests {
         let held = try #require(try await videos(environment).first { $0["id"] as? String == id })
         #expect(held["state"] as? String == "processing" && held["attempts"] as? Int == 1)
 
-        // After the lease: 4 processes × 8 tasks race, each asking for a long lease.
-        let start = max(Date().timeIntervalSince1970 + 2, claimedAt + lease + 0.5)
+        // The lease ends; then 4 processes × 8 tasks race, each asking for a long lease.
+        if backend == "postgresql" {
+            try await LeaseExpiry.expirePostgres(url: try TestServers.requireDatabaseURL(), videoID: id)
+        } else {
+            try await LeaseExpiry.expireSQLite(path: sqlitePath, videoID: id)
+        }
+        let start = Date().timeIntervalSince1970 + 2
         let results = try await ScaleKitProcesses.run(count: 4, environment: environment) { _ in
             ["hammer", "claim", id, "--tasks", "8", "--lease", "600", "--start-at", "\(start)"]
         }

@@ -20,7 +20,8 @@ import Testing
             flush.arguments = ["redis-cli", "-u", url, "FLUSHDB"]
             flush.standardOutput = FileHandle.nullDevice
             try flush.run()
-            flush.waitUntilExit()
+            let running = ProcessBox(process: flush)
+            try await offThePool { running.process.waitUntilExit() }
             environment["REDIS_URL"] = url
         }
         return environment
@@ -77,3 +78,6 @@ import Testing
         }
     }
 }
+
+/// `Process` is safe to wait on from one thread once it runs.
+private struct ProcessBox: @unchecked Sendable { let process: Process }

@@ -49,12 +49,10 @@ public enum ServersScript {
         environment["SCALEKIT_SERVERS_SCRIPT"] = script
         environment["SCALEKIT_OUTPUT_FILE"] = outputFile.path
         let finalEnvironment = environment
-        // waitpid blocks: keep it off the cooperative pool.
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try spawnAndWait(["/bin/bash", "-c", shell], environment: finalEnvironment) })
-            }
-        }
+        // waitpid blocks for as long as a server takes to start. Not on
+        // DispatchQueue.global(): on Linux its threads are the cooperative
+        // pool's, so a few server starts at once froze every test's tasks.
+        let status = try await offThePool { try spawnAndWait(["/bin/bash", "-c", shell], environment: finalEnvironment) }
         guard status == 0 else {
             throw Failure(description: "servers.sh failed (\(status)) running: \(commands)")
         }

@@ -42,6 +42,10 @@ public final class DispatchQueueExecutor: SerialExecutor {
 /// Runs `body` on `queue` and resumes the caller with its result, keeping a
 /// blocking call off Swift's cooperative thread pool.
 ///
+/// `queue` must be a serial queue of its own (`DispatchQueue(label:)`), never
+/// `DispatchQueue.global()`: on Linux the global queues' threads are the
+/// cooperative pool's, so blocking there stalls every task of the process.
+///
 /// For one-off blocking work (a file lock, a `stat`); an object that makes
 /// many blocking calls is better an actor on a ``DispatchQueueExecutor``.
 public func runBlocking<T: Sendable, E: Error>(

@@ -119,7 +119,7 @@ final class PoolCore: Sendable {
         let ticket = tickets.add(1, ordering: .relaxed).newValue
         let outcome = await withTaskGroup(of: Void.self, returning: Result<PoolGrant<Connection>, any Error>.self) {
             group in
-            group.addTask { await self.expireWaiters(at: deadline) }
+            group.addTask { await self.expireWaiter(ticket: ticket, from: deadline) }
             let outcome: Result<PoolGrant<Connection>, any Error>
             do {
                 outcome = .success(try await enqueue(ticket: ticket, deadline: deadline))
@@ -164,17 +164,30 @@ final class PoolCore: Sendable {
         }
     }
 
-    private func expireWaiters(at deadline: Duration) async {
-        do {
-            try await clock.sleep(until: deadline)
-        } catch {
-            return  // The waiter was served; nothing to expire.
+    /// The timer of one waiter: sleeps until its deadline, expires it if no
+    /// connection came back meanwhile, or sleeps until its next deadline.
+    private func expireWaiter(ticket: Int, from deadline: Duration) async {
+        var deadline = deadline
+        while true {
+            do {
+                try await clock.sleep(until: deadline)
+            } catch {
+                return  // The waiter was served; nothing to expire.
+            }
+            await expireWaiters(reached: deadline)
+            // Served or failed: the caller cancels this task. Not queued yet
+            // (this process stalled between arrival and enqueue): look again later.
+            if Task.isCancelled { return }
+            deadline = withState { $0.machine.deadline(ofWaiter: ticket) } ?? (clock.now() + configuration.timeout)
         }
-        await expireWaiters(reached: deadline)
     }
 
     /// Fails the waiters whose deadline has passed, now that the clock reached `deadline`.
     private func expireWaiters(reached deadline: Duration) async {
+        // After a stall of this process the timer and the returns of the
+        // connections freed meanwhile are runnable together: let the returns
+        // that are already queued go first, so they count as progress.
+        await Task.yield()
         // The clock reached the deadline; never judge by an earlier reading.
         let now = max(clock.now(), deadline)
         let action = mutate { $0.expireWaiters(now: now) }

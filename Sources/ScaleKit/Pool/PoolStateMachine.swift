@@ -11,6 +11,18 @@
 /// is being replaced. A caller that finds no idle connection and no free
 /// slot waits in FIFO order; whenever a connection or slot becomes free it
 /// goes to the first waiter, so a waiter exists only when nothing is free.
+///
+/// `pool_timeout` bounds how long the pool may go without a connection
+/// coming back while someone waits, not the total wait of each caller: a
+/// waiter fails with `poolExhausted` only once its own deadline has passed
+/// *and* no connection was returned for `pool_timeout`. A pool that keeps
+/// serving its queue in order gets slower under load, never fails it; a pool
+/// whose every connection is stuck (a leak, a hung query) still fails its
+/// waiters after `pool_timeout`. This matters when the process itself
+/// stalls (a busy CPU, a blocked executor): connections freed during the
+/// stall and the timer that would expire their waiters become runnable at
+/// the same moment, and a timer that ran first would fail callers the pool
+/// was about to serve.
 struct PoolStateMachine<Connection, Waiter> {
     /// What ``checkout(now:waiter:)`` decided.
     enum CheckoutAction {
@@ -78,6 +90,8 @@ struct PoolStateMachine<Connection, Waiter> {
     private var created = 0
     private var closed = 0
     private var timeouts = 0
+    /// When a leased connection last came back (the pool's last progress).
+    private var lastReturn: Duration?
 
     init(name: String, configuration: ConnectionPoolConfiguration) {
         self.name = name
@@ -96,8 +110,22 @@ struct PoolStateMachine<Connection, Waiter> {
     /// True once shutdown began.
     var isShuttingDown: Bool { phase == .shuttingDown }
 
-    /// The earliest deadline of any waiter, when someone waits.
-    var earliestWaiterDeadline: Duration? { waiters.minimum(of: \.deadline) }
+    /// The earliest time at which a waiter may expire, when someone waits
+    /// (see the type's note on `pool_timeout`).
+    var earliestWaiterDeadline: Duration? {
+        waiters.minimum(of: \.deadline).map(effectiveDeadline)
+    }
+
+    /// When the waiter `id` may expire; `nil` once it is no longer waiting.
+    func deadline(ofWaiter id: Int) -> Duration? {
+        waiters.first { $0.id == id }.map { effectiveDeadline($0.deadline) }
+    }
+
+    /// A waiter's own deadline, pushed back while connections keep coming back.
+    private func effectiveDeadline(_ deadline: Duration) -> Duration {
+        guard let lastReturn else { return deadline }
+        return max(deadline, lastReturn + configuration.timeout)
+    }
 
     /// True once shutdown began and every slot is free.
     var isDrained: Bool { phase == .shuttingDown && open == 0 }
@@ -125,7 +153,7 @@ struct PoolStateMachine<Connection, Waiter> {
             }
         }
         guard let waiter else { return .mustWait }
-        if waiter.deadline <= now {
+        if effectiveDeadline(waiter.deadline) <= now {
             timeouts += 1
             return .fail(PoolErrors.exhausted(name, configuration))
         }
@@ -165,6 +193,7 @@ struct PoolStateMachine<Connection, Waiter> {
         guard let info = leased.removeValue(forKey: id) else {
             preconditionFailure("released connection \(id) is not leased")
         }
+        lastReturn = max(lastReturn ?? now, now)
         if disconnected { markStale(below: id) }
         guard reusable, phase == .running else {
             closing += 1
@@ -214,9 +243,12 @@ struct PoolStateMachine<Connection, Waiter> {
 
     // MARK: - Waiters
 
-    /// Fails every waiter whose deadline is at or before `now` with `poolExhausted`.
+    /// Fails with `poolExhausted` every waiter whose deadline is at or
+    /// before `now`, unless a connection came back within `pool_timeout`.
     mutating func expireWaiters(now: Duration) -> Action {
-        let expired = waiters.removeAll { $0.deadline <= now }
+        let cutoff = lastReturn.map { $0 + configuration.timeout } ?? .zero
+        // Due: its own deadline passed and the last return is pool_timeout old.
+        let expired = cutoff > now ? [] : waiters.removeAll { $0.deadline <= now }
         guard !expired.isEmpty else { return .none }
         timeouts += expired.count
         let error = PoolErrors.exhausted(name, configuration)

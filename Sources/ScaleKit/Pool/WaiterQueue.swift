@@ -55,6 +55,14 @@ struct WaiterQueue<Element> {
         return removed
     }
 
+    /// The first element (in queue order) matching `predicate`.
+    func first(where predicate: (Element) -> Bool) -> Element? {
+        for index in head..<storage.count {
+            if let element = storage[index], predicate(element) { return element }
+        }
+        return nil
+    }
+
     /// The smallest `key` of any element, or `nil` when empty.
     func minimum<Key: Comparable>(of key: (Element) -> Key) -> Key? {
         var result: Key?

@@ -81,6 +81,54 @@ import Testing
             machine.statistics == ConnectionPoolStatistics(size: 1, checkedOut: 1, created: 1, timeouts: 1))
     }
 
+    /// The cause of a Redis pool that "exhausted" under a busy test run: the
+    /// process stalled (its cooperative threads blocked) for longer than
+    /// pool_timeout while 100 callers shared 30 connections. The connections
+    /// freed during the stall and the waiters' timer became runnable at once;
+    /// a timer that judged by each waiter's own deadline failed callers the
+    /// pool was serving in order. Now a waiter fails only when no connection
+    /// came back for pool_timeout.
+    @Test func stallLongerThanTheTimeoutFailsNoWaiterWhileConnectionsComeBack() {
+        var machine = Self.machine(size: 2, maxOverflow: 1, timeout: .seconds(5))
+        let leases = (0..<3).map { Self.open(&machine, "c\($0)") }
+        for waiter in 0..<7 { _ = machine.checkout(now: .zero, waiter: (waiter, .seconds(5), waiter)) }
+        // Six seconds pass with nothing running; then the three holders return.
+        var served: [PoolLease<String>] = []
+        for lease in leases {
+            let action = machine.release(id: lease.id, connection: lease.connection, reusable: true, disconnected: false, now: .seconds(6))
+            for (_, result) in action.resume { if case .success(.lease(let next)) = result { served.append(next) } }
+        }
+        #expect(served.count == 3)
+        #expect(machine.expireWaiters(now: .seconds(6)).resume.isEmpty)
+        #expect(machine.earliestWaiterDeadline == .seconds(11))
+        // The queue keeps moving: every waiter is served, none fails, long after its own deadline.
+        var now = Duration.seconds(6)
+        while let lease = served.popLast() {
+            now += .seconds(4)
+            #expect(machine.expireWaiters(now: now).resume.isEmpty)
+            let action = machine.release(id: lease.id, connection: lease.connection, reusable: true, disconnected: false, now: now)
+            for (_, result) in action.resume { if case .success(.lease(let next)) = result { served.insert(next, at: 0) } }
+        }
+        #expect(machine.statistics.timeouts == 0)
+        #expect(machine.statistics.waiters == 0)
+    }
+
+    /// Stuck connections still fail waiters: pool_timeout after the last return.
+    @Test func waitersFailOnceNoConnectionCameBackForTheTimeout() throws {
+        var machine = Self.machine(size: 1, maxOverflow: 0, timeout: .seconds(5))
+        let a = Self.open(&machine, "a")
+        _ = machine.checkout(now: .zero, waiter: (1, .seconds(5), 1))
+        _ = machine.checkout(now: .zero, waiter: (2, .seconds(5), 2))
+        let first = machine.release(id: a.id, connection: "a", reusable: true, disconnected: false, now: .seconds(4))
+        #expect(first.resume.count == 1)
+        #expect(machine.deadline(ofWaiter: 2) == .seconds(9))
+        #expect(machine.deadline(ofWaiter: 1) == nil)
+        #expect(machine.expireWaiters(now: .milliseconds(8_999)).resume.isEmpty)
+        let expired = machine.expireWaiters(now: .seconds(9))
+        #expect(expired.resume.count == 1)
+        #expect(machine.statistics.timeouts == 1)
+    }
+
     @Test func waiterWhoseDeadlineHasPassedFailsAtOnce() {
         var machine = Self.machine(size: 1, maxOverflow: 0, timeout: .zero)
         _ = Self.open(&machine, "a")

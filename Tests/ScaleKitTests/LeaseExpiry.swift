@@ -1,0 +1,50 @@
+import CSQLite
+import Foundation
+import ScaleKit
+import ScaleKitPostgres
+import ScaleKitTestSupport
+
+/// Brings a claim's lease to an end on purpose, by moving its end a minute
+/// into the past in the database, so tests of takeover never wait for a
+/// lease to run out (and never depend on how fast a race ran).
+enum LeaseExpiry {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The end a lease gets: a minute ago, whatever the clocks' small differences.
+    private static var past: Date { Date().addingTimeInterval(-60) }
+
+    static func expirePostgres(url: String, videoID: String, schema: String = "public") async throws {
+        let connection = try await PostgresConnection.connect(url: url)
+        let rows = try await connection.query(
+            "UPDATE \(schema).videos SET lease_expires_at = now() - interval '60 seconds' WHERE video_id = $1 AND state = 'processing' RETURNING video_id",
+            name: "expire lease", [videoID], prepared: false)
+        await connection.close()
+        guard rows.count == 1 else { throw Failure(description: "no processing video \(videoID) to expire") }
+    }
+
+    static func expireSQLite(path: String, videoID: String) async throws {
+        let microseconds = UnixMicroseconds.from(past)
+        // sqlite3 calls block (on the file lock, too): keep them off the cooperative pool.
+        try await offThePool {
+            var database: OpaquePointer?
+            guard sqlite3_open_v2(path, &database, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let database else {
+                throw Failure(description: "cannot open \(path)")
+            }
+            defer { sqlite3_close_v2(database) }
+            sqlite3_busy_timeout(database, 30_000)
+            var statement: OpaquePointer?
+            let sql = "UPDATE videos SET lease_expires_at = ?1 WHERE video_id = ?2 AND state = 'processing'"
+            guard sqlite3_prepare_v2(database, sql, -1, &statement, nil) == SQLITE_OK else {
+                throw Failure(description: String(cString: sqlite3_errmsg(database)))
+            }
+            defer { sqlite3_finalize(statement) }
+            sqlite3_bind_int64(statement, 1, microseconds)
+            sqlite3_bind_text(statement, 2, videoID, -1, scalekit_sqlite_transient())
+            guard sqlite3_step(statement) == SQLITE_DONE, sqlite3_changes(database) == 1 else {
+                throw Failure(description: "no processing video \(videoID) to expire: \(String(cString: sqlite3_errmsg(database)))")
+            }
+        }
+    }
+}
