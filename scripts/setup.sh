@@ -9,6 +9,7 @@ PACKAGES=(
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
   redis-server redis-tools postgresql
   ffmpeg espeak-ng time python3-venv
+  stress-ng
 )
 
 missing=()
