@@ -33,8 +33,10 @@ _redis_launch() {
     --appendfsync "${REDIS_APPENDFSYNC:-everysec}" --dir "$SERVERS_DIR/redis" --daemonize no \
     --logfile "$SERVERS_DIR/redis.log" &
   REDIS_PID=$!
-  for _ in $(seq 100); do
+  # Up to about a minute: on a saturated machine each try is slow to start.
+  for _ in $(seq 1200); do
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    kill -0 "$REDIS_PID" 2>/dev/null || break
     sleep 0.05
   done
   echo "[servers] redis-server did not start; log: $SERVERS_DIR/redis.log" >&2

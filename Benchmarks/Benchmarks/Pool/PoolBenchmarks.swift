@@ -58,7 +58,19 @@ final class BenchmarkPool: Sendable {
 /// Time and allocations per batch, chosen explicitly: an uncontended checkout
 /// allocates nothing; a waiting one needs its continuation (and, without
 /// `run()`, a timer task).
-var poolConfiguration: Benchmark.Configuration {
+///
+/// Tolerances follow each figure's own run-to-run spread, measured over six
+/// runs of `swift package benchmark --target PoolBenchmarks` on the 2-core
+/// machine: the pool's malloc counts moved by at most 13 (of 3 to 186 000),
+/// so 64 more is a regression; wall clock p90 moved up to 3x, so only 11x is.
+var poolConfiguration: Benchmark.Configuration { makePoolConfiguration(mallocTolerancePercent: nil, mallocSlack: 64) }
+
+/// The executor hop's allocations come from libdispatch's thread hand-offs,
+/// which depend on scheduling: 27 519 to 30 623 over the same six runs (11 %
+/// apart), so its tolerance is twice that spread.
+var executorHopConfiguration: Benchmark.Configuration { makePoolConfiguration(mallocTolerancePercent: 25, mallocSlack: 7_000) }
+
+func makePoolConfiguration(mallocTolerancePercent: Double?, mallocSlack: Int) -> Benchmark.Configuration {
     .init(
         metrics: [.wallClock, .mallocCountTotal],
         warmupIterations: 2,
@@ -66,7 +78,9 @@ var poolConfiguration: Benchmark.Configuration {
         maxIterations: 200,
         thresholds: [
             .wallClock: .init(relative: [.p90: 1_000.0]),
-            .mallocCountTotal: .init(relative: [.p90: 10.0], absolute: [.p90: 64]),
+            // Both bounds apply when given (a regression if either is exceeded).
+            .mallocCountTotal: .init(
+                relative: mallocTolerancePercent.map { [.p90: $0] } ?? [:], absolute: [.p90: mallocSlack]),
         ]
     )
 }
@@ -140,7 +154,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // One call into a DispatchQueueExecutor-backed actor and back: the hop
     // every Redis or PostgreSQL command makes, with no I/O at all.
-    Benchmark("executorHop.1task.ops=\(operationsPerIteration)", configuration: poolConfiguration) {
+    Benchmark("executorHop.1task.ops=\(operationsPerIteration)", configuration: executorHopConfiguration) {
         (_: Benchmark, target: QueueBoundActor) async in
         for _ in 0..<operationsPerIteration { blackHole(await target.touch()) }
     } setup: {

@@ -164,21 +164,32 @@ final class PoolCore: Sendable {
         }
     }
 
-    /// The timer of one waiter: sleeps until its deadline, expires it if no
-    /// connection came back meanwhile, or sleeps until its next deadline.
+    /// The timer of one waiter: sleeps until its deadline and expires it if
+    /// no connection came back meanwhile. Kept small (one sleep): it runs for
+    /// every waiting checkout, and the rare later deadlines go to a loop of
+    /// their own, so the common path's task frame stays as it was.
     private func expireWaiter(ticket: Int, from deadline: Duration) async {
-        var deadline = deadline
-        while true {
+        do {
+            try await clock.sleep(until: deadline)
+        } catch {
+            return  // The waiter was served; nothing to expire.
+        }
+        await expireWaiters(reached: deadline)
+        if !Task.isCancelled { await keepExpiring(ticket: ticket) }
+    }
+
+    /// The waiter outlived its own deadline because connections kept coming
+    /// back: sleeps until each later deadline, until it is served or fails.
+    private func keepExpiring(ticket: Int) async {
+        while !Task.isCancelled {
+            // Not queued yet (the process stalled between arrival and enqueue): look again later.
+            let deadline = withState { $0.machine.deadline(ofWaiter: ticket) } ?? (clock.now() + configuration.timeout)
             do {
                 try await clock.sleep(until: deadline)
             } catch {
-                return  // The waiter was served; nothing to expire.
+                return
             }
             await expireWaiters(reached: deadline)
-            // Served or failed: the caller cancels this task. Not queued yet
-            // (this process stalled between arrival and enqueue): look again later.
-            if Task.isCancelled { return }
-            deadline = withState { $0.machine.deadline(ofWaiter: ticket) } ?? (clock.now() + configuration.timeout)
         }
     }
 

@@ -138,6 +138,37 @@ import Testing
         #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, created: 1, closed: 1))
     }
 
+    /// A waiter outlives its own deadline while connections keep coming
+    /// back, and fails pool_timeout after the last one came back.
+    @Test func waiterWaitsPastItsDeadlineWhileConnectionsComeBack() async throws {
+        let fixture = PoolFixture(size: 1, maxOverflow: 0, timeout: .seconds(30))
+        let first = Gate()
+        let second = Gate()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            await fixture.hold(until: first, in: &group)
+            let served = Task { try await fixture.pool.withConnection { _ in await second.wait() } }
+            await eventually("the first waiter") { fixture.statistics.waiters == 1 }
+            let starved = Task { try await fixture.pool.withConnection { _ in } }
+            await eventually("the second waiter") { fixture.statistics.waiters == 2 }
+
+            fixture.clock.advance(by: .seconds(25))
+            first.open()  // comes back at 25 s: the first waiter gets it
+            await eventually("the first waiter served") { fixture.statistics.waiters == 1 }
+            fixture.clock.advance(by: .seconds(6))  // 31 s: past the second waiter's own deadline
+            await eventually("the second waiter's timer to sleep again") { fixture.clock.sleeperCount >= 1 }
+            #expect(fixture.statistics.waiters == 1 && fixture.statistics.timeouts == 0)
+
+            fixture.clock.advance(by: .seconds(24))  // 55 s: 30 s after the last return
+            let error = await #expect(throws: ScaleKitError.self) { try await starved.value }
+            #expect(error?.code == .poolExhausted)
+            #expect(fixture.statistics.timeouts == 1)
+            second.open()
+            try await served.value
+            try await group.waitForAll()
+        }
+        #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, checkedIn: 1, created: 1, timeouts: 1))
+    }
+
     @Test func connectionsOlderThanRecycleAreReplaced() async throws {
         let fixture = PoolFixture(size: 1, maxOverflow: 0, recycle: .seconds(60))
         try await fixture.pool.withConnection { #expect($0.number == 0) }
