@@ -46,9 +46,14 @@ struct TestHarness {
         return VideoServiceApp.makeApplication(settings: settings, backends: backends, registry: registry, logger: logger)
     }
 
+    /// How long a wait may take before it counts as a hang: far longer than
+    /// any job of these tests takes, even on a saturated machine.
+    static let hangBound: Duration = .seconds(120)
+
     /// Waits (bounded) until the job's status is completed or failed.
     func finalStatus(of id: String) async throws -> JobStatus {
-        for _ in 0..<1_000 {
+        let deadline = ContinuousClock.now + Self.hangBound
+        while ContinuousClock.now < deadline {
             if let status = try await statuses.status(for: id), status.state == .completed || status.state == .failed {
                 return status
             }
@@ -59,7 +64,8 @@ struct TestHarness {
 
     /// Waits (bounded) until the job has reached `stage`.
     func waitForStage(_ stage: String, of id: String) async throws {
-        for _ in 0..<1_000 {
+        let deadline = ContinuousClock.now + Self.hangBound
+        while ContinuousClock.now < deadline {
             if let status = try await statuses.status(for: id), status.fields["stage"] == .string(stage) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
