@@ -182,7 +182,7 @@ final class FFmpegEncoder: PCMFrameSink {
 }
 
 /// Which muxer, encoder and sample formats each output format uses.
-private struct EncoderPlan {
+struct EncoderPlan {
     var muxer: String
     var encoderNames: [String]
     var sampleFormats: [AVSampleFormat]

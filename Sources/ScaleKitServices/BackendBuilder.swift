@@ -13,6 +13,7 @@ struct BackendBuilder {
     private(set) var services: [any Service] = []
     private(set) var healthChecks: [HealthCheck] = []
     private(set) var pools: [PoolProbe] = []
+    private(set) var audits: [AuditProbe] = []
 
     init(configuration: ScaleKitConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -28,6 +29,7 @@ struct BackendBuilder {
         services.append(client)
         healthChecks.append(HealthCheck(name: "redis") { try await client.ping() })
         pools.append(PoolProbe(name: "redis") { client.statistics() })
+        audits.append(RedisAudit.probe(client))
         redisClient = client
         return client
     }
@@ -75,6 +77,7 @@ struct BackendBuilder {
             services.append(repository)
             healthChecks.append(HealthCheck(name: "postgresql") { try await repository.ping() })
             pools.append(PoolProbe(name: "postgresql") { repository.pool.statistics() })
+            audits.append(PostgresAudit.probe(repository, pool: configuration.pool))
             let pool = configuration.pool
             choices.append(
                 BackendChoice(

@@ -24,10 +24,14 @@ public struct ScaleKitBackends: Sendable {
     /// The connection pools behind the backends (`redis`, `postgresql`), for
     /// monitoring: each reads a consistent ``ConnectionPoolStatistics`` snapshot.
     public var pools: [PoolProbe]
+    /// Audits of the servers' settings against ScaleKit's promises
+    /// (`scalekit doctor --audit`); empty for the embedded backends.
+    public var audits: [AuditProbe]
 
     public init(
         apiTracker: any APITracking, statusTracker: any StatusTracking, videos: any VideoRepository,
-        choices: [BackendChoice], services: [any Service], healthChecks: [HealthCheck] = [], pools: [PoolProbe] = []
+        choices: [BackendChoice], services: [any Service], healthChecks: [HealthCheck] = [], pools: [PoolProbe] = [],
+        audits: [AuditProbe] = []
     ) {
         self.apiTracker = apiTracker
         self.statusTracker = statusTracker
@@ -36,6 +40,7 @@ public struct ScaleKitBackends: Sendable {
         self.services = services
         self.healthChecks = healthChecks
         self.pools = pools
+        self.audits = audits
     }
 
     /// Picks and creates every backend. Connects lazily: a server that is down
@@ -53,7 +58,7 @@ public struct ScaleKitBackends: Sendable {
         return ScaleKitBackends(
             apiTracker: apiTracker, statusTracker: statusTracker, videos: videos,
             choices: builder.choices, services: builder.services, healthChecks: builder.healthChecks,
-            pools: builder.pools)
+            pools: builder.pools, audits: builder.audits)
     }
 
     /// Creates the backends, runs their services while `body` runs, then shuts them down.

@@ -1,16 +1,29 @@
 import ArgumentParser
 import Foundation
 import ScaleKit
+import ScaleKitAudio
 import ScaleKitServices
 
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Show the configuration and which backend each primitive uses, and check the servers.",
-        discussion: "Secrets are redacted. Exits 65 when a variable is malformed, 1 when a server does not answer."
+        discussion: """
+            Secrets are redacted. With --audit, also checks the servers' settings that ScaleKit's promises depend on \
+            (Redis eviction and persistence, PostgreSQL connections and durability, clocks, a pooler in between, \
+            FFmpeg's encoders) and says for each: ok, warning or wrong, and how to fix it.
+            Exits 65 when a variable is malformed, 1 when a server does not answer, 6 when the audit found a wrong \
+            setting (warnings alone exit 0).
+            """
     )
 
     @OptionGroup var output: OutputOptions
+
+    @Flag(help: "Check the servers' settings against what ScaleKit's guarantees need.")
+    var audit = false
+
+    @Option(help: "With --audit: how many worker processes share the servers, for the connection budget.")
+    var workers: Int = 1
 
     struct Report: Encodable {
         struct Setting: Encodable { var variable: String; var value: String?; var effective: String }
@@ -19,6 +32,14 @@ struct DoctorCommand: AsyncParsableCommand {
         var settings: [Setting]
         var backends: [Choice]
         var health: [Health]
+        /// Present with `--audit`.
+        var audit: [AuditFinding]?
+    }
+
+    func validate() throws {
+        guard (1...100_000).contains(workers) else {
+            throw ValidationError("--workers must be between 1 and 100000 (got \(workers))")
+        }
     }
 
     func run() async throws {
@@ -34,6 +55,7 @@ struct DoctorCommand: AsyncParsableCommand {
                 variable: variable.name, value: environment[variable.name].map(redactingCredentials(in:)),
                 effective: Self.effective(variable, configuration))
         }
+        let (audit, context) = (audit, AuditContext(expectedWorkers: workers))
         let report = try await withBackends(output) { backends in
             var health: [Report.Health] = []
             for check in backends.healthChecks {
@@ -44,6 +66,16 @@ struct DoctorCommand: AsyncParsableCommand {
                     health.append(Report.Health(name: check.name, ok: false, error: "\(error)"))
                 }
             }
+            var findings: [AuditFinding]?
+            if audit {
+                var all: [AuditFinding] = []
+                // An unreachable server is already in `health`: its audit is skipped, not a finding.
+                let reachable = Set(health.filter(\.ok).map(\.name))
+                for probe in backends.audits where reachable.contains(probe.name) {
+                    if let found = try? await probe.run(context) { all += found }
+                }
+                findings = all + Self.audioFindings()
+            }
             return Report(
                 settings: settings,
                 backends: backends.choices.map {
@@ -51,7 +83,7 @@ struct DoctorCommand: AsyncParsableCommand {
                         primitive: $0.primitive, backend: $0.backend, location: $0.location, reason: $0.reason,
                         message: $0.description, distributed: $0.isDistributed)
                 },
-                health: health)
+                health: health, audit: findings)
         }
         output.emit(report) {
             var lines = ["Configuration:"]
@@ -64,9 +96,30 @@ struct DoctorCommand: AsyncParsableCommand {
                 lines.append("Servers:")
                 lines += report.health.map { "  \($0.name): \($0.ok ? "ok" : "UNREACHABLE: \($0.error ?? "")")" }
             }
+            if let findings = report.audit {
+                lines.append("Audit:")
+                for finding in findings {
+                    lines.append("  \(finding.verdict.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(finding.component) \(finding.check): \(finding.detail)")
+                    if !finding.fix.isEmpty { lines.append("          fix: \(finding.fix)") }
+                }
+            }
             return lines.joined(separator: "\n")
         }
         if report.health.contains(where: { !$0.ok }) { throw ExitStatus.backendFailure }
+        if report.audit?.contains(where: { $0.verdict == .wrong }) == true { throw ExitStatus.auditFailed }
+    }
+
+    /// The encoders for the lossy formats a dubbing service delivers.
+    private static func audioFindings() -> [AuditFinding] {
+        [(AudioFileFormat.m4a, "AAC"), (.mp3, "MP3"), (.opus, "Opus")].map { format, name in
+            if let encoder = FFmpegCapabilities.encoder(for: format) {
+                return AuditFinding(component: "audio", check: "\(name) encoder", verdict: .ok, detail: "FFmpeg encodes \(name) with \(encoder)")
+            }
+            return AuditFinding(
+                component: "audio", check: "\(name) encoder", verdict: .warning,
+                detail: "this FFmpeg build has no \(name) encoder: .\(format.rawValue) output fails with audioEncoding",
+                fix: "install an FFmpeg built with it (Debian's libavcodec59 has aac, libmp3lame and libopus)")
+        }
     }
 
     private static func effective(_ variable: Variable, _ configuration: ScaleKitConfiguration) -> String {

@@ -8,6 +8,8 @@ enum ExitStatus {
     static let notFound = ExitCode(4)
     static let notClaimHolder = ExitCode(5)
     static let invalidConfiguration = ExitCode(65)
+    /// `doctor --audit` found a setting that can break a promise (a `wrong` finding).
+    static let auditFailed = ExitCode(6)
 
     /// The exit code for an error a command did not handle itself.
     static func forError(_ error: ScaleKitError) -> ExitCode {
