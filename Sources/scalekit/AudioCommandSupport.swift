@@ -24,6 +24,9 @@ struct AudioOutputOptions: ParsableArguments {
     @Option(name: .long, help: "Beyond full scale: limiter (default), clip, or fail.")
     var clipping: String = "limiter"
 
+    @Option(name: .long, help: "Refuse to write more than this many seconds of output (default 21600, 6 hours; at most 604800).")
+    var maxDuration: Double = AudioLimits.defaultMaximumDuration
+
     @Flag(name: .long, help: "Write 32-bit float WAV instead of 16-bit.")
     var float = false
 
@@ -49,16 +52,24 @@ struct AudioOutputOptions: ParsableArguments {
         let file = AudioOutputFile(
             path: URL(fileURLWithPath: output).path, format: container, bitRate: try bitrate.map(parseBitRate),
             sampleEncoding: float ? .float32 : .int16)
-        return AudioOutput(format: format, file: file, clipping: rule)
+        return AudioOutput(format: format, file: file, clipping: rule, maximumDuration: maxDuration)
     }
+}
 
-    private func parseBitRate(_ text: String) throws -> Int {
-        let lower = text.lowercased()
-        let (digits, scale): (Substring, Double) =
-            lower.hasSuffix("k") ? (lower.dropLast(), 1_000) : lower.hasSuffix("m") ? (lower.dropLast(), 1_000_000) : (Substring(lower), 1)
-        guard let value = Double(digits), value > 0 else { throw ValidationError("bad --bitrate \(text) (e.g. 192k)") }
-        return Int(value * scale)
+/// Parses `--bitrate` (`192k`, `1.5m`, `128000`) into bits per second.
+///
+/// The number is range-checked as a `Double` before it becomes an `Int`, so
+/// `1e300k`, `inf` or `nan` are refused with `invalidArgument` (exit 64) instead of trapping.
+func parseBitRate(_ text: String) throws(ScaleKitError) -> Int {
+    let lower = text.lowercased()
+    let (digits, scale): (Substring, Double) =
+        lower.hasSuffix("k") ? (lower.dropLast(), 1_000) : lower.hasSuffix("m") ? (lower.dropLast(), 1_000_000) : (Substring(lower), 1)
+    let range = AudioLimits.bitRate
+    guard let value = Double(digits), value.isFinite, (Double(range.lowerBound)...Double(range.upperBound)).contains(value * scale) else {
+        throw ScaleKitError(
+            .invalidArgument, "--bitrate \(printableArgument(text)) is not a bit rate within \(range.lowerBound)…\(range.upperBound) bit/s (e.g. 192k)")
     }
+    return Int((value * scale).rounded())
 }
 
 /// Runs `body`, turning a ``ScaleKitError`` into a message on stderr and the documented exit code.

@@ -32,16 +32,16 @@ public final class FileAPITracker: APITracking {
     public func checkAndCount() async throws -> APICallDecision {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
         let limits = configuration.limits
-        return try await update(windows) { file in
+        return try await update(windows) { (file: inout FileCounters) throws(ScaleKitError) -> APICallDecision in
             let day = file.windows[FileCounters.dayKey(windows), default: 0]
             let hour = file.windows[FileCounters.hourKey(windows), default: 0]
             let deniedBy: APILimitWindow? = day >= limits.daily ? .day : hour >= limits.hourly ? .hour : nil
             if deniedBy == nil {
-                file.windows[FileCounters.dayKey(windows)] = day + 1
-                file.windows[FileCounters.hourKey(windows)] = hour + 1
-                file.totalCalls += 1
+                file.windows[FileCounters.dayKey(windows)] = try FileCounters.increment(day, "the day counter")
+                file.windows[FileCounters.hourKey(windows)] = try FileCounters.increment(hour, "the hour counter")
+                file.totalCalls = try FileCounters.increment(file.totalCalls, "total_requests")
             } else {
-                file.denied += 1
+                file.denied = try FileCounters.increment(file.denied, "denied_requests")
             }
             return APICallDecision(isAllowed: deniedBy == nil, deniedBy: deniedBy, usage: file.usage(windows, limits))
         }
@@ -49,10 +49,10 @@ public final class FileAPITracker: APITracking {
 
     public func recordOutcome(_ outcome: APICallOutcome) async throws {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
-        try await update(windows) { file in
+        try await update(windows) { (file: inout FileCounters) throws(ScaleKitError) in
             switch outcome {
-            case .success: file.successes += 1
-            case .failure: file.failures += 1
+            case .success: file.successes = try FileCounters.increment(file.successes, "successful_requests")
+            case .failure: file.failures = try FileCounters.increment(file.failures, "failed_requests")
             }
         }
     }
@@ -71,13 +71,13 @@ public final class FileAPITracker: APITracking {
     /// Locks, reads, applies `change`, prunes expired windows, writes atomically, unlocks.
     @discardableResult
     private func update<T: Sendable>(
-        _ windows: APIWindows, _ change: @escaping @Sendable (inout FileCounters) -> T
+        _ windows: APIWindows, _ change: @escaping @Sendable (inout FileCounters) throws(ScaleKitError) -> T
     ) async throws(ScaleKitError) -> T {
         let path = path
         return try await runBlocking(on: queue) { () throws(ScaleKitError) -> T in
             try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> T in
                 var file = try FileCounters.read(from: path)
-                let result = change(&file)
+                let result = try change(&file)  // a refused change writes nothing
                 file.prune(keeping: windows)
                 try file.write(to: path)
                 return result
@@ -101,6 +101,24 @@ struct FileCounters: Codable {
         case successes = "successful_requests"
         case failures = "failed_requests"
         case denied = "denied_requests"
+    }
+
+    /// The largest count the file holds: 2^53 − 1, the largest whole number
+    /// every JSON reader (and Redis's Lua) represents exactly.
+    static let maximumCount = APILimits.maximumCount
+
+    /// Every number in the file with the name an operator sees in it.
+    var numberedFields: [(String, Int)] {
+        [("total_requests", totalCalls), ("successful_requests", successes), ("failed_requests", failures), ("denied_requests", denied)]
+            + windows.sorted { $0.key < $1.key }.map { ("windows[\"\($0.key)\"]", $0.value) }
+    }
+
+    /// `value + 1`, or ``ScaleKitError/Code/corruptData`` naming `field` once it would pass ``maximumCount``.
+    static func increment(_ value: Int, _ field: String) throws(ScaleKitError) -> Int {
+        guard value < maximumCount else {
+            throw ScaleKitError(.corruptData, "the API tracker's \(field) has reached its maximum of \(maximumCount)")
+        }
+        return value + 1
     }
 
     static func dayKey(_ windows: APIWindows) -> String { "day:\(windows.dayName)" }
@@ -134,10 +152,12 @@ struct FileCounters: Codable {
             guard counters.version == 1 else {
                 throw ScaleKitError(.corruptData, "API tracker file \(path) has unknown version \(counters.version)")
             }
-            guard counters.windows.values.allSatisfy({ $0 >= 0 }),
-                [counters.totalCalls, counters.successes, counters.failures, counters.denied].allSatisfy({ $0 >= 0 })
-            else {
-                throw ScaleKitError(.corruptData, "API tracker file \(path) holds negative counters")
+            // Every number is range-checked here, where it enters, so no
+            // later `+ 1` or conversion can trap on a hand-edited file.
+            for (field, value) in counters.numberedFields where !(0...maximumCount).contains(value) {
+                throw ScaleKitError(
+                    .corruptData,
+                    "API tracker file \(path) holds \(field) = \(value), outside 0…\(maximumCount); it was left untouched: fix or remove it")
             }
             return counters
         } catch let error as ScaleKitError {

@@ -14,12 +14,23 @@ public struct AudioOutput: Sendable {
     public var capturesPCM: Bool
     /// What to do with samples beyond full scale.
     public var clipping: ClippingRule
+    /// The longest output, in seconds, a render may write (default
+    /// ``AudioLimits/defaultMaximumDuration``, 6 h; at most
+    /// ``AudioLimits/maximumDurationCeiling``). Clip starts and join gaps are
+    /// checked against it before rendering starts, and a render whose inputs
+    /// turn out longer stops with ``ScaleKitError/Code/invalidArgument``
+    /// (the partial file is removed) instead of filling the disk.
+    public var maximumDuration: Double
 
-    public init(format: AudioFormat = .stereo48k, file: AudioOutputFile? = nil, capturesPCM: Bool = false, clipping: ClippingRule = .limiter()) {
+    public init(
+        format: AudioFormat = .stereo48k, file: AudioOutputFile? = nil, capturesPCM: Bool = false, clipping: ClippingRule = .limiter(),
+        maximumDuration: Double = AudioLimits.defaultMaximumDuration
+    ) {
         self.format = format
         self.file = file
         self.capturesPCM = capturesPCM
         self.clipping = clipping
+        self.maximumDuration = maximumDuration
     }
 
     /// Output to `path` (format from its extension) in `format`.
@@ -34,6 +45,11 @@ public struct AudioOutput: Sendable {
 
     package func validate() throws {
         try format.validate()
+        guard maximumDuration.isFinite, maximumDuration > 0, maximumDuration <= AudioLimits.maximumDurationCeiling else {
+            throw ScaleKitError(
+                .invalidArgument,
+                "the maximum output duration is \(maximumDuration) s; it must be within 0…\(AudioLimits.maximumDurationCeiling) s")
+        }
         guard file != nil || capturesPCM else {
             throw ScaleKitError(.invalidArgument, "the output has neither a file nor PCM capture")
         }
@@ -62,10 +78,12 @@ public struct AudioOutputFile: Sendable {
 
     /// The explicit format, or the one the extension names.
     /// - Throws: ``ScaleKitError/Code/invalidArgument`` for an unknown or missing extension
-    ///   or a bit rate that is not positive.
+    ///   or a bit rate outside ``AudioLimits/bitRate``.
     public func resolvedFormat() throws -> AudioFileFormat {
-        if let bitRate, bitRate <= 0 {
-            throw ScaleKitError(.invalidArgument, "bit rate \(bitRate) for \(path) is not positive")
+        if let bitRate, !AudioLimits.bitRate.contains(bitRate) {
+            throw ScaleKitError(
+                .invalidArgument,
+                "bit rate \(bitRate) for \(path) is outside \(AudioLimits.bitRate.lowerBound)…\(AudioLimits.bitRate.upperBound) bit/s")
         }
         if let format { return format }
         let name = path.split(separator: "/").last.map(String.init) ?? path
