@@ -16,11 +16,14 @@ import Foundation
 ///
 /// Blocking file work runs on a dispatch queue, off Swift's cooperative pool.
 public final class FileAPITracker: APITracking {
-    /// The counters file.
+    /// The counters file, as given. A symbolic link is resolved on first use
+    /// and its target is what is locked (`<target>.lock`) and replaced.
     public let path: String
     public let configuration: APITrackerConfiguration
     private let clock: any WallClock
     private let queue = DispatchQueue(label: "scalekit.file-api-tracker")
+    /// ``path`` with links resolved, set once on the queue by the first operation.
+    private let resolved = SanitizerVisibleMutex<String?>(nil)
 
     /// - Parameter path: the counters file; its folder must exist.
     public init(path: String, configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
@@ -60,9 +63,9 @@ public final class FileAPITracker: APITracking {
     public func usage() async throws -> APIUsage {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
         let limits = configuration.limits
-        let path = path
         return try await runBlocking(on: queue) { () throws(ScaleKitError) -> APIUsage in
-            try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> APIUsage in
+            let path = try self.resolvedPath()
+            return try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> APIUsage in
                 try FileCounters.read(from: path).usage(windows, limits)
             }
         }
@@ -73,9 +76,9 @@ public final class FileAPITracker: APITracking {
     private func update<T: Sendable>(
         _ windows: APIWindows, _ change: @escaping @Sendable (inout FileCounters) throws(ScaleKitError) -> T
     ) async throws(ScaleKitError) -> T {
-        let path = path
         return try await runBlocking(on: queue) { () throws(ScaleKitError) -> T in
-            try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> T in
+            let path = try self.resolvedPath()
+            return try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> T in
                 var file = try FileCounters.read(from: path)
                 let result = try change(&file)  // a refused change writes nothing
                 file.prune(keeping: windows)
@@ -83,6 +86,17 @@ public final class FileAPITracker: APITracking {
                 return result
             }
         }
+    }
+}
+
+extension FileAPITracker {
+    /// Resolves ``path`` on the first call and returns the same target ever after.
+    @available(*, noasync, message: "blocks the thread; call it from a dispatch queue")
+    fileprivate func resolvedPath() throws(ScaleKitError) -> String {
+        if let known = resolved.withLock({ $0 }) { return known }
+        let target = try TrackerFilePath.resolve(path)
+        resolved.withLock { $0 = target }
+        return target
     }
 }
 
@@ -139,14 +153,7 @@ struct FileCounters: Codable {
     }
 
     static func read(from path: String) throws(ScaleKitError) -> FileCounters {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch let error as CocoaError where error.code == .fileReadNoSuchFile {
-            return FileCounters()
-        } catch {
-            throw ScaleKitError(.ioError, "cannot read API tracker file \(path)", underlying: error)
-        }
+        guard let data = try TrackerFilePath.contents(path) else { return FileCounters() }
         do {
             let counters = try JSONDecoder().decode(FileCounters.self, from: data)
             guard counters.version == 1 else {
