@@ -50,26 +50,10 @@ struct AudioOutputOptions: ParsableArguments {
         default: throw ValidationError("unknown --clipping \(clipping) (limiter, clip, fail)")
         }
         let file = AudioOutputFile(
-            path: URL(fileURLWithPath: output).path, format: container, bitRate: try bitrate.map(parseBitRate),
+            path: URL(fileURLWithPath: output).path, format: container, bitRate: try bitrate.map { text throws(ScaleKitError) in try AudioOutputFile.parseBitRate(text, option: "--bitrate") },
             sampleEncoding: float ? .float32 : .int16)
         return AudioOutput(format: format, file: file, clipping: rule, maximumDuration: maxDuration)
     }
-}
-
-/// Parses `--bitrate` (`192k`, `1.5m`, `128000`) into bits per second.
-///
-/// The number is range-checked as a `Double` before it becomes an `Int`, so
-/// `1e300k`, `inf` or `nan` are refused with `invalidArgument` (exit 64) instead of trapping.
-func parseBitRate(_ text: String) throws(ScaleKitError) -> Int {
-    let lower = text.lowercased()
-    let (digits, scale): (Substring, Double) =
-        lower.hasSuffix("k") ? (lower.dropLast(), 1_000) : lower.hasSuffix("m") ? (lower.dropLast(), 1_000_000) : (Substring(lower), 1)
-    let range = AudioLimits.bitRate
-    guard let value = Double(digits), value.isFinite, (Double(range.lowerBound)...Double(range.upperBound)).contains(value * scale) else {
-        throw ScaleKitError(
-            .invalidArgument, "--bitrate \(printableArgument(text)) is not a bit rate within \(range.lowerBound)…\(range.upperBound) bit/s (e.g. 192k)")
-    }
-    return Int((value * scale).rounded())
 }
 
 /// Runs `body`, turning a ``ScaleKitError`` into a message on stderr and the documented exit code.

@@ -90,6 +90,20 @@ public final class FileAPITracker: APITracking {
 }
 
 extension FileAPITracker {
+    /// Decodes a tracker file's bytes exactly as the tracker reads them, then
+    /// counts one call and one outcome in memory, for the fuzzer: it must
+    /// return or throw ``ScaleKitError``, never trap.
+    @_spi(Fuzzing)
+    public static func fuzzFileContents(_ bytes: [UInt8]) throws(ScaleKitError) -> APIUsage {
+        var counters = try FileCounters.decode(Data(bytes), path: "fuzz input")
+        let windows = APIWindows(containing: Date(timeIntervalSince1970: 0), timeZone: .utc)
+        counters.windows[FileCounters.dayKey(windows)] = try FileCounters.increment(counters.windows[FileCounters.dayKey(windows), default: 0], "day")
+        counters.totalCalls = try FileCounters.increment(counters.totalCalls, "total_requests")
+        counters.successes = try FileCounters.increment(counters.successes, "successful_requests")
+        counters.prune(keeping: windows)
+        return counters.usage(windows, .default)
+    }
+
     /// Resolves ``path`` on the first call and returns the same target ever after.
     @available(*, noasync, message: "blocks the thread; call it from a dispatch queue")
     fileprivate func resolvedPath() throws(ScaleKitError) -> String {
@@ -154,6 +168,11 @@ struct FileCounters: Codable {
 
     static func read(from path: String) throws(ScaleKitError) -> FileCounters {
         guard let data = try TrackerFilePath.contents(path) else { return FileCounters() }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes and range-checks a tracker file's bytes.
+    static func decode(_ data: Data, path: String) throws(ScaleKitError) -> FileCounters {
         do {
             let counters = try JSONDecoder().decode(FileCounters.self, from: data)
             guard counters.version == 1 else {

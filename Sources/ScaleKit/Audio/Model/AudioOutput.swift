@@ -76,6 +76,25 @@ public struct AudioOutputFile: Sendable {
         self.sampleEncoding = sampleEncoding
     }
 
+    /// Parses a bit rate as people write it (`192k`, `1.5m`, `128000`) into bits per second.
+    ///
+    /// The number is range-checked as a `Double` before it becomes an `Int`,
+    /// so `1e300k`, `inf` or `nan` are refused instead of trapping.
+    /// - Parameter option: how the value was given, for the message (`--bitrate`).
+    /// - Throws: ``ScaleKitError/Code/invalidArgument`` unless it is within ``AudioLimits/bitRate``.
+    public static func parseBitRate(_ text: String, option: String = "bit rate") throws(ScaleKitError) -> Int {
+        let lower = text.lowercased()
+        let (digits, scale): (Substring, Double) =
+            lower.hasSuffix("k") ? (lower.dropLast(), 1_000) : lower.hasSuffix("m") ? (lower.dropLast(), 1_000_000) : (Substring(lower), 1)
+        let range = AudioLimits.bitRate
+        guard let value = Double(digits), value.isFinite, (Double(range.lowerBound)...Double(range.upperBound)).contains(value * scale) else {
+            throw ScaleKitError(
+                .invalidArgument,
+                "\(option) \(text.prefix(40).debugDescription) is not a bit rate within \(range.lowerBound)…\(range.upperBound) bit/s (e.g. 192k)")
+        }
+        return Int((value * scale).rounded())
+    }
+
     /// The explicit format, or the one the extension names.
     /// - Throws: ``ScaleKitError/Code/invalidArgument`` for an unknown or missing extension
     ///   or a bit rate outside ``AudioLimits/bitRate``.
