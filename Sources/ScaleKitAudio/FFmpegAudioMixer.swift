@@ -22,7 +22,7 @@ public struct FFmpegAudioMixer: AudioMixing {
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
         return try await runRenderJob(label: "scalekit.ffmpeg-join", progress: progress) {
-            try join.validate()
+            try join.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
                 try openFFmpegSource($0, request: $1, output: output.format)
@@ -33,7 +33,7 @@ public struct FFmpegAudioMixer: AudioMixing {
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
         return try await runRenderJob(label: "scalekit.ffmpeg-mix", progress: progress) {
-            try timeline.validate()
+            try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try TimelineRenderJob(timeline: timeline, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
                 try openFFmpegSource($0, request: $1, output: output.format)

@@ -1,4 +1,5 @@
 import CFFmpeg
+import Foundation
 import ScaleKit
 
 /// Demuxes and decodes the best audio stream of one file, frame by frame.
@@ -6,6 +7,9 @@ import ScaleKit
 /// Any damage is an error, not a shrug: a packet the demuxer flags corrupt
 /// (a truncated file), a decoder error, or a file that ends without a single
 /// decoded sample throws ``ScaleKitError/Code/audioDecoding`` naming the file.
+/// A truncated file's whole frames are decoded first, so the error says
+/// truthfully how many there were. A WAV file whose header leaves the length
+/// open (written to a pipe) ends with a short packet, which is its end, not damage.
 final class FFmpegDecoder {
     let label: String
     private let input: FFmpegInputFile
@@ -19,6 +23,10 @@ final class FFmpegDecoder {
     private(set) var framesDecoded = 0
     /// The stream's length in seconds according to the container, if it says.
     let declaredSeconds: Double?
+    /// A WAV header with the "length unknown" size: a short last packet is the end of the data.
+    private let lengthIsOpen: Bool
+    /// Set when the demuxer flagged a packet damaged: its whole frames are decoded, then the error is thrown.
+    private var damaged = false
 
     init(path: String, role: String) throws {
         label = "\(role) (\(path))"
@@ -32,6 +40,7 @@ final class FFmpegDecoder {
             throw ScaleKitError(.audioDecoding, "\(label) has no decodable audio stream", nativeCode: "AVERROR(\(index))")
         }
         streamIndex = index
+        lengthIsOpen = Self.wavLeavesLengthOpen(path: path, format: input.pointer.pointee.iformat)
         let stream = input.pointer.pointee.streams[Int(index)]!
         codec = try FFmpegCodecContext(codec: decoder, code: .audioDecoding)
         try checkFFmpeg(avcodec_parameters_to_context(codec.pointer, stream.pointee.codecpar), .audioDecoding, "\(label): bad codec parameters")
@@ -60,6 +69,20 @@ final class FFmpegDecoder {
         }
     }
 
+    /// Whether `path` is a WAV file whose header says "length unknown" (blocking read of its first bytes).
+    private static func wavLeavesLengthOpen(path: String, format: UnsafePointer<AVInputFormat>?) -> Bool {
+        guard let name = format?.pointee.name, String(cString: name) == "wav",
+            let handle = FileHandle(forReadingAtPath: path)
+        else { return false }
+        defer { try? handle.close() }
+        let prefix = (try? handle.read(upToCount: 64 * 1024)) ?? Data()
+        return WAVHeader.declaresUnknownLength([UInt8](prefix))
+    }
+
+    private func truncationError() -> ScaleKitError {
+        ScaleKitError(.audioDecoding, "\(label) is truncated or corrupt: the data ends or is damaged after \(framesDecoded) decoded frames")
+    }
+
     /// The next decoded frame (valid until the next call), or `nil` at the end.
     func nextFrame() throws -> UnsafeMutablePointer<AVFrame>? {
         while !finished {
@@ -73,6 +96,7 @@ final class FFmpegDecoder {
                 finished = true
                 break
             }
+            if damaged, result == scalekit_averror_eagain() { throw truncationError() }
             guard result == scalekit_averror_eagain(), !draining else {
                 try checkFFmpeg(result, .audioDecoding, "\(label): cannot decode")
                 finished = true
@@ -98,7 +122,15 @@ final class FFmpegDecoder {
             defer { av_packet_unref(packet.pointer) }
             guard packet.pointer.pointee.stream_index == streamIndex else { continue }
             if packet.pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
-                throw ScaleKitError(.audioDecoding, "\(label) is truncated or corrupt: damaged data after \(framesDecoded) decoded frames")
+                if lengthIsOpen {
+                    // The short last packet of a file written to a pipe: the end of the data, decoded as usual.
+                    packet.pointer.pointee.flags &= ~AV_PKT_FLAG_CORRUPT
+                } else {
+                    // Decode the packet's whole frames so the error counts them, then stop.
+                    damaged = true
+                    if avcodec_send_packet(codec.pointer, packet.pointer) < 0 { throw truncationError() }
+                    return
+                }
             }
             try checkFFmpeg(avcodec_send_packet(codec.pointer, packet.pointer), .audioDecoding, "\(label): cannot decode (corrupt data?)")
             return

@@ -43,15 +43,31 @@ public struct ScaleKitBackends: Sendable {
         self.audits = audits
     }
 
-    /// Picks and creates every backend. Connects lazily: a server that is down
-    /// shows up as a typed error on first use, not here.
+    /// The primitives a caller uses; only these are built.
+    public struct Needs: OptionSet, Sendable, Hashable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+
+        public static let apiTracker = Needs(rawValue: 1 << 0)
+        public static let statusTracker = Needs(rawValue: 1 << 1)
+        public static let videos = Needs(rawValue: 1 << 2)
+        /// Every primitive.
+        public static let all: Needs = [.apiTracker, .statusTracker, .videos]
+    }
+
+    /// Picks and creates the backends in `needs` (all by default). Connects
+    /// lazily: a server that is down shows up as a typed error on first use,
+    /// not here. A primitive left out of `needs` is not built at all (its
+    /// database is not even opened) and throws ``ScaleKitError/Code/unsupported`` if used,
+    /// so a command that only counts API calls does not fail on an unusable videos database.
     /// - Throws: ``ScaleKitError`` when the configuration names a backend this
     ///   build cannot create.
-    public static func make(_ configuration: ScaleKitConfiguration, logger: Logger) async throws -> ScaleKitBackends {
+    public static func make(_ configuration: ScaleKitConfiguration, needs: Needs = .all, logger: Logger) async throws -> ScaleKitBackends {
         var builder = BackendBuilder(configuration: configuration, logger: logger)
-        let apiTracker = try builder.makeAPITracker()
-        let statusTracker = try builder.makeStatusTracker()
-        let videos = try await builder.makeVideoRepository()
+        let apiTracker: any APITracking = needs.contains(.apiTracker) ? try builder.makeAPITracker() : UnbuiltBackend(primitive: "API tracker")
+        let statusTracker: any StatusTracking =
+            needs.contains(.statusTracker) ? try builder.makeStatusTracker() : UnbuiltBackend(primitive: "status tracker")
+        let videos: any VideoRepository = needs.contains(.videos) ? try await builder.makeVideoRepository() : UnbuiltBackend(primitive: "video repository")
         for choice in builder.choices {
             logger.info("\(choice)")
         }
@@ -62,11 +78,12 @@ public struct ScaleKitBackends: Sendable {
     }
 
     /// Creates the backends, runs their services while `body` runs, then shuts them down.
+    /// Only the primitives in `needs` are built (see ``make(_:needs:logger:)``).
     public static func withBackends<R: Sendable>(
-        _ configuration: ScaleKitConfiguration, logger: Logger,
+        _ configuration: ScaleKitConfiguration, needs: Needs = .all, logger: Logger,
         _ body: @Sendable (ScaleKitBackends) async throws -> R
     ) async throws -> R {
-        let backends = try await make(configuration, logger: logger)
+        let backends = try await make(configuration, needs: needs, logger: logger)
         if backends.services.isEmpty { return try await body(backends) }
         let group = ServiceGroup(services: backends.services, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -11,7 +11,7 @@ struct AcquireCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let decision = try await withBackends(output) { try await $0.apiTracker.checkAndCount() }
+        let decision = try await withBackends(output, needs: .apiTracker) { try await $0.apiTracker.checkAndCount() }
         output.emit(DecisionJSON(decision)) {
             decision.isAllowed
                 ? "allowed: \(decision.usage.remaining) call(s) left (day \(decision.usage.dayCount)/\(decision.usage.limits.daily), hour \(decision.usage.hourCount)/\(decision.usage.limits.hourly))"
@@ -32,7 +32,7 @@ struct RecordCommand: AsyncParsableCommand {
 
     func run() async throws {
         let outcome = outcome
-        let usage = try await withBackends(output) { backends in
+        let usage = try await withBackends(output, needs: .apiTracker) { backends in
             try await backends.apiTracker.recordOutcome(outcome)
             return try await backends.apiTracker.usage()
         }
@@ -51,7 +51,7 @@ struct UsageCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let usage = try await withBackends(output) { try await $0.apiTracker.usage() }
+        let usage = try await withBackends(output, needs: .apiTracker) { try await $0.apiTracker.usage() }
         output.emit(usage) {
             """
             today:     \(usage.dayCount)/\(usage.limits.daily) (resets \(usage.dayResetsAt))

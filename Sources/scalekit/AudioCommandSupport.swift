@@ -24,6 +24,9 @@ struct AudioOutputOptions: ParsableArguments {
     @Option(name: .long, help: "Beyond full scale: limiter (default), clip, or fail.")
     var clipping: String = "limiter"
 
+    @Option(name: .long, help: "Refuse to write more than this many seconds of output (default 21600, 6 hours; at most 604800).")
+    var maxDuration: Double = AudioLimits.defaultMaximumDuration
+
     @Flag(name: .long, help: "Write 32-bit float WAV instead of 16-bit.")
     var float = false
 
@@ -47,17 +50,9 @@ struct AudioOutputOptions: ParsableArguments {
         default: throw ValidationError("unknown --clipping \(clipping) (limiter, clip, fail)")
         }
         let file = AudioOutputFile(
-            path: URL(fileURLWithPath: output).path, format: container, bitRate: try bitrate.map(parseBitRate),
+            path: URL(fileURLWithPath: output).path, format: container, bitRate: try bitrate.map { text throws(ScaleKitError) in try AudioOutputFile.parseBitRate(text, option: "--bitrate") },
             sampleEncoding: float ? .float32 : .int16)
-        return AudioOutput(format: format, file: file, clipping: rule)
-    }
-
-    private func parseBitRate(_ text: String) throws -> Int {
-        let lower = text.lowercased()
-        let (digits, scale): (Substring, Double) =
-            lower.hasSuffix("k") ? (lower.dropLast(), 1_000) : lower.hasSuffix("m") ? (lower.dropLast(), 1_000_000) : (Substring(lower), 1)
-        guard let value = Double(digits), value > 0 else { throw ValidationError("bad --bitrate \(text) (e.g. 192k)") }
-        return Int(value * scale)
+        return AudioOutput(format: format, file: file, clipping: rule, maximumDuration: maxDuration)
     }
 }
 

@@ -26,16 +26,27 @@ struct HammerCommand: AsyncParsableCommand {
         @Option(help: "Go on until this file exists instead of a fixed amount of work (with --duration-ms: whichever comes first).")
         var stopFile: String?
 
+        mutating func validate() throws {
+            if let durationMs, !(0...(7 * 86_400_000)).contains(durationMs) {
+                throw ValidationError("--duration-ms \(durationMs) is outside 0…604800000 (a week)")
+            }
+        }
+
         /// Sleeps until `--start-at`, so processes launched one by one race for real.
         func waitForStart() async throws {
             guard let startAt else { return }
             let delay = startAt - Date().timeIntervalSince1970
+            // Checked as a Double before it becomes an Int: --start-at 1e300 must not trap.
+            guard delay.isFinite, delay <= 3_600 else {
+                throw ValidationError("--start-at \(startAt) is not a Unix time within the next hour")
+            }
             if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
         }
 
         /// When a task started now should stop, from `--duration-ms` and `--stop-file`.
         func stopCondition() -> StopCondition {
-            StopCondition(deadline: durationMs.map { ContinuousClock.now + .milliseconds($0) }, stopFile: stopFile)
+            // A week at most, so the deadline's arithmetic cannot overflow (validated in `validate()`).
+            StopCondition(deadline: durationMs.map { ContinuousClock.now + .milliseconds(min(max(0, $0), 7 * 86_400_000)) }, stopFile: stopFile)
         }
     }
 

@@ -18,7 +18,7 @@ struct JoinCommand: AsyncParsableCommand {
 
     func run() async throws {
         let join = AudioJoin(segments: files.map { AudioSource.file($0) }, gap: gap)
-        let audioOutput = try output.makeOutput(preferred: nil)
+        let audioOutput = try reportingAudioErrors { try output.makeOutput(preferred: nil) }
         try await runAudioCommand(quiet: output.quiet) { progress in
             try await FFmpegAudioMixer().join(join, into: audioOutput, progress: progress)
         }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import ScaleKit
 
 @main
 struct ScaleKitCommand: AsyncParsableCommand {
@@ -34,4 +36,25 @@ struct ScaleKitCommand: AsyncParsableCommand {
             JoinCommand.self,
         ]
     )
+
+    /// Checks the raw argument bytes before ArgumentParser sees them (see
+    /// ``ArgumentBytes``), then parses and runs the command as ArgumentParser's own `main` does.
+    static func main() async {
+        do {
+            try ArgumentBytes.validateUTF8()
+        } catch {
+            Console.error("error: \(error.code): \(error.message)")
+            Foundation.exit(ExitStatus.forError(error).rawValue)
+        }
+        do {
+            var command = try parseAsRoot(nil)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -16,7 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = id
-            let status = try await withBackends(output) { try await $0.statusTracker.status(for: id) }
+            let status = try await withBackends(output, needs: .statusTracker) { try await $0.statusTracker.status(for: id) }
             guard let status else {
                 if output.json { print("null") } else { Console.error("no status for \(id.debugDescription)") }
                 throw ExitStatus.notFound
@@ -39,7 +39,7 @@ struct StatusCommand: AsyncParsableCommand {
             let output = output
             let patch: JSONValue
             do { patch = try Self.decodePatch(self.patch) } catch { throw output.report(error) }
-            let merged = try await withBackends(output) { backends in
+            let merged = try await withBackends(output, needs: .statusTracker) { backends in
                 try await backends.statusTracker.mergeStatus(patch, for: id, ttl: ttl.map { .seconds($0) })
             }
             print(String(decoding: merged.jsonObject.encoded(), as: UTF8.self))
@@ -72,7 +72,7 @@ struct StatusCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = id
-            let existed = try await withBackends(output) { try await $0.statusTracker.deleteStatus(for: id) }
+            let existed = try await withBackends(output, needs: .statusTracker) { try await $0.statusTracker.deleteStatus(for: id) }
             output.emit(["deleted": existed]) { existed ? "deleted" : "no status for \(id.debugDescription)" }
             if !existed { throw ExitStatus.notFound }
         }

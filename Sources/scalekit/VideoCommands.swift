@@ -16,7 +16,7 @@ struct ClaimCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (id, title, url, lease) = (id, title, url, lease)
-        let claim = try await withBackends(output) { backends in
+        let claim = try await withBackends(output, needs: .videos) { backends in
             try await backends.videos.claimVideo(id: id, title: title, originalURL: url, lease: .seconds(lease))
         }
         output.emit(ClaimJSON(claim)) {
@@ -35,7 +35,7 @@ struct CompleteCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (id, token) = (id, ClaimToken(rawValue: token))
-        let video = try await withBackends(output) { try await $0.videos.completeVideo(id: id, token: token) }
+        let video = try await withBackends(output, needs: .videos) { try await $0.videos.completeVideo(id: id, token: token) }
         output.emit(video) { "completed \(video.id)" }
     }
 }
@@ -50,7 +50,7 @@ struct FailCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (id, token, message) = (id, ClaimToken(rawValue: token), error)
-        let video = try await withBackends(output) { try await $0.videos.failVideo(id: id, token: token, error: message) }
+        let video = try await withBackends(output, needs: .videos) { try await $0.videos.failVideo(id: id, token: token, error: message) }
         output.emit(video) { "failed \(video.id): \(message)" }
     }
 }
@@ -63,7 +63,7 @@ struct VideosCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (state, limit) = (state, limit)
-        let videos = try await withBackends(output) { try await $0.videos.videos(state: state, limit: limit) }
+        let videos = try await withBackends(output, needs: .videos) { try await $0.videos.videos(state: state, limit: limit) }
         output.emit(videos) {
             videos.isEmpty
                 ? "no videos"

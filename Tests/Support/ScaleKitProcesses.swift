@@ -60,9 +60,26 @@ public enum ScaleKitProcesses {
         try await run(count: 1, environment: environment) { _ in arguments }[0]
     }
 
+    /// Runs one process whose arguments are raw bytes (invalid UTF-8
+    /// included), which `Process` cannot pass: a shell builds each argument
+    /// from octal escapes with `printf` and `exec`s the tool.
+    public static func runOne(environment: [String: String], argumentBytes: [[UInt8]]) async throws -> Result {
+        let words = argumentBytes.map { bytes in
+            "\"$(printf '" + bytes.map { "\\" + String($0, radix: 8) }.joined() + "')\""
+        }
+        var shellEnvironment = environment
+        shellEnvironment["SCALEKIT_EXECUTABLE"] = executable.path
+        let script = "exec \"$SCALEKIT_EXECUTABLE\" " + words.joined(separator: " ")
+        return try await launch(URL(fileURLWithPath: "/bin/sh"), ["-c", script], environment: shellEnvironment).wait()
+    }
+
     /// Starts one process and returns at once, so the test can watch its
     /// output and kill it mid-way (a worker that crashes).
     public static func start(environment: [String: String], arguments: [String]) throws -> Running {
+        try launch(executable, arguments, environment: environment)
+    }
+
+    private static func launch(_ executable: URL, _ arguments: [String], environment: [String: String]) throws -> Running {
         var fullEnvironment = environment
         for name in ["PATH", "HOME", "TMPDIR", "TSAN_OPTIONS", "ASAN_OPTIONS", "LSAN_OPTIONS"] {
             fullEnvironment[name] = ProcessInfo.processInfo.environment[name]
@@ -71,6 +88,9 @@ public enum ScaleKitProcesses {
         process.executableURL = executable
         process.arguments = arguments
         process.environment = fullEnvironment
+        // Not the test's working directory (the repository): a default
+        // relative path such as `api_usage.json` must never land there.
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
         let output = Pipe()
         let error = Pipe()
         process.standardOutput = output

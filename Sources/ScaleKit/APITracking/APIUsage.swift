@@ -7,13 +7,17 @@ public struct APILimits: Sendable, Hashable, Codable {
     /// Calls allowed per clock hour (`RAPIDAPI_HOURLY_LIMIT`, default 20).
     public var hourly: Int
 
+    /// The largest limit and the largest count any backend keeps: 2^53 − 1,
+    /// the largest whole number JSON readers and Redis's Lua hold exactly.
+    public static let maximumCount = 9_007_199_254_740_991
+
     /// The seed's defaults: 100 a day, 20 an hour.
     public static let `default` = APILimits(daily: 100, hourly: 20)
 
-    /// - Precondition: both limits are zero or more (the configuration
-    ///   reader turns a negative value into a typed error before this).
+    /// - Precondition: both limits are within 0…``maximumCount`` (the
+    ///   configuration reader turns any other value into a typed error before this).
     public init(daily: Int, hourly: Int) {
-        precondition(daily >= 0 && hourly >= 0, "API limits must not be negative")
+        precondition((0...Self.maximumCount).contains(daily) && (0...Self.maximumCount).contains(hourly), "API limits must be within 0...2^53-1")
         self.daily = daily
         self.hourly = hourly
     }

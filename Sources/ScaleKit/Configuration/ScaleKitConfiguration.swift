@@ -64,8 +64,8 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
             recycle: .seconds(try values.seconds(Variable.poolRecycle, default: 3600, allowZero: false))
         )
         apiLimits = APILimits(
-            daily: try values.integer(Variable.dailyLimit, default: 100, minimum: 0),
-            hourly: try values.integer(Variable.hourlyLimit, default: 20, minimum: 0)
+            daily: try values.integer(Variable.dailyLimit, default: 100, minimum: 0, maximum: APILimits.maximumCount),
+            hourly: try values.integer(Variable.hourlyLimit, default: 20, minimum: 0, maximum: APILimits.maximumCount)
         )
         apiTrackerFile = try values.nonEmptyString(Variable.apiTrackerFile) ?? "api_usage.json"
     }

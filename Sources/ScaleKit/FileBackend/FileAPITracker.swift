@@ -16,11 +16,14 @@ import Foundation
 ///
 /// Blocking file work runs on a dispatch queue, off Swift's cooperative pool.
 public final class FileAPITracker: APITracking {
-    /// The counters file.
+    /// The counters file, as given. A symbolic link is resolved on first use
+    /// and its target is what is locked (`<target>.lock`) and replaced.
     public let path: String
     public let configuration: APITrackerConfiguration
     private let clock: any WallClock
     private let queue = DispatchQueue(label: "scalekit.file-api-tracker")
+    /// ``path`` with links resolved, set once on the queue by the first operation.
+    private let resolved = SanitizerVisibleMutex<String?>(nil)
 
     /// - Parameter path: the counters file; its folder must exist.
     public init(path: String, configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
@@ -32,16 +35,16 @@ public final class FileAPITracker: APITracking {
     public func checkAndCount() async throws -> APICallDecision {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
         let limits = configuration.limits
-        return try await update(windows) { file in
+        return try await update(windows) { (file: inout FileCounters) throws(ScaleKitError) -> APICallDecision in
             let day = file.windows[FileCounters.dayKey(windows), default: 0]
             let hour = file.windows[FileCounters.hourKey(windows), default: 0]
             let deniedBy: APILimitWindow? = day >= limits.daily ? .day : hour >= limits.hourly ? .hour : nil
             if deniedBy == nil {
-                file.windows[FileCounters.dayKey(windows)] = day + 1
-                file.windows[FileCounters.hourKey(windows)] = hour + 1
-                file.totalCalls += 1
+                file.windows[FileCounters.dayKey(windows)] = try FileCounters.increment(day, "the day counter")
+                file.windows[FileCounters.hourKey(windows)] = try FileCounters.increment(hour, "the hour counter")
+                file.totalCalls = try FileCounters.increment(file.totalCalls, "total_requests")
             } else {
-                file.denied += 1
+                file.denied = try FileCounters.increment(file.denied, "denied_requests")
             }
             return APICallDecision(isAllowed: deniedBy == nil, deniedBy: deniedBy, usage: file.usage(windows, limits))
         }
@@ -49,10 +52,10 @@ public final class FileAPITracker: APITracking {
 
     public func recordOutcome(_ outcome: APICallOutcome) async throws {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
-        try await update(windows) { file in
+        try await update(windows) { (file: inout FileCounters) throws(ScaleKitError) in
             switch outcome {
-            case .success: file.successes += 1
-            case .failure: file.failures += 1
+            case .success: file.successes = try FileCounters.increment(file.successes, "successful_requests")
+            case .failure: file.failures = try FileCounters.increment(file.failures, "failed_requests")
             }
         }
     }
@@ -60,9 +63,9 @@ public final class FileAPITracker: APITracking {
     public func usage() async throws -> APIUsage {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
         let limits = configuration.limits
-        let path = path
         return try await runBlocking(on: queue) { () throws(ScaleKitError) -> APIUsage in
-            try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> APIUsage in
+            let path = try self.resolvedPath()
+            return try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> APIUsage in
                 try FileCounters.read(from: path).usage(windows, limits)
             }
         }
@@ -71,18 +74,43 @@ public final class FileAPITracker: APITracking {
     /// Locks, reads, applies `change`, prunes expired windows, writes atomically, unlocks.
     @discardableResult
     private func update<T: Sendable>(
-        _ windows: APIWindows, _ change: @escaping @Sendable (inout FileCounters) -> T
+        _ windows: APIWindows, _ change: @escaping @Sendable (inout FileCounters) throws(ScaleKitError) -> T
     ) async throws(ScaleKitError) -> T {
-        let path = path
         return try await runBlocking(on: queue) { () throws(ScaleKitError) -> T in
-            try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> T in
+            let path = try self.resolvedPath()
+            return try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> T in
                 var file = try FileCounters.read(from: path)
-                let result = change(&file)
+                let result = try change(&file)  // a refused change writes nothing
                 file.prune(keeping: windows)
                 try file.write(to: path)
                 return result
             }
         }
+    }
+}
+
+extension FileAPITracker {
+    /// Decodes a tracker file's bytes exactly as the tracker reads them, then
+    /// counts one call and one outcome in memory, for the fuzzer: it must
+    /// return or throw ``ScaleKitError``, never trap.
+    @_spi(Fuzzing)
+    public static func fuzzFileContents(_ bytes: [UInt8]) throws(ScaleKitError) -> APIUsage {
+        var counters = try FileCounters.decode(Data(bytes), path: "fuzz input")
+        let windows = APIWindows(containing: Date(timeIntervalSince1970: 0), timeZone: .utc)
+        counters.windows[FileCounters.dayKey(windows)] = try FileCounters.increment(counters.windows[FileCounters.dayKey(windows), default: 0], "day")
+        counters.totalCalls = try FileCounters.increment(counters.totalCalls, "total_requests")
+        counters.successes = try FileCounters.increment(counters.successes, "successful_requests")
+        counters.prune(keeping: windows)
+        return counters.usage(windows, .default)
+    }
+
+    /// Resolves ``path`` on the first call and returns the same target ever after.
+    @available(*, noasync, message: "blocks the thread; call it from a dispatch queue")
+    fileprivate func resolvedPath() throws(ScaleKitError) -> String {
+        if let known = resolved.withLock({ $0 }) { return known }
+        let target = try TrackerFilePath.resolve(path)
+        resolved.withLock { $0 = target }
+        return target
     }
 }
 
@@ -103,6 +131,24 @@ struct FileCounters: Codable {
         case denied = "denied_requests"
     }
 
+    /// The largest count the file holds: 2^53 − 1, the largest whole number
+    /// every JSON reader (and Redis's Lua) represents exactly.
+    static let maximumCount = APILimits.maximumCount
+
+    /// Every number in the file with the name an operator sees in it.
+    var numberedFields: [(String, Int)] {
+        [("total_requests", totalCalls), ("successful_requests", successes), ("failed_requests", failures), ("denied_requests", denied)]
+            + windows.sorted { $0.key < $1.key }.map { ("windows[\"\($0.key)\"]", $0.value) }
+    }
+
+    /// `value + 1`, or ``ScaleKitError/Code/corruptData`` naming `field` once it would pass ``maximumCount``.
+    static func increment(_ value: Int, _ field: String) throws(ScaleKitError) -> Int {
+        guard value < maximumCount else {
+            throw ScaleKitError(.corruptData, "the API tracker's \(field) has reached its maximum of \(maximumCount)")
+        }
+        return value + 1
+    }
+
     static func dayKey(_ windows: APIWindows) -> String { "day:\(windows.dayName)" }
     static func hourKey(_ windows: APIWindows) -> String { "hour:\(windows.hourName)" }
 
@@ -121,23 +167,23 @@ struct FileCounters: Codable {
     }
 
     static func read(from path: String) throws(ScaleKitError) -> FileCounters {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch let error as CocoaError where error.code == .fileReadNoSuchFile {
-            return FileCounters()
-        } catch {
-            throw ScaleKitError(.ioError, "cannot read API tracker file \(path)", underlying: error)
-        }
+        guard let data = try TrackerFilePath.contents(path) else { return FileCounters() }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes and range-checks a tracker file's bytes.
+    static func decode(_ data: Data, path: String) throws(ScaleKitError) -> FileCounters {
         do {
             let counters = try JSONDecoder().decode(FileCounters.self, from: data)
             guard counters.version == 1 else {
                 throw ScaleKitError(.corruptData, "API tracker file \(path) has unknown version \(counters.version)")
             }
-            guard counters.windows.values.allSatisfy({ $0 >= 0 }),
-                [counters.totalCalls, counters.successes, counters.failures, counters.denied].allSatisfy({ $0 >= 0 })
-            else {
-                throw ScaleKitError(.corruptData, "API tracker file \(path) holds negative counters")
+            // Every number is range-checked here, where it enters, so no
+            // later `+ 1` or conversion can trap on a hand-edited file.
+            for (field, value) in counters.numberedFields where !(0...maximumCount).contains(value) {
+                throw ScaleKitError(
+                    .corruptData,
+                    "API tracker file \(path) holds \(field) = \(value), outside 0…\(maximumCount); it was left untouched: fix or remove it")
             }
             return counters
         } catch let error as ScaleKitError {

@@ -131,6 +131,9 @@ extension JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
+            if let problem = JSONNumberScan.describeOutOfRangeNumber(in: data) {
+                throw ScaleKitError(.corruptData, "not a usable JSON document: \(problem)", underlying: error)
+            }
             throw ScaleKitError(.corruptData, "not a valid JSON document", underlying: error)
         }
     }

@@ -74,11 +74,20 @@ public struct StatusTrackerConfiguration: Sendable, Hashable {
         self.limits = limits
     }
 
-    /// Throws ``ScaleKitError/Code/invalidArgument`` for a TTL that is not positive.
+    /// The longest TTL a status may have: 10 years. Longer ones overflow
+    /// Redis's millisecond expiry (`ERR invalid expire time`) or are typos.
+    public static let maximumTTL: Duration = .seconds(10 * 365 * 86_400)
+    /// The shortest TTL: one millisecond, Redis's resolution.
+    public static let minimumTTL: Duration = .milliseconds(1)
+
+    /// The TTL to use (`ttl`, or ``defaultTTL`` when `nil`).
+    /// - Throws: ``ScaleKitError/Code/invalidArgument`` for a TTL outside
+    ///   ``minimumTTL``…``maximumTTL``, checked before anything is sent or stored.
     public func resolveTTL(_ ttl: Duration?) throws(ScaleKitError) -> Duration {
         let resolved = ttl ?? defaultTTL
-        guard resolved > .zero else {
-            throw ScaleKitError(.invalidArgument, "status TTL must be positive, got \(resolved)")
+        guard resolved >= Self.minimumTTL, resolved <= Self.maximumTTL else {
+            throw ScaleKitError(
+                .invalidArgument, "status TTL is \(resolved); it must be within 1 ms…\(Self.maximumTTL.components.seconds) s (10 years)")
         }
         return resolved
     }

@@ -63,7 +63,9 @@ public final class RedisAPITracker: APITracking {
     ///
     /// - Throws: ``ScaleKitError`` `connectionFailed`, `timeout` or
     ///   `poolExhausted` when Redis is unreachable (unless fail-open);
-    ///   `serverError` or `corruptData` when a counter holds something else.
+    ///   `corruptData` when a counter or stats field holds something other
+    ///   than a whole number (checked before anything is written, so nothing
+    ///   is counted); `serverError` when Redis refuses the script.
     public func checkAndCount() async throws -> APICallDecision {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
         let limits = configuration.limits
@@ -79,6 +81,11 @@ public final class RedisAPITracker: APITracking {
                         RedisArgument(Int(APIWindows.hourCounterLifetime.components.seconds)),
                     ])
             }
+        } catch let error as ScaleKitError where error.nativeCode == "CORRUPT" {
+            // The script checked the stored values before its first write: nothing was counted.
+            throw ScaleKitError(
+                .corruptData, "an API tracker value under \(keys.taggedPrefix) is corrupt; nothing was counted: \(error.message)",
+                nativeCode: "CORRUPT")
         } catch let error as ScaleKitError where unreachablePolicy == .failOpen && Self.isUnreachable(error) {
             logger.warning(
                 "Redis unreachable; allowing the API call uncounted (fail-open)",
@@ -135,7 +142,7 @@ public final class RedisAPITracker: APITracking {
         let totals = replies[2].array ?? []
         func count(_ value: RedisValue?) throws(ScaleKitError) -> Int {
             guard let value, !value.isNull else { return 0 }
-            guard let number = value.integer else {
+            guard let number = value.integer, number >= 0 else {
                 throw ScaleKitError(.corruptData, "an API tracker counter under \(keys.taggedPrefix) is not a whole number")
             }
             return Int(number)

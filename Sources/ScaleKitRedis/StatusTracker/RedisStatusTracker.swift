@@ -170,6 +170,7 @@ public final class RedisStatusTracker: StatusTracking {
                 ])
                 for reply in written { if case .error(let error) = reply { throw error.scaleKitError } }
                 if written[2].isNull { return .conflict }  // another writer touched the key after WATCH
+                try RedisTransaction.checkExecReplies(written[2], commands: ["SET"])
                 return .stored(merged)
             }
             if case .stored(let merged) = outcome { return merged }

@@ -5,12 +5,14 @@ import ScaleKitServices
 
 /// Loads the configuration from the environment and runs `body` with the
 /// backends it selects, turning ScaleKit errors into documented exit codes.
+/// Only the backends in `needs` are built: `acquire` must not fail because
+/// the videos database (which it never touches) cannot be opened.
 func withBackends<R: Sendable>(
-    _ output: OutputOptions, _ body: @escaping @Sendable (ScaleKitBackends) async throws -> R
+    _ output: OutputOptions, needs: ScaleKitBackends.Needs = .all, _ body: @escaping @Sendable (ScaleKitBackends) async throws -> R
 ) async throws -> R {
     do {
         let configuration = try ScaleKitConfiguration.fromProcessEnvironment()
-        return try await ScaleKitBackends.withBackends(configuration, logger: makeLogger(output), body)
+        return try await ScaleKitBackends.withBackends(configuration, needs: needs, logger: makeLogger(output), body)
     } catch let error as ScaleKitError {
         throw output.report(error)
     }

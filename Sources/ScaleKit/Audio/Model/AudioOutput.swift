@@ -14,12 +14,23 @@ public struct AudioOutput: Sendable {
     public var capturesPCM: Bool
     /// What to do with samples beyond full scale.
     public var clipping: ClippingRule
+    /// The longest output, in seconds, a render may write (default
+    /// ``AudioLimits/defaultMaximumDuration``, 6 h; at most
+    /// ``AudioLimits/maximumDurationCeiling``). Clip starts and join gaps are
+    /// checked against it before rendering starts, and a render whose inputs
+    /// turn out longer stops with ``ScaleKitError/Code/invalidArgument``
+    /// (the partial file is removed) instead of filling the disk.
+    public var maximumDuration: Double
 
-    public init(format: AudioFormat = .stereo48k, file: AudioOutputFile? = nil, capturesPCM: Bool = false, clipping: ClippingRule = .limiter()) {
+    public init(
+        format: AudioFormat = .stereo48k, file: AudioOutputFile? = nil, capturesPCM: Bool = false, clipping: ClippingRule = .limiter(),
+        maximumDuration: Double = AudioLimits.defaultMaximumDuration
+    ) {
         self.format = format
         self.file = file
         self.capturesPCM = capturesPCM
         self.clipping = clipping
+        self.maximumDuration = maximumDuration
     }
 
     /// Output to `path` (format from its extension) in `format`.
@@ -34,6 +45,11 @@ public struct AudioOutput: Sendable {
 
     package func validate() throws {
         try format.validate()
+        guard maximumDuration.isFinite, maximumDuration > 0, maximumDuration <= AudioLimits.maximumDurationCeiling else {
+            throw ScaleKitError(
+                .invalidArgument,
+                "the maximum output duration is \(maximumDuration) s; it must be within 0…\(AudioLimits.maximumDurationCeiling) s")
+        }
         guard file != nil || capturesPCM else {
             throw ScaleKitError(.invalidArgument, "the output has neither a file nor PCM capture")
         }
@@ -60,12 +76,33 @@ public struct AudioOutputFile: Sendable {
         self.sampleEncoding = sampleEncoding
     }
 
+    /// Parses a bit rate as people write it (`192k`, `1.5m`, `128000`) into bits per second.
+    ///
+    /// The number is range-checked as a `Double` before it becomes an `Int`,
+    /// so `1e300k`, `inf` or `nan` are refused instead of trapping.
+    /// - Parameter option: how the value was given, for the message (`--bitrate`).
+    /// - Throws: ``ScaleKitError/Code/invalidArgument`` unless it is within ``AudioLimits/bitRate``.
+    public static func parseBitRate(_ text: String, option: String = "bit rate") throws(ScaleKitError) -> Int {
+        let lower = text.lowercased()
+        let (digits, scale): (Substring, Double) =
+            lower.hasSuffix("k") ? (lower.dropLast(), 1_000) : lower.hasSuffix("m") ? (lower.dropLast(), 1_000_000) : (Substring(lower), 1)
+        let range = AudioLimits.bitRate
+        guard let value = Double(digits), value.isFinite, (Double(range.lowerBound)...Double(range.upperBound)).contains(value * scale) else {
+            throw ScaleKitError(
+                .invalidArgument,
+                "\(option) \(text.prefix(40).debugDescription) is not a bit rate within \(range.lowerBound)…\(range.upperBound) bit/s (e.g. 192k)")
+        }
+        return Int((value * scale).rounded())
+    }
+
     /// The explicit format, or the one the extension names.
     /// - Throws: ``ScaleKitError/Code/invalidArgument`` for an unknown or missing extension
-    ///   or a bit rate that is not positive.
+    ///   or a bit rate outside ``AudioLimits/bitRate``.
     public func resolvedFormat() throws -> AudioFileFormat {
-        if let bitRate, bitRate <= 0 {
-            throw ScaleKitError(.invalidArgument, "bit rate \(bitRate) for \(path) is not positive")
+        if let bitRate, !AudioLimits.bitRate.contains(bitRate) {
+            throw ScaleKitError(
+                .invalidArgument,
+                "bit rate \(bitRate) for \(path) is outside \(AudioLimits.bitRate.lowerBound)…\(AudioLimits.bitRate.upperBound) bit/s")
         }
         if let format { return format }
         let name = path.split(separator: "/").last.map(String.init) ?? path

@@ -28,7 +28,8 @@ extension AudioTimeline {
         do {
             document = try JSONDecoder().decode(TimelineDocument.self, from: json)
         } catch {
-            throw ScaleKitError(.invalidTimeline, "timeline \(name) is not valid: \(describe(error))")
+            let why = JSONNumberScan.describeOutOfRangeNumber(in: json) ?? describe(error)
+            throw ScaleKitError(.invalidTimeline, "timeline \(name) is not valid: \(why)")
         }
         func resolve(_ file: String) -> AudioSource {
             if file.hasPrefix("/") { return .file(file) }
@@ -42,8 +43,26 @@ extension AudioTimeline {
                 source: resolve(bg.file), gainDB: bg.gain_db ?? 0,
                 ducking: bg.duck_db.map { Ducking(depthDB: $0, rampSeconds: bg.duck_ramp ?? 0.1) })
         }
-        let format = document.sample_rate_out.map { AudioFormat(sampleRate: $0, channels: document.channels_out ?? 2) }
+        let format: AudioFormat?
+        if let rate = document.sample_rate_out {
+            format = AudioFormat(
+                sampleRate: try wholeNumber(rate, "sample_rate_out", in: 1_000...384_000, name: name),
+                channels: try wholeNumber(document.channels_out ?? 2, "channels_out", in: 1...2, name: name))
+        } else {
+            format = nil
+        }
         return AudioTimeline(clips: clips, background: background, preferredFormat: format)
+    }
+
+    /// `value` as an `Int` when it is a whole number within `range`; otherwise
+    /// ``ScaleKitError/Code/invalidTimeline`` naming the field (`48000.5` is not a sample rate).
+    private static func wholeNumber(_ value: Double, _ field: String, in range: ClosedRange<Int>, name: String) throws(ScaleKitError) -> Int {
+        guard let whole = Int(exactly: value), range.contains(whole) else {
+            throw ScaleKitError(
+                .invalidTimeline,
+                "timeline \(name) is not valid: \(field) is \(value); it must be a whole number within \(range.lowerBound)…\(range.upperBound)")
+        }
+        return whole
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -52,6 +71,8 @@ extension AudioTimeline {
             "missing key \"\(key.stringValue)\" at \(path(context))"
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
             "wrong type at \(path(context)): \(context.debugDescription)"
+        case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+            "\(context.debugDescription) at \(path(context))"
         case DecodingError.dataCorrupted(let context):
             context.debugDescription
         default:
@@ -80,8 +101,9 @@ private struct TimelineDocument: Decodable {
         var duck_ramp: Double?
     }
 
-    var sample_rate_out: Int?
-    var channels_out: Int?
+    // Read as numbers and checked by `wholeNumber`, so 48000.5 is refused with the field's name.
+    var sample_rate_out: Double?
+    var channels_out: Double?
     var background: Background?
     var clips: [Clip]
 }

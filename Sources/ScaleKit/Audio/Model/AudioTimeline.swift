@@ -74,28 +74,29 @@ public struct AudioTimeline: Sendable {
     }
 
     /// Throws ``ScaleKitError/Code/invalidTimeline`` for a timeline with no clips and
-    /// ``ScaleKitError/Code/invalidArgument`` naming the clip for a negative or
-    /// non-finite start or gain.
-    package func validate() throws {
+    /// ``ScaleKitError/Code/invalidArgument`` naming the clip and the range for
+    /// a start outside `0..<maximumDuration` seconds, a gain outside
+    /// ``AudioLimits/gainDB`` or ducking outside ``AudioLimits/duckingDepthDB``
+    /// and ``AudioLimits/duckingRampSeconds``. Checked before anything renders,
+    /// so a clip at 100 000 s is refused instead of writing a day of silence.
+    package func validate(maximumDuration: Double = AudioLimits.defaultMaximumDuration) throws {
         guard !clips.isEmpty else {
             throw ScaleKitError(.invalidTimeline, "the timeline has no clips")
         }
         for (index, clip) in clips.enumerated() {
-            guard clip.start.isFinite, clip.start >= 0 else {
-                throw ScaleKitError(.invalidArgument, "clip \(index) (\(clip.source.name)) has start \(clip.start); starts must be finite and ≥ 0")
+            let field = "clip \(index) (\(clip.source.name))"
+            guard clip.start.isFinite, clip.start >= 0, clip.start < maximumDuration else {
+                throw ScaleKitError(
+                    .invalidArgument,
+                    "\(field) start is \(clip.start) s; starts must be within 0..<\(maximumDuration) s, the output's maximum duration (raise it with AudioOutput.maximumDuration or --max-duration)")
             }
-            guard clip.gainDB.isFinite else {
-                throw ScaleKitError(.invalidArgument, "clip \(index) (\(clip.source.name)) has gain \(clip.gainDB) dB")
-            }
+            try AudioLimits.check(clip.gainDB, in: AudioLimits.gainDB, "\(field) gain", unit: "dB")
         }
         if let background {
-            guard background.gainDB.isFinite else {
-                throw ScaleKitError(.invalidArgument, "background (\(background.source.name)) has gain \(background.gainDB) dB")
-            }
+            try AudioLimits.check(background.gainDB, in: AudioLimits.gainDB, "background (\(background.source.name)) gain", unit: "dB")
             if let ducking = background.ducking {
-                guard ducking.depthDB.isFinite, ducking.depthDB >= 0, ducking.rampSeconds.isFinite, ducking.rampSeconds >= 0 else {
-                    throw ScaleKitError(.invalidArgument, "ducking needs a depth ≥ 0 dB and a ramp ≥ 0 s")
-                }
+                try AudioLimits.check(ducking.depthDB, in: AudioLimits.duckingDepthDB, "ducking depth", unit: "dB")
+                try AudioLimits.check(ducking.rampSeconds, in: AudioLimits.duckingRampSeconds, "ducking ramp", unit: "s")
             }
         }
     }
@@ -114,13 +115,16 @@ public struct AudioJoin: Sendable {
     }
 
     /// Throws ``ScaleKitError/Code/invalidTimeline`` for no segments and
-    /// ``ScaleKitError/Code/invalidArgument`` for a negative or non-finite gap.
-    package func validate() throws {
+    /// ``ScaleKitError/Code/invalidArgument`` for a gap that is not finite and
+    /// ≥ 0, or whose silences alone exceed `maximumDuration` seconds.
+    package func validate(maximumDuration: Double = AudioLimits.defaultMaximumDuration) throws {
         guard !segments.isEmpty else {
             throw ScaleKitError(.invalidTimeline, "nothing to join: no segments")
         }
-        guard gap.isFinite, gap >= 0 else {
-            throw ScaleKitError(.invalidArgument, "join gap \(gap) s must be finite and ≥ 0")
+        guard gap.isFinite, gap >= 0, gap * Double(segments.count - 1) <= maximumDuration else {
+            throw ScaleKitError(
+                .invalidArgument,
+                "join gap is \(gap) s; it must be finite, ≥ 0, and the \(segments.count - 1) gap(s) together at most \(maximumDuration) s, the output's maximum duration")
         }
     }
 }

@@ -19,7 +19,7 @@ public struct PCMAudioMixer: AudioMixing {
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
         return try await runRenderJob(label: "scalekit.pcm-join", progress: progress) {
-            try join.validate()
+            try join.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
                 try Self.open($0, role: $1.role, format: output.format)
@@ -30,7 +30,7 @@ public struct PCMAudioMixer: AudioMixing {
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
         return try await runRenderJob(label: "scalekit.pcm-mix", progress: progress) {
-            try timeline.validate()
+            try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try TimelineRenderJob(timeline: timeline, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
                 try Self.open($0, role: $1.role, format: output.format)

@@ -15,7 +15,8 @@ package final class JoinRenderJob: AudioRenderJob {
 
     /// Validates the request; opens nothing yet.
     package init(join: AudioJoin, output: RenderOutput, windowSeconds: Double = defaultWindowSeconds, open: @escaping PCMSourceOpener) throws {
-        try join.validate()
+        try join.validate(maximumDuration: output.maximumDuration)
+        try AudioLimits.check(windowSeconds, in: AudioLimits.windowSeconds, "the mixer's window", unit: "s")
         self.output = output
         self.open = open
         segments = join.segments

@@ -7,6 +7,10 @@ package final class RenderOutput {
     private var captured: [Float]?
     package private(set) var frames = 0
     private var finished = false
+    /// Frames at ``AudioOutput/maximumDuration``: inputs longer than their
+    /// header said (or a long background) stop here, not when the disk is full.
+    private let maximumFrames: Int
+    package let maximumDuration: Double
 
     package init(output: AudioOutput, sink: (any PCMFrameSink)?) {
         format = output.format
@@ -14,11 +18,20 @@ package final class RenderOutput {
         filePath = output.file?.path
         clipping = ClippingStage(rule: output.clipping, format: output.format)
         captured = output.capturesPCM ? [] : nil
+        maximumDuration = output.maximumDuration
+        // AudioOutput.validate() has refused an out-of-range maximum; clamp anyway so no conversion can trap.
+        let seconds = output.maximumDuration.isFinite ? min(max(0, output.maximumDuration), AudioLimits.maximumDurationCeiling) : 0
+        maximumFrames = Int((seconds * Double(min(max(0, output.format.sampleRate), 1_000_000))).rounded())
     }
 
     /// Applies the clipping rule to `count` frames in place, then writes and captures them.
     package func emit(_ samples: UnsafeMutablePointer<Float>, frames count: Int) throws {
         guard count > 0 else { return }
+        guard count <= maximumFrames - frames else {
+            throw ScaleKitError(
+                .invalidArgument,
+                "the output would be longer than its maximum duration of \(maximumDuration) s (raise it with AudioOutput.maximumDuration or --max-duration)")
+        }
         try clipping.process(samples, frames: count, startFrame: frames, sampleRate: format.sampleRate)
         try sink?.write(samples, frames: count)
         captured?.append(contentsOf: UnsafeBufferPointer(start: samples, count: count * format.channels))

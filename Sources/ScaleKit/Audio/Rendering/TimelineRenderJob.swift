@@ -43,7 +43,8 @@ package final class TimelineRenderJob: AudioRenderJob {
 
     /// Validates the timeline and opens the background (not the clips).
     package init(timeline: AudioTimeline, output: RenderOutput, windowSeconds: Double = defaultWindowSeconds, open: @escaping PCMSourceOpener) throws {
-        try timeline.validate()
+        try timeline.validate(maximumDuration: output.maximumDuration)
+        try AudioLimits.check(windowSeconds, in: AudioLimits.windowSeconds, "the mixer's window", unit: "s")
         let format = output.format
         self.output = output
         self.open = open

@@ -22,13 +22,22 @@ package final class WAVFileReader {
         } catch {
             throw ScaleKitError(.audioDecoding, "cannot read audio file \(path): \(error.localizedDescription)")
         }
-        header = try WAVHeader.parse(prefix, name: path)
+        var header = try WAVHeader.parse(prefix, name: path)
         let fileSize = Int((try? handle.seekToEnd()) ?? 0)
-        let available = fileSize - header.dataOffset
+        let available = max(0, fileSize - header.dataOffset)
+        if header.lengthIsUnknown {
+            // Written to a pipe: every whole frame up to the end of the file is data.
+            header.dataSize = available - available % header.bytesPerFrame
+            guard header.dataSize > 0 else {
+                throw ScaleKitError(.audioDecoding, "audio file \(path) is truncated: its header leaves the length open and no whole frame follows it")
+            }
+        }
         guard available >= header.dataSize else {
             throw ScaleKitError(
-                .audioDecoding, "audio file \(path) is truncated: its header declares \(header.dataSize) data bytes, \(max(0, available)) are present")
+                .audioDecoding,
+                "audio file \(path) is truncated: its header declares \(header.dataSize / header.bytesPerFrame) frames (\(header.dataSize) data bytes), only \(available / header.bytesPerFrame) whole frames (\(available) bytes) are present")
         }
+        self.header = header
         framesLeft = header.dataSize / header.bytesPerFrame
         do {
             try handle.seek(toOffset: UInt64(header.dataOffset))

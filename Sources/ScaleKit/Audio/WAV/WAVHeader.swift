@@ -5,8 +5,14 @@ package struct WAVHeader: Sendable, Equatable {
     package var encoding: PCMSampleEncoding
     /// Byte offset of the first sample.
     package var dataOffset: Int
-    /// Bytes of sample data the header declares.
+    /// Bytes of sample data the header declares (``unknownDataSize`` when it says "length unknown").
     package var dataSize: Int
+
+    /// What a writer that could not seek back (ffmpeg writing to a pipe) puts
+    /// in the data chunk's size: 0xFFFFFFFF, "the data runs to the end of the file".
+    package static let unknownDataSize = 0xFFFF_FFFF
+    /// Whether the header leaves the data's length open (the data runs to the end of the file).
+    package var lengthIsUnknown: Bool { dataSize == Self.unknownDataSize }
 
     package init(sampleRate: Int, channels: Int, encoding: PCMSampleEncoding, dataOffset: Int, dataSize: Int) {
         self.sampleRate = sampleRate
@@ -56,12 +62,33 @@ package struct WAVHeader: Sendable, Equatable {
                 // Headers lie: refuse what no real recording has, before any buffer is sized from it.
                 guard format.rate <= maximumSampleRate else { throw fail("a sample rate of \(format.rate) Hz is beyond \(maximumSampleRate) Hz") }
                 guard format.channels <= maximumChannels else { throw fail("\(format.channels) channels are more than \(maximumChannels)") }
+                // A streaming writer leaves the sizes as 0xFFFFFFFF (or the data size
+                // 0 under a RIFF size of 0xFFFFFFFF): the data runs to the end of the file.
+                let riffSize = u32(4)
+                let size = size == 0 && (riffSize == unknownDataSize || riffSize == 0) ? unknownDataSize : size
                 guard size > 0 else { throw fail("the data chunk holds no samples") }
                 return WAVHeader(sampleRate: format.rate, channels: format.channels, encoding: encoding, dataOffset: body, dataSize: size)
             }
             offset = body + size + (size & 1)
         }
         throw fail("no data chunk")
+    }
+
+    /// Whether the first bytes of a RIFF/WAVE file (any codec) leave the data
+    /// chunk's length open, as a streaming writer does; the FFmpeg decoder then
+    /// accepts a short last packet as the end of the data, not as damage.
+    package static func declaresUnknownLength(_ bytes: [UInt8]) -> Bool {
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        guard bytes.count >= 12, bytes[0..<4].elementsEqual("RIFF".utf8), bytes[8..<12].elementsEqual("WAVE".utf8) else { return false }
+        var offset = 12
+        while offset + 8 <= bytes.count {
+            let size = u32(offset + 4)
+            if bytes[offset..<(offset + 4)].elementsEqual("data".utf8) {
+                return size == unknownDataSize || (size == 0 && (u32(4) == unknownDataSize || u32(4) == 0))
+            }
+            offset += 8 + size + (size & 1)
+        }
+        return false
     }
 
     /// A canonical 44-byte header (46 for float, which needs the `cbSize` field) for `dataSize` bytes.
