@@ -96,14 +96,25 @@ final class PoolCore: Sendable {
         case .create: grant = .create
         case .fail(let error): throw error
         case .mustWait, .enqueued:
-            let deadline = arrival + configuration.timeout
-            if sharedTimer {
-                grant = try await enqueue(ticket: tickets.add(1, ordering: .relaxed).newValue, deadline: deadline)
-            } else {
-                grant = try await waitForGrant(deadline: deadline)
-            }
+            grant = try await wait(arrival: arrival, sharedTimer: sharedTimer)
         }
         return try await fulfil(grant)
+    }
+
+    /// The slow path of a checkout, in a span of its own (`pool.checkout.wait`)
+    /// so a trace shows time spent queueing for a connection; the fast path
+    /// starts no span.
+    private func wait(
+        arrival: Duration, sharedTimer: Bool, isolation: isolated (any Actor)? = #isolation
+    ) async throws -> PoolGrant<Connection> {
+        try await ScaleKitSpan.run("pool.checkout.wait", kind: .internal) { span in
+            span.attributes[ScaleKitSpan.poolName] = name
+            let deadline = arrival + configuration.timeout
+            if sharedTimer {
+                return try await enqueue(ticket: tickets.add(1, ordering: .relaxed).newValue, deadline: deadline)
+            }
+            return try await waitForGrant(deadline: deadline)
+        }
     }
 
     /// Queues the caller until a connection or slot is handed to it, its

@@ -66,7 +66,19 @@ public final class RedisAPITracker: APITracking {
     ///   `corruptData` when a counter or stats field holds something other
     ///   than a whole number (checked before anything is written, so nothing
     ///   is counted); `serverError` when Redis refuses the script.
+    ///
+    /// Traced as `api_tracker.check_and_count` with the decision and the limit that denied.
     public func checkAndCount() async throws -> APICallDecision {
+        try await ScaleKitSpan.run("api_tracker.check_and_count") { span in
+            client.configuration.describe(span, operation: "EVALSHA")
+            let decision = try await countCall()
+            span.attributes["scalekit.api.allowed"] = decision.isAllowed
+            if let deniedBy = decision.deniedBy { span.attributes["scalekit.api.denied_by"] = deniedBy.rawValue }
+            return decision
+        }
+    }
+
+    private func countCall() async throws -> APICallDecision {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
         let limits = configuration.limits
         let reply: RedisValue

@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 public import Logging
 public import ScaleKit
 
@@ -101,6 +102,18 @@ public final class RedisStatusTracker: StatusTracking {
     ///   row; `connectionFailed`/`timeout` when Redis is unreachable.
     @discardableResult
     public func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?) async throws -> JobStatus {
+        try await ScaleKitSpan.run("status_tracker.merge") { span in
+            let operation: String
+            switch mergeStrategy {
+            case .optimisticTransaction: operation = "WATCH/MULTI/EXEC"
+            case .luaCJSON: operation = "EVALSHA"
+            }
+            client.configuration.describe(span, operation: operation)
+            return try await merge(patch, for: jobID, ttl: ttl, span: span)
+        }
+    }
+
+    private func merge(_ patch: JSONValue, for jobID: String, ttl: Duration?, span: any Span) async throws -> JobStatus {
         try Identifier.validate(jobID, kind: "job id")
         try JobStatus.validatePatch(patch, limits: configuration.limits)
         let ttl = try configuration.resolveTTL(ttl)
@@ -110,7 +123,7 @@ public final class RedisStatusTracker: StatusTracking {
         switch mergeStrategy {
         case .optimisticTransaction(let maxAttempts):
             merged = try await localMerges.run(key) {
-                try await mergeInTransaction(patch, stamp: stamp, key: key, ttl: ttl, maxAttempts: maxAttempts)
+                try await mergeInTransaction(patch, stamp: stamp, key: key, ttl: ttl, maxAttempts: maxAttempts, span: span)
             }
         case .luaCJSON:
             merged = try await mergeInScript(patch, stamp: stamp, key: key, ttl: ttl)
@@ -149,7 +162,7 @@ public final class RedisStatusTracker: StatusTracking {
     }
 
     private func mergeInTransaction(
-        _ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration, maxAttempts: Int
+        _ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration, maxAttempts: Int, span: any Span
     ) async throws -> JSONValue {
         let limits = configuration.limits
         let ttlArgument = RedisArgument(Self.milliseconds(ttl))
@@ -173,6 +186,8 @@ public final class RedisStatusTracker: StatusTracking {
                 try RedisTransaction.checkExecReplies(written[2], commands: ["SET"])
                 return .stored(merged)
             }
+            // Retries are what contention on one status costs: operators watch them.
+            span.attributes["scalekit.status.merge_attempts"] = attempt
             if case .stored(let merged) = outcome { return merged }
             // Spread the retries of many contending writers apart.
             try await Task.sleep(for: .microseconds(Int.random(in: 0...(50 * min(attempt, 20)))))

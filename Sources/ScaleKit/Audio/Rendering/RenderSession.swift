@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 
 /// Runs a render job's blocking windows on a dedicated dispatch queue, never on the cooperative pool.
 package actor AudioRenderSession {
@@ -33,7 +34,42 @@ package actor AudioRenderSession {
 /// queue, progress after each window on the calling task, a cancellation
 /// check before each window. On any error or cancellation the partial output
 /// is removed; cancellation surfaces as ``ScaleKitError/Code/cancelled``.
+///
+/// The render is one span, `audio.join` or `audio.mix`, with the mixer, the
+/// number of inputs and the seconds rendered.
 package func runRenderJob(
+    label: String, trace: RenderTrace, progress: AudioProgressHandler?,
+    make: @escaping @Sendable () throws -> any AudioRenderJob
+) async throws -> AudioMixSummary {
+    try await ScaleKitSpan.run(trace.operation, kind: .internal) { span in
+        span.attributes["scalekit.audio.mixer"] = trace.mixer
+        span.attributes["scalekit.audio.inputs"] = trace.inputs
+        let summary = try await render(label: label, progress: progress, make: make)
+        span.attributes["scalekit.audio.seconds_rendered"] = summary.duration
+        span.attributes["scalekit.audio.clipping_rule_engaged"] = summary.clippingRuleEngaged
+        return summary
+    }
+}
+
+/// What a render's span says about it.
+package struct RenderTrace: Sendable {
+    /// `audio.join` or `audio.mix`.
+    package var operation: String
+    /// `ffmpeg` or `pcm`.
+    package var mixer: String
+    /// Segments of a join; clips (plus a background) of a mix.
+    package var inputs: Int
+
+    package static func join(_ join: AudioJoin, mixer: String) -> RenderTrace {
+        RenderTrace(operation: "audio.join", mixer: mixer, inputs: join.segments.count)
+    }
+
+    package static func mix(_ timeline: AudioTimeline, mixer: String) -> RenderTrace {
+        RenderTrace(operation: "audio.mix", mixer: mixer, inputs: timeline.clips.count + (timeline.background == nil ? 0 : 1))
+    }
+}
+
+private func render(
     label: String, progress: AudioProgressHandler?, make: @escaping @Sendable () throws -> any AudioRenderJob
 ) async throws -> AudioMixSummary {
     let session = AudioRenderSession(label: label)
