@@ -28,6 +28,7 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    @discardableResult
     public func enqueueVideo(id: String, title: String?, originalURL: String?) async throws -> Video {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: .seconds(1))
         let now = clock.now()
@@ -57,6 +58,7 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    @discardableResult
     public func rescueExpiredLeases(limit: Int) async throws -> LeaseRescue {
         let (now, policy) = (clock.now(), policy)
         return videosByID.withLock { videos in
@@ -71,6 +73,7 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    @discardableResult
     public func renewLease(id: String, token: ClaimToken, lease: Duration) async throws -> Video {
         try ClaimRules.validateLease(lease)
         let now = clock.now()
@@ -80,6 +83,7 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    @discardableResult
     public func completeVideo(id: String, token: ClaimToken) async throws -> Video {
         let now = clock.now()
         return try updateHeldClaim(id: id, token: token) { video in
@@ -91,6 +95,7 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    @discardableResult
     public func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video {
         try ClaimRules.validateText(error, name: "error message")
         let (now, policy) = (clock.now(), policy)
