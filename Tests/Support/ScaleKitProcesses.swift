@@ -60,16 +60,27 @@ public enum ScaleKitProcesses {
         try await run(count: 1, environment: environment) { _ in arguments }[0]
     }
 
+    /// Runs `scalekit` through a launcher (`/usr/bin/faketime -f -1h`), which
+    /// execs it with `arguments`, and returns its result.
+    public static func runOne(launcher: [String], environment: [String: String], arguments: [String]) async throws -> Result {
+        try await start(environment: environment, arguments: arguments, launcher: launcher).wait()
+    }
+
     /// Starts one process and returns at once, so the test can watch its
     /// output and kill it mid-way (a worker that crashes).
-    public static func start(environment: [String: String], arguments: [String]) throws -> Running {
+    public static func start(environment: [String: String], arguments: [String], launcher: [String] = []) throws -> Running {
         var fullEnvironment = environment
         for name in ["PATH", "HOME", "TMPDIR", "TSAN_OPTIONS", "ASAN_OPTIONS", "LSAN_OPTIONS"] {
             fullEnvironment[name] = ProcessInfo.processInfo.environment[name]
         }
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = launcher.dropFirst() + [executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         process.environment = fullEnvironment
         let output = Pipe()
         let error = Pipe()
