@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ScaleKitPostgres
 import ScaleKitTestSupport
 import Testing
 
@@ -20,7 +21,14 @@ import Testing
 
     @Test(.enabled(if: TestServers.postgresEnabled)) func postgresDrainSurvivesAKilledWorker() async throws {
         let folder = try TemporaryFolder()
-        let url = try TestServers.requireDatabaseURL()
+        // A database of its own: claimNext hands out any due video, and other
+        // tests expire leases in the shared database on purpose.
+        let server = try TestServers.requireDatabaseURL()
+        let name = "drain_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let admin = try await PostgresConnection.connect(url: server)
+        try await admin.execute("CREATE DATABASE \(name)", name: "create database")
+        await admin.close()
+        let url = try #require(server.range(of: "/", options: .backwards).map { String(server[..<$0.lowerBound]) + "/" + name })
         try await drain(environment: ["DATABASE_URL": url, "API_TRACKER_FILE": folder.path("api.json")]) { prefix in
             try await LeaseExpiry.expireAllPostgres(url: url, prefix: prefix)
         }
