@@ -10,6 +10,7 @@ PACKAGES=(
   redis-server redis-tools postgresql
   ffmpeg espeak-ng time python3-venv
   stress-ng
+  faketime
 )
 
 missing=()

@@ -73,7 +73,7 @@ struct BackendBuilder {
         switch configuration.database {
         case .postgres(let url):
             let repository = try PostgresVideoRepository(
-                url: url, poolSettings: configuration.pool, logger: logger)
+                url: url, poolSettings: configuration.pool, policy: configuration.claimPolicy, logger: logger)
             services.append(repository)
             healthChecks.append(HealthCheck(name: "postgresql") { try await repository.ping() })
             pools.append(PoolProbe(name: "postgresql") { repository.pool.statistics() })
@@ -86,7 +86,7 @@ struct BackendBuilder {
                     reason: "DATABASE_URL is postgresql:// (pool_size=\(pool.size), max_overflow=\(pool.maxOverflow), timeout=\(pool.timeout), recycle=\(pool.recycle))"))
             return repository
         case .sqlite(let path):
-            let repository = try await SQLiteVideoRepository(path: path, logger: logger)
+            let repository = try await SQLiteVideoRepository(path: path, policy: configuration.claimPolicy, logger: logger)
             healthChecks.append(HealthCheck(name: "sqlite") { _ = try await repository.videos(state: nil, limit: 1) })
             choices.append(
                 BackendChoice(

@@ -20,6 +20,9 @@ struct UnbuiltBackend: APITracking, StatusTracking, VideoRepository {
     func renewLease(id: String, token: ClaimToken, lease: Duration) async throws -> Video { throw refuse() }
     func completeVideo(id: String, token: ClaimToken) async throws -> Video { throw refuse() }
     func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video { throw refuse() }
+    func enqueueVideo(id: String, title: String?, originalURL: String?) async throws -> Video { throw refuse() }
+    func claimNext(lease: Duration) async throws -> VideoClaim? { throw refuse() }
+    func rescueExpiredLeases(limit: Int) async throws -> LeaseRescue { throw refuse() }
     func video(id: String) async throws -> Video? { throw refuse() }
     func videos(state: VideoState?, limit: Int) async throws -> [Video] { throw refuse() }
 }

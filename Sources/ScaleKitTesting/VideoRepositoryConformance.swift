@@ -4,9 +4,10 @@ import Foundation
 /// The contract of ``VideoRepository``, checked against any backend.
 ///
 /// `make` returns a fresh, empty repository (its own table, schema or file)
-/// whose lease times follow the given clock.
+/// whose lease times follow the given clock (standing in for the database's
+/// clock: ``LeaseTimeSource/clock(_:)``) and that applies the given policy.
 public enum VideoRepositoryConformance {
-    public typealias Factory = @Sendable (ManualWallClock) async throws -> any VideoRepository
+    public typealias Factory = @Sendable (ManualWallClock, ClaimPolicy) async throws -> any VideoRepository
 
     public static func run(_ make: Factory) async throws {
         var runner = CheckRunner()
@@ -18,13 +19,19 @@ public enum VideoRepositoryConformance {
         await runner.run("invalid input") { try await invalidInput(make) }
         await runner.run("hostile strings round-trip") { try await hostile(make) }
         await runner.run("exactly one winner under concurrency") { try await concurrency(make) }
+        await runner.run("attempts cap and abandoned") { try await attemptsCap(make) }
+        await runner.run("backoff before a retry") { try await backoff(make) }
+        await runner.run("bounded error history") { try await errorHistory(make) }
+        await runner.run("claim next") { try await claimNext(make) }
+        await runner.run("claim next: one winner per video") { try await claimNextConcurrency(make) }
+        await runner.run("rescuing expired leases") { try await rescue(make) }
         try runner.finish()
     }
 
     static func lifecycle(_ make: Factory) async throws {
         let check = "claim lifecycle"
         let clock = ManualWallClock()
-        let repository = try await make(clock)
+        let repository = try await make(clock, ClaimPolicy())
         let missing = try await repository.video(id: "v1")
         try expect(missing == nil, check, "unknown video: \(String(describing: missing))")
         let claim = try await repository.claimVideo(id: "v1", title: "Title", originalURL: "https://youtu.be/v1", lease: .seconds(60))
@@ -51,7 +58,7 @@ public enum VideoRepositoryConformance {
 
     static func retry(_ make: Factory) async throws {
         let check = "failed videos are retried"
-        let repository = try await make(ManualWallClock())
+        let repository = try await make(ManualWallClock(), ClaimPolicy())
         let first = try await repository.claimVideo(id: "f", title: nil, originalURL: nil, lease: .seconds(60))
         let failed = try await repository.failVideo(id: "f", token: first.token!, error: "download failed: 403")
         try expect(failed.state == .failed && failed.lastError == "download failed: 403" && failed.leaseOwner == nil, check, "failed: \(failed)")
@@ -67,7 +74,7 @@ public enum VideoRepositoryConformance {
     static func leaseTakeover(_ make: Factory) async throws {
         let check = "expired leases are taken over"
         let clock = ManualWallClock()
-        let repository = try await make(clock)
+        let repository = try await make(clock, ClaimPolicy())
         let first = try await repository.claimVideo(id: "l", title: nil, originalURL: nil, lease: .seconds(60))
         clock.advance(by: .seconds(59))
         let live = try await repository.claimVideo(id: "l", title: nil, originalURL: nil, lease: .seconds(60))
@@ -84,7 +91,7 @@ public enum VideoRepositoryConformance {
     static func renew(_ make: Factory) async throws {
         let check = "renewing a lease"
         let clock = ManualWallClock()
-        let repository = try await make(clock)
+        let repository = try await make(clock, ClaimPolicy())
         let claim = try await repository.claimVideo(id: "r", title: nil, originalURL: nil, lease: .seconds(60))
         clock.advance(by: .seconds(50))
         let renewed = try await repository.renewLease(id: "r", token: claim.token!, lease: .seconds(60))
@@ -98,7 +105,7 @@ public enum VideoRepositoryConformance {
     static func listing(_ make: Factory) async throws {
         let check = "listing"
         let clock = ManualWallClock()
-        let repository = try await make(clock)
+        let repository = try await make(clock, ClaimPolicy())
         var tokens: [String: ClaimToken] = [:]
         for id in ["a", "b", "c", "d"] {
             clock.advance(by: .seconds(1))
@@ -120,7 +127,7 @@ public enum VideoRepositoryConformance {
 
     static func invalidInput(_ make: Factory) async throws {
         let check = "invalid input"
-        let repository = try await make(ManualWallClock())
+        let repository = try await make(ManualWallClock(), ClaimPolicy())
         try await expectError(.invalidArgument, check) { try await repository.claimVideo(id: "", title: nil, originalURL: nil, lease: .seconds(60)) }
         try await expectError(.invalidArgument, check) { try await repository.claimVideo(id: "nul\u{0}id", title: nil, originalURL: nil, lease: .seconds(60)) }
         try await expectError(.invalidArgument, check) { try await repository.claimVideo(id: "x", title: nil, originalURL: nil, lease: .zero) }
@@ -131,7 +138,7 @@ public enum VideoRepositoryConformance {
 
     static func hostile(_ make: Factory) async throws {
         let check = "hostile strings round-trip"
-        let repository = try await make(ManualWallClock())
+        let repository = try await make(ManualWallClock(), ClaimPolicy())
         let long = String(repeating: "日本語 '\"; --", count: 1000)  // about 13 KB
         for text in HostileStrings.all + [long.count > 0 ? String(long.prefix(1000)) + "!" : ""] where text.utf8.count <= Identifier.maximumUTF8Length {
             let claim = try await repository.claimVideo(id: text, title: text + long, originalURL: "https://example.com/?q=\(text)", lease: .seconds(60))
@@ -146,7 +153,7 @@ public enum VideoRepositoryConformance {
     static func concurrency(_ make: Factory) async throws {
         let check = "exactly one winner under concurrency"
         let clock = ManualWallClock()
-        let repository = try await make(clock)
+        let repository = try await make(clock, ClaimPolicy())
         func race() async throws -> [VideoClaim] {
             try await withThrowingTaskGroup(of: VideoClaim.self) { group in
                 for _ in 0..<64 {
@@ -167,5 +174,141 @@ public enum VideoRepositoryConformance {
         try expect(takenOver.count == 1 && takenOver[0].outcome == .tookOverExpiredLease, check, "expired lease: \(takenOver.count) winners")
         let video = try await repository.video(id: "hot")
         try expect(video?.attempts == 3 && video?.leaseOwner == takenOver.first?.token, check, "attempts and owner: \(String(describing: video))")
+    }
+
+    static func attemptsCap(_ make: Factory) async throws {
+        let check = "attempts cap and abandoned"
+        let clock = ManualWallClock()
+        let repository = try await make(clock, ClaimPolicy(maxAttempts: 2))
+        let first = try await repository.claimVideo(id: "cap", title: nil, originalURL: nil, lease: .seconds(60))
+        let failed = try await repository.failVideo(id: "cap", token: first.token!, error: "e1")
+        try expect(failed.state == .failed && failed.attempts == 1, check, "attempt 1 of 2 fails: \(failed)")
+        let second = try await repository.claimVideo(id: "cap", title: nil, originalURL: nil, lease: .seconds(60))
+        try expect(second.outcome == .retryingFailed && second.attempt == 2, check, "attempt 2: \(second)")
+        let abandoned = try await repository.failVideo(id: "cap", token: second.token!, error: "e2")
+        try expect(abandoned.state == .abandoned && abandoned.leaseOwner == nil && abandoned.notBefore == nil, check, "the last attempt's failure abandons: \(abandoned)")
+        let after = try await repository.claimVideo(id: "cap", title: nil, originalURL: nil, lease: .seconds(60))
+        try expect(after.outcome == .abandoned && after.token == nil && after.video.attempts == 2, check, "an abandoned video is never claimed: \(after)")
+        // An expired lease of the last attempt abandons too.
+        let last = try await repository.claimVideo(id: "cap2", title: nil, originalURL: nil, lease: .seconds(60))
+        try await repository.failVideo(id: "cap2", token: last.token!, error: "e1")
+        _ = try await repository.claimVideo(id: "cap2", title: nil, originalURL: nil, lease: .seconds(60))
+        clock.advance(by: .seconds(61))
+        let expired = try await repository.claimVideo(id: "cap2", title: nil, originalURL: nil, lease: .seconds(60))
+        try expect(expired.outcome == .abandoned && expired.video.state == .abandoned, check, "an expired last attempt is abandoned: \(expired)")
+        try expect(expired.video.errors.last?.message == VideoAttemptError.leaseExpiredMessage && expired.video.errors.last?.attempt == 2, check, "the expiry is recorded: \(expired.video.errors)")
+        let listed = try await repository.videos(state: .abandoned, limit: 10).map(\.id).sorted()
+        try expect(listed == ["cap", "cap2"], check, "listing abandoned videos: \(listed)")
+    }
+
+    static func backoff(_ make: Factory) async throws {
+        let check = "backoff before a retry"
+        let clock = ManualWallClock()
+        let repository = try await make(clock, ClaimPolicy(maxAttempts: 5, retryBackoff: .seconds(30)))
+        let first = try await repository.claimVideo(id: "b", title: nil, originalURL: nil, lease: .seconds(60))
+        let failed = try await repository.failVideo(id: "b", token: first.token!, error: "503")
+        let due = clock.now().addingTimeInterval(30)
+        try expect(failed.notBefore.map { abs($0.timeIntervalSince(due)) < 0.01 } == true, check, "due 30 s after the first failure: \(failed)")
+        clock.advance(by: .seconds(29))
+        let early = try await repository.claimVideo(id: "b", title: nil, originalURL: nil, lease: .seconds(60))
+        try expect(early.outcome == .retryNotDue && early.token == nil && early.notBefore.map { abs($0.timeIntervalSince(due)) < 0.01 } == true, check, "not before T: \(early)")
+        try expect(try await repository.claimNext(lease: .seconds(60)) == nil, check, "claim-next skips a video not yet due")
+        clock.advance(by: .seconds(1))
+        let retry = try await repository.claimVideo(id: "b", title: nil, originalURL: nil, lease: .seconds(60))
+        try expect(retry.outcome == .retryingFailed && retry.attempt == 2, check, "due at T: \(retry)")
+        let second = try await repository.failVideo(id: "b", token: retry.token!, error: "503")
+        let doubled = clock.now().addingTimeInterval(60)
+        try expect(second.notBefore.map { abs($0.timeIntervalSince(doubled)) < 0.01 } == true, check, "the wait doubles: \(second)")
+    }
+
+    static func errorHistory(_ make: Factory) async throws {
+        let check = "bounded error history"
+        let clock = ManualWallClock()
+        let repository = try await make(clock, ClaimPolicy(maxAttempts: 30))
+        for attempt in 1...12 {
+            let claim = try await repository.claimVideo(id: "h", title: nil, originalURL: nil, lease: .seconds(60))
+            try expect(claim.attempt == attempt, check, "attempt \(attempt): \(claim)")
+            clock.advance(by: .seconds(1))
+            try await repository.failVideo(id: "h", token: claim.token!, error: "error \(attempt)")
+        }
+        let video = try await repository.video(id: "h")
+        let errors = video?.errors ?? []
+        try expect(errors.count == VideoAttemptError.historyLimit, check, "at most \(VideoAttemptError.historyLimit) kept: \(errors.count)")
+        try expect(errors.map(\.attempt) == Array(3...12) && errors.map(\.message) == (3...12).map { "error \($0)" }, check, "the most recent, oldest first: \(errors)")
+        try expect(errors.last.map { abs($0.at.timeIntervalSince(clock.now())) < 0.01 } == true && video?.lastError == "error 12", check, "times and last error: \(String(describing: video))")
+    }
+
+    static func claimNext(_ make: Factory) async throws {
+        let check = "claim next"
+        let clock = ManualWallClock()
+        let repository = try await make(clock, ClaimPolicy(maxAttempts: 2))
+        try expect(try await repository.claimNext(lease: .seconds(60)) == nil, check, "nothing to do in an empty repository")
+        let pending = try await repository.enqueueVideo(id: "p1", title: "P1", originalURL: nil)
+        try expect(pending.state == .pending && pending.attempts == 0, check, "enqueued: \(pending)")
+        clock.advance(by: .seconds(1))
+        try await repository.enqueueVideo(id: "p2", title: nil, originalURL: nil)
+        let again = try await repository.enqueueVideo(id: "p1", title: "other", originalURL: nil)
+        try expect(again.title == "P1", check, "enqueueing twice keeps the first: \(again)")
+        let first = try await repository.claimNext(lease: .seconds(60))
+        try expect(first?.outcome == .claimedPending && first?.video.id == "p1" && first?.attempt == 1 && first?.token != nil, check, "earliest first: \(String(describing: first))")
+        let second = try await repository.claimNext(lease: .seconds(60))
+        try expect(second?.video.id == "p2", check, "then the next: \(String(describing: second))")
+        try expect(try await repository.claimNext(lease: .seconds(60)) == nil, check, "live leases are not handed out")
+        try await repository.failVideo(id: "p1", token: first!.token!, error: "x")
+        let retry = try await repository.claimNext(lease: .seconds(60))
+        try expect(retry?.outcome == .retryingFailed && retry?.video.id == "p1" && retry?.attempt == 2, check, "a due failed video: \(String(describing: retry))")
+        clock.advance(by: .seconds(61))
+        let takeover = try await repository.claimNext(lease: .seconds(60))
+        try expect(takeover?.outcome == .tookOverExpiredLease && takeover?.video.id == "p2", check, "an expired lease below the cap: \(String(describing: takeover))")
+        try await expectError(.notClaimHolder, check) { try await repository.completeVideo(id: "p2", token: second!.token!) }
+        try expect(try await repository.claimNext(lease: .seconds(60)) == nil, check, "an expired last attempt is left to the rescuer")
+        let done = try await repository.completeVideo(id: "p2", token: takeover!.token!)
+        try expect(done.state == .completed, check, "the new holder completes: \(done)")
+        let claimedByID = try await repository.enqueueVideo(id: "p3", title: nil, originalURL: nil)
+        let byID = try await repository.claimVideo(id: claimedByID.id, title: nil, originalURL: nil, lease: .seconds(60))
+        try expect(byID.outcome == .claimedPending && byID.attempt == 1, check, "a pending video claimed by id: \(byID)")
+    }
+
+    static func claimNextConcurrency(_ make: Factory) async throws {
+        let check = "claim next: one winner per video"
+        let repository = try await make(ManualWallClock(), ClaimPolicy())
+        for index in 0..<40 { try await repository.enqueueVideo(id: "q\(index)", title: nil, originalURL: nil) }
+        let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    var ids: [String] = []
+                    while let claim = try await repository.claimNext(lease: .seconds(600)) { ids.append(claim.video.id) }
+                    return ids
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        try expect(claimed.count == 40 && Set(claimed).count == 40, check, "40 videos, \(claimed.count) claims, \(Set(claimed).count) distinct")
+    }
+
+    static func rescue(_ make: Factory) async throws {
+        let check = "rescuing expired leases"
+        let clock = ManualWallClock()
+        let repository = try await make(clock, ClaimPolicy(maxAttempts: 2, retryBackoff: .seconds(10)))
+        let live = try await repository.claimVideo(id: "live", title: nil, originalURL: nil, lease: .seconds(600))
+        let once = try await repository.claimVideo(id: "once", title: nil, originalURL: nil, lease: .seconds(60))
+        let twice = try await repository.claimVideo(id: "twice", title: nil, originalURL: nil, lease: .seconds(60))
+        try await repository.failVideo(id: "twice", token: twice.token!, error: "x")
+        clock.advance(by: .seconds(10))
+        _ = try await repository.claimVideo(id: "twice", title: nil, originalURL: nil, lease: .seconds(60))
+        clock.advance(by: .seconds(61))
+        let report = try await repository.rescueExpiredLeases(limit: 100)
+        try expect(report == LeaseRescue(requeued: 1, abandoned: 1), check, "one requeued, one abandoned: \(report)")
+        let requeued = try await repository.video(id: "once")
+        try expect(requeued?.state == .failed && requeued?.leaseOwner == nil && requeued?.lastError == VideoAttemptError.leaseExpiredMessage, check, "requeued: \(String(describing: requeued))")
+        try expect(requeued?.notBefore.map { abs($0.timeIntervalSince(clock.now().addingTimeInterval(10))) < 0.01 } == true, check, "with the backoff: \(String(describing: requeued))")
+        try expect(try await repository.video(id: "twice")?.state == .abandoned, check, "the last attempt abandoned")
+        try expect(try await repository.video(id: "live")?.leaseOwner == live.token, check, "a live lease untouched")
+        try await expectError(.notClaimHolder, check) { try await repository.completeVideo(id: "once", token: once.token!) }
+        let again = try await repository.rescueExpiredLeases(limit: 100)
+        try expect(again.total == 0, check, "nothing left to rescue: \(again)")
+        clock.advance(by: .seconds(10))
+        let next = try await repository.claimNext(lease: .seconds(60))
+        try expect(next?.video.id == "once" && next?.outcome == .retryingFailed && next?.attempt == 2, check, "requeued work is claimable: \(String(describing: next))")
     }
 }

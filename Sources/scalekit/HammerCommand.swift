@@ -11,7 +11,7 @@ struct HammerCommand: AsyncParsableCommand {
         commandName: "hammer",
         abstract: "Put concurrent load on one backend primitive and report exact counts as JSON.",
         discussion: "Start several at once against the same REDIS_URL / DATABASE_URL / API_TRACKER_FILE to check that counts add up across processes.",
-        subcommands: [API.self, Claim.self, Claims.self, Status.self]
+        subcommands: [API.self, Claim.self, Claims.self, Drain.self, Status.self]
     )
 
     struct Load: ParsableArguments {
@@ -240,6 +240,43 @@ struct HammerCommand: AsyncParsableCommand {
             } while until.isOpenEnded && !until.isReached
             if !lastFailed { report.counts.add("tasksRecovered") }
             return report
+        }
+    }
+
+    struct Drain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every task asks for the next video (claimNext), works on it and completes it, until none is due.",
+            discussion: """
+                Prints `completed <id>` as soon as each completion is acknowledged (unbuffered, so a test that \
+                kills the process with SIGKILL still sees every acknowledged one), then the counts as JSON: \
+                claimed, completed, and the outcomes (claimedPending, retryingFailed, tookOverExpiredLease).
+                """)
+        @OptionGroup var load: Load
+        @Option(help: "Lease in seconds.") var lease: Int = 900
+        @Option(help: "Milliseconds of \"work\" per video before completing it.") var workMs: Int = 0
+
+        func run() async throws {
+            let (lease, workMs, tasks) = (lease, workMs, max(1, load.tasks))
+            let counts = try await hammerCounting(load) { backends in
+                try await withThrowingTaskGroup(of: Counts.self) { group in
+                    for _ in 0..<tasks {
+                        group.addTask {
+                            var counts = Counts(["claimed": 0, "completed": 0])
+                            while let claim = try await backends.videos.claimNext(lease: .seconds(lease)), let token = claim.token {
+                                counts.add("claimed")
+                                counts.add(claim.outcome.rawValue)
+                                if workMs > 0 { try await Task.sleep(for: .milliseconds(workMs)) }
+                                try await backends.videos.completeVideo(id: claim.video.id, token: token)
+                                FileHandle.standardOutput.write(Data("completed \(claim.video.id)\n".utf8))
+                                counts.add("completed")
+                            }
+                            return counts
+                        }
+                    }
+                    return try await group.reduce(into: Counts()) { $0.merge($1) }
+                }
+            }
+            print(counts.json())
         }
     }
 

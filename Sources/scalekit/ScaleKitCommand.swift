@@ -31,6 +31,8 @@ struct ScaleKitCommand: AsyncParsableCommand {
             CompleteCommand.self,
             FailCommand.self,
             VideosCommand.self,
+            EnqueueCommand.self,
+            RescueCommand.self,
             HammerCommand.self,
             MixCommand.self,
             JoinCommand.self,

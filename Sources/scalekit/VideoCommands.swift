@@ -1,4 +1,5 @@
 public import ArgumentParser
+import Foundation
 public import ScaleKit
 
 struct ClaimCommand: AsyncParsableCommand {
@@ -20,7 +21,9 @@ struct ClaimCommand: AsyncParsableCommand {
             try await backends.videos.claimVideo(id: id, title: title, originalURL: url, lease: .seconds(lease))
         }
         output.emit(ClaimJSON(claim)) {
-            "\(claim.outcome.rawValue)\(claim.token.map { " token=\($0)" } ?? "") state=\(claim.video.state.rawValue) attempts=\(claim.video.attempts)"
+            "\(claim.outcome.rawValue)\(claim.token.map { " token=\($0)" } ?? "") state=\(claim.video.state.rawValue) "
+                + "attempt=\(claim.video.attempts)\(claim.notBefore.map { " not_before=\($0.ISO8601Format())" } ?? "")"
+                + (claim.video.leaseExpiresAt.map { " lease_expires_at=\($0.ISO8601Format())" } ?? "")
         }
         if !claim.shouldProcess { throw ExitStatus.denied }
     }
@@ -58,7 +61,7 @@ struct FailCommand: AsyncParsableCommand {
 struct VideosCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "videos", abstract: "List videos, newest update first.")
     @OptionGroup var output: OutputOptions
-    @Option(help: "Only videos in this state (processing, completed, failed).") var state: VideoState?
+    @Option(help: "Only videos in this state (pending, processing, completed, failed, abandoned).") var state: VideoState?
     @Option(help: "At most this many.") var limit: Int = 100
 
     func run() async throws {
@@ -72,17 +75,59 @@ struct VideosCommand: AsyncParsableCommand {
     }
 }
 
+struct EnqueueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enqueue", abstract: "Store pending videos for workers that ask for the next one.",
+        discussion: "Videos that exist already are left as they are. With --count, enqueues <prefix>-0 … <prefix>-<count - 1>.")
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "Video ids.") var ids: [String] = []
+    @Option(help: "With --count: the ids' prefix.") var prefix: String?
+    @Option(help: "With --prefix: how many ids.") var count: Int = 0
+
+    func run() async throws {
+        let ids = self.ids + (prefix.map { prefix in (0..<max(0, count)).map { "\(prefix)-\($0)" } } ?? [])
+        let enqueued = try await withBackends(output) { backends in
+            var pending = 0
+            for id in ids where try await backends.videos.enqueueVideo(id: id, title: nil, originalURL: nil).state == .pending {
+                pending += 1
+            }
+            return pending
+        }
+        output.emit(["videos": ids.count, "pending": enqueued]) { "\(ids.count) videos, \(enqueued) pending" }
+    }
+}
+
+struct RescueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rescue",
+        abstract: "End expired leases once: requeue them (failed, due after the backoff) or abandon them after the last attempt.")
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let rescue = try await withBackends(output) { backends in
+            try await VideoLeaseRescuer(repository: backends.videos).rescueOnce()
+        }
+        output.emit(rescue) { "requeued \(rescue.requeued), abandoned \(rescue.abandoned)" }
+    }
+}
+
 extension VideoState: ExpressibleByArgument {}
 
 struct ClaimJSON: Encodable {
     var outcome: String
     var shouldProcess: Bool
     var token: String?
+    var attempt: Int
+    var state: String
+    var notBefore: Date?
     var video: Video
     init(_ claim: VideoClaim) {
         outcome = claim.outcome.rawValue
         shouldProcess = claim.shouldProcess
         token = claim.token?.rawValue
+        attempt = claim.attempt
+        state = claim.video.state.rawValue
+        notBefore = claim.notBefore
         video = claim.video
     }
 }

@@ -9,7 +9,7 @@ struct PostgresConformanceTests {
     @Test func videoRepositoryContract() async throws {
         let database = try PostgresTestDatabase()
         do {
-            try await VideoRepositoryConformance.run { clock in try database.repository(clock: clock) }
+            try await VideoRepositoryConformance.run { clock, policy in try database.repository(clock: clock, policy: policy) }
         } catch {
             await database.shutdownAll()
             throw error

@@ -13,7 +13,7 @@ struct PostgresRestartTests {
         let server = try await PrivatePostgresServer.start()
         let repository = try PostgresVideoRepository(
             url: server.url, pool: ConnectionPoolConfiguration(size: 3, maxOverflow: 3, timeout: .seconds(10)),
-            clock: ManualWallClock())
+            time: .clock(ManualWallClock()))
         do {
             try await exercise(repository, server)
         } catch {

@@ -20,11 +20,13 @@ final class PostgresTestDatabase: Sendable {
     }
 
     /// A repository in a fresh schema (or in `schema`), shut down by ``shutdownAll()``.
+    /// `clock` stands in for the server's clock (so tests move time by hand); `nil`: the server's own.
     func repository(
-        clock: any WallClock = ManualWallClock(), schema: String = uniqueSchema(),
+        clock: (any WallClock)? = ManualWallClock(), schema: String = uniqueSchema(), policy: ClaimPolicy = ClaimPolicy(),
         pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(size: 4, maxOverflow: 8, timeout: .seconds(30))
     ) throws -> PostgresVideoRepository {
-        let repository = try PostgresVideoRepository(url: url, pool: pool, schema: schema, clock: clock)
+        let repository = try PostgresVideoRepository(
+            url: url, pool: pool, schema: schema, time: clock.map { .clock($0) } ?? .database, policy: policy)
         repositories.withLock { $0.append(repository) }
         return repository
     }

@@ -53,7 +53,7 @@ struct PostgresTimeoutTests {
         let url = try TestServers.requireDatabaseURL()
         let repository = try PostgresVideoRepository(
             url: url, pool: ConnectionPoolConfiguration(size: 1, maxOverflow: 0, timeout: .seconds(60)),
-            schema: PostgresTestDatabase.uniqueSchema(), clock: ManualWallClock(), commandTimeout: .seconds(1))
+            schema: PostgresTestDatabase.uniqueSchema(), time: .clock(ManualWallClock()), commandTimeout: .seconds(1))
         _ = try await repository.claimVideo(id: "before", title: nil, originalURL: nil, lease: .seconds(60))
         let backend = try await repository.pool.withConnection { connection in
             try await connection.query("SELECT pg_backend_pid()", name: "backend pid").first?[0].flatMap { Int32($0) }

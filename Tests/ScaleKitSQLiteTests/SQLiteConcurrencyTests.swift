@@ -28,7 +28,7 @@ struct SQLiteConcurrencyTests {
         // Opened concurrently: the migrations race too, and must apply once.
         let repositories = try await withThrowingTaskGroup(of: SQLiteVideoRepository.self) { group in
             for _ in 0..<Self.connections {
-                group.addTask { try await SQLiteVideoRepository(path: path, clock: clock, busyTimeout: .seconds(30)) }
+                group.addTask { try await SQLiteVideoRepository(path: path, time: .clock(clock), busyTimeout: .seconds(30)) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }

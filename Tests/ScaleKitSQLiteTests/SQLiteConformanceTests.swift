@@ -8,8 +8,8 @@ import Testing
 struct SQLiteConformanceTests {
     @Test func videoRepositoryContract() async throws {
         let folder = try TemporaryFolder()
-        try await VideoRepositoryConformance.run { clock in
-            try await SQLiteVideoRepository(path: folder.path("\(ClaimToken.random()).sqlite"), clock: clock)
+        try await VideoRepositoryConformance.run { clock, policy in
+            try await SQLiteVideoRepository(path: folder.path("\(ClaimToken.random()).sqlite"), time: .clock(clock), policy: policy)
         }
     }
 }

@@ -10,7 +10,7 @@ struct SQLiteVideoRepositoryTests {
     @Test func claimLifecycleFollowsTheContract() async throws {
         let directory = try TemporaryFolder()
         let clock = ManualWallClock()
-        let repository = try await SQLiteVideoRepository(path: directory.path("videos.sqlite"), clock: clock)
+        let repository = try await SQLiteVideoRepository(path: directory.path("videos.sqlite"), time: .clock(clock))
 
         let first = try await repository.claimVideo(id: "v1", title: "Title", originalURL: "https://example.com/v1", lease: .seconds(60))
         #expect(first.outcome == .created)
@@ -48,7 +48,7 @@ struct SQLiteVideoRepositoryTests {
 
     @Test func holderChecksTellMissingFromNotHolder() async throws {
         let directory = try TemporaryFolder()
-        let repository = try await SQLiteVideoRepository(path: directory.path("videos.sqlite"), clock: ManualWallClock())
+        let repository = try await SQLiteVideoRepository(path: directory.path("videos.sqlite"), time: .clock(ManualWallClock()))
         let token = ClaimToken.random()
         await #expect { try await repository.completeVideo(id: "missing", token: token) } throws: {
             ($0 as? ScaleKitError)?.code == .notFound
@@ -69,7 +69,7 @@ struct SQLiteVideoRepositoryTests {
     @Test func listsNewestFirstAndByState() async throws {
         let directory = try TemporaryFolder()
         let clock = ManualWallClock()
-        let repository = try await SQLiteVideoRepository(path: directory.path("videos.sqlite"), clock: clock)
+        let repository = try await SQLiteVideoRepository(path: directory.path("videos.sqlite"), time: .clock(clock))
         var tokens: [String: ClaimToken] = [:]
         for id in ["a", "b", "c", "d"] {
             tokens[id] = try await repository.claimVideo(id: id, title: nil, originalURL: nil, lease: .seconds(60)).token
@@ -86,7 +86,7 @@ struct SQLiteVideoRepositoryTests {
 
     @Test func openingFromADatabaseURL() async throws {
         let directory = try TemporaryFolder()
-        let repository = try await SQLiteVideoRepository(url: "sqlite:///" + directory.path("videos.sqlite"), clock: ManualWallClock())
+        let repository = try await SQLiteVideoRepository(url: "sqlite:///" + directory.path("videos.sqlite"), time: .clock(ManualWallClock()))
         #expect(repository.path == directory.path("videos.sqlite"))
         _ = try await repository.claimVideo(id: "x", title: nil, originalURL: nil, lease: .seconds(1))
         await #expect { try await SQLiteVideoRepository(url: "postgresql://localhost/db") } throws: {

@@ -59,6 +59,10 @@ import Testing
         ("DB_POOL_SIZE", "1000000000", "must be at most 100000"),
         ("DB_MAX_OVERFLOW", "9223372036854775807", "must be at most 100000"),
         ("DB_POOL_SIZE", "0x10", "is not a whole number"),
+        ("SCALEKIT_MAX_ATTEMPTS", "five", "SCALEKIT_MAX_ATTEMPTS=five is not a whole number"),
+        ("SCALEKIT_MAX_ATTEMPTS", "0", "SCALEKIT_MAX_ATTEMPTS=0 must be at least 1"),
+        ("SCALEKIT_MAX_ATTEMPTS", "1001", "must be at most 1000"),
+        ("SCALEKIT_RETRY_BACKOFF", "-1", "SCALEKIT_RETRY_BACKOFF=-1 must not be negative"),
         ("DB_POOL_SIZE", "1_000", "is not a whole number"),
         ("DB_POOL_SIZE", "\u{FF15}", "is not a whole number"),  // a full-width digit 5
         ("DB_POOL_SIZE", "5\n6", "DB_POOL_SIZE=5\\n6 is not a whole number"),

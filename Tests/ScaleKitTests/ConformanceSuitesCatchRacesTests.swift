@@ -26,7 +26,7 @@ import Testing
 
     @Test func selectThenInsertClaimHasTwoWinnersAndIsCaught() async throws {
         let error = await #expect(throws: ConformanceFailures.self) {
-            try await VideoRepositoryConformance.run { clock in SelectThenInsertRepository(inner: InMemoryVideoRepository(clock: clock)) }
+            try await VideoRepositoryConformance.run { clock, policy in SelectThenInsertRepository(inner: InMemoryVideoRepository(clock: clock, policy: policy)) }
         }
         #expect(error?.description.contains("exactly one winner under concurrency") == true, "\(String(describing: error))")
     }
@@ -84,4 +84,9 @@ private struct SelectThenInsertRepository: VideoRepository {
     func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video { try await inner.failVideo(id: id, token: token, error: error) }
     func video(id: String) async throws -> Video? { try await inner.video(id: id) }
     func videos(state: VideoState?, limit: Int) async throws -> [Video] { try await inner.videos(state: state, limit: limit) }
+    func enqueueVideo(id: String, title: String?, originalURL: String?) async throws -> Video {
+        try await inner.enqueueVideo(id: id, title: title, originalURL: originalURL)
+    }
+    func claimNext(lease: Duration) async throws -> VideoClaim? { try await inner.claimNext(lease: lease) }
+    func rescueExpiredLeases(limit: Int) async throws -> LeaseRescue { try await inner.rescueExpiredLeases(limit: limit) }
 }

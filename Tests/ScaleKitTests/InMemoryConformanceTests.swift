@@ -17,6 +17,6 @@ import Testing
     }
 
     @Test func videoRepository() async throws {
-        try await VideoRepositoryConformance.run { clock in InMemoryVideoRepository(clock: clock) }
+        try await VideoRepositoryConformance.run { clock, policy in InMemoryVideoRepository(clock: clock, policy: policy) }
     }
 }

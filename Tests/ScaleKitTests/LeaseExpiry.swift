@@ -48,3 +48,39 @@ enum LeaseExpiry {
         }
     }
 }
+
+extension LeaseExpiry {
+    /// Ends every live lease of the videos whose id starts with `prefix` (a worker that was killed); returns how many.
+    static func expireAllPostgres(url: String, prefix: String) async throws -> Int {
+        let connection = try await PostgresConnection.connect(url: url)
+        let rows = try await connection.query(
+            "UPDATE videos SET lease_expires_at = now() - interval '60 seconds' WHERE state = 'processing' AND starts_with(video_id, $1) RETURNING video_id",
+            name: "expire leases", [prefix], prepared: false)
+        await connection.close()
+        return rows.count
+    }
+
+    static func expireAllSQLite(path: String, prefix: String) async throws -> Int {
+        let microseconds = UnixMicroseconds.from(Date().addingTimeInterval(-60))
+        return try await offThePool {
+            var database: OpaquePointer?
+            guard sqlite3_open_v2(path, &database, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let database else {
+                throw Failure(description: "cannot open \(path)")
+            }
+            defer { sqlite3_close_v2(database) }
+            sqlite3_busy_timeout(database, 30_000)
+            var statement: OpaquePointer?
+            let sql = "UPDATE videos SET lease_expires_at = ?1 WHERE state = 'processing' AND substr(video_id, 1, length(?2)) = ?2"
+            guard sqlite3_prepare_v2(database, sql, -1, &statement, nil) == SQLITE_OK else {
+                throw Failure(description: String(cString: sqlite3_errmsg(database)))
+            }
+            defer { sqlite3_finalize(statement) }
+            sqlite3_bind_int64(statement, 1, microseconds)
+            sqlite3_bind_text(statement, 2, prefix, -1, scalekit_sqlite_transient())
+            guard sqlite3_step(statement) == SQLITE_DONE else {
+                throw Failure(description: String(cString: sqlite3_errmsg(database)))
+            }
+            return Int(sqlite3_changes(database))
+        }
+    }
+}

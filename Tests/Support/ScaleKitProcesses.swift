@@ -73,10 +73,19 @@ public enum ScaleKitProcesses {
         return try await launch(URL(fileURLWithPath: "/bin/sh"), ["-c", script], environment: shellEnvironment).wait()
     }
 
+    /// Runs `scalekit` through a launcher (`/usr/bin/faketime -f -1h`), which
+    /// execs it with `arguments`, and returns its result.
+    public static func runOne(launcher: [String], environment: [String: String], arguments: [String]) async throws -> Result {
+        try await start(environment: environment, arguments: arguments, launcher: launcher).wait()
+    }
+
     /// Starts one process and returns at once, so the test can watch its
     /// output and kill it mid-way (a worker that crashes).
-    public static func start(environment: [String: String], arguments: [String]) throws -> Running {
-        try launch(executable, arguments, environment: environment)
+    public static func start(environment: [String: String], arguments: [String], launcher: [String] = []) throws -> Running {
+        if let program = launcher.first {
+            return try launch(URL(fileURLWithPath: program), launcher.dropFirst() + [executable.path] + arguments, environment: environment)
+        }
+        return try launch(executable, arguments, environment: environment)
     }
 
     private static func launch(_ executable: URL, _ arguments: [String], environment: [String: String]) throws -> Running {

@@ -18,6 +18,8 @@ import Foundation
 /// | `RAPIDAPI_DAILY_LIMIT` | API calls per day | 100 |
 /// | `RAPIDAPI_HOURLY_LIMIT` | API calls per hour | 20 |
 /// | `API_TRACKER_FILE` | the file tracker's path (no Redis) | `api_usage.json` |
+/// | `SCALEKIT_MAX_ATTEMPTS` | attempts per video before it is abandoned (1…1000) | 5 |
+/// | `SCALEKIT_RETRY_BACKOFF` | seconds a failed video waits before its second attempt; doubles per attempt, at most an hour | 0 |
 ///
 /// A malformed value is a ``ScaleKitError/Code/invalidConfiguration`` error
 /// that names the variable and the value (passwords redacted), never a
@@ -34,12 +36,15 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     public var apiLimits: APILimits
     /// The file the file-based API tracker uses when there is no Redis.
     public var apiTrackerFile: String
+    /// Attempts per video and the backoff between them.
+    public var claimPolicy: ClaimPolicy
 
     /// The embedded defaults: no Redis, SQLite in the working directory.
     public init(
         redisURL: String? = nil, database: DatabaseLocation = .defaultSQLite, pool: PoolSettings = PoolSettings(),
-        apiLimits: APILimits = .default, apiTrackerFile: String = "api_usage.json"
+        apiLimits: APILimits = .default, apiTrackerFile: String = "api_usage.json", claimPolicy: ClaimPolicy = ClaimPolicy()
     ) {
+        self.claimPolicy = claimPolicy
         self.redisURL = redisURL
         self.database = database
         self.pool = pool
@@ -68,6 +73,10 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
             hourly: try values.integer(Variable.hourlyLimit, default: 20, minimum: 0, maximum: APILimits.maximumCount)
         )
         apiTrackerFile = try values.nonEmptyString(Variable.apiTrackerFile) ?? "api_usage.json"
+        claimPolicy = ClaimPolicy(
+            maxAttempts: try values.integer(
+                Variable.maxAttempts, default: ClaimPolicy.defaultMaxAttempts, minimum: 1, maximum: ClaimPolicy.maximumMaxAttempts),
+            retryBackoff: .milliseconds(Int64((try values.seconds(Variable.retryBackoff, default: 0, allowZero: true) * 1000).rounded())))
     }
 
     /// Reads and checks every variable from a dictionary of environment variables.
@@ -163,9 +172,12 @@ public struct Variable: Sendable, Hashable {
     public static let dailyLimit = Variable(name: "RAPIDAPI_DAILY_LIMIT")
     public static let hourlyLimit = Variable(name: "RAPIDAPI_HOURLY_LIMIT")
     public static let apiTrackerFile = Variable(name: "API_TRACKER_FILE")
+    public static let maxAttempts = Variable(name: "SCALEKIT_MAX_ATTEMPTS")
+    public static let retryBackoff = Variable(name: "SCALEKIT_RETRY_BACKOFF")
 
     /// Every variable ScaleKit reads.
     public static let all: [Variable] = [
         redisURL, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
+        maxAttempts, retryBackoff,
     ]
 }

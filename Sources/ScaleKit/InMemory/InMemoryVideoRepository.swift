@@ -3,38 +3,77 @@ import Foundation
 /// A ``VideoRepository`` that keeps videos in this process's memory.
 ///
 /// A fake for unit tests: claims are atomic across the tasks of one process.
-/// Never blocks.
+/// Never blocks. Its clock is the "database's" clock: there is only one.
 public final class InMemoryVideoRepository: VideoRepository {
     private let clock: any WallClock
+    private let policy: ClaimPolicy
     private let videosByID = SanitizerVisibleMutex([String: Video]())
 
-    public init(clock: any WallClock = .system) {
+    public init(clock: any WallClock = .system, policy: ClaimPolicy = ClaimPolicy()) {
         self.clock = clock
+        self.policy = policy
     }
 
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: lease)
-        let now = clock.now()
+        let (now, policy) = (clock.now(), policy)
         return videosByID.withLock { videos in
             let existing = videos[id]
-            let outcome = ClaimRules.outcome(for: existing, at: now)
-            guard outcome.shouldProcess else { return VideoClaim(video: existing!, outcome: outcome, token: nil) }
+            let outcome = ClaimRules.outcome(for: existing, at: now, policy: policy)
             let token = ClaimToken.random()
-            var video =
-                existing
-                ?? Video(
-                    id: id, title: title, originalURL: originalURL, state: .processing, attempts: 0,
-                    leaseOwner: nil, leaseExpiresAt: nil, lastError: nil, createdAt: now, updatedAt: now)
-            video.state = .processing
-            video.attempts += 1
-            video.leaseOwner = token
-            video.leaseExpiresAt = ClaimRules.leaseEnd(from: now, lease: lease)
-            video.updatedAt = now
+            let video = ClaimRules.apply(
+                outcome, to: existing, id: id, title: title, originalURL: originalURL, token: token, now: now, lease: lease)!
             videos[id] = video
+            return VideoClaim(video: video, outcome: outcome, token: outcome.shouldProcess ? token : nil)
+        }
+    }
+
+    @discardableResult
+    public func enqueueVideo(id: String, title: String?, originalURL: String?) async throws -> Video {
+        try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: .seconds(1))
+        let now = clock.now()
+        return videosByID.withLock { videos in
+            if let existing = videos[id] { return existing }
+            let video = Video(
+                id: id, title: title, originalURL: originalURL, state: .pending, attempts: 0, leaseOwner: nil,
+                leaseExpiresAt: nil, lastError: nil, createdAt: now, updatedAt: now, notBefore: now)
+            videos[id] = video
+            return video
+        }
+    }
+
+    public func claimNext(lease: Duration) async throws -> VideoClaim? {
+        try ClaimRules.validateLease(lease)
+        let (now, policy) = (clock.now(), policy)
+        return videosByID.withLock { videos in
+            let next = videos.values.filter { ClaimRules.isClaimable($0, at: now, policy: policy) }
+                .min { (ClaimRules.availableAt($0)!, $0.id) < (ClaimRules.availableAt($1)!, $1.id) }
+            guard let next else { return nil }
+            let outcome = ClaimRules.outcome(for: next, at: now, policy: policy)
+            let token = ClaimToken.random()
+            let video = ClaimRules.apply(
+                outcome, to: next, id: next.id, title: nil, originalURL: nil, token: token, now: now, lease: lease)!
+            videos[next.id] = video
             return VideoClaim(video: video, outcome: outcome, token: token)
         }
     }
 
+    @discardableResult
+    public func rescueExpiredLeases(limit: Int) async throws -> LeaseRescue {
+        let (now, policy) = (clock.now(), policy)
+        return videosByID.withLock { videos in
+            var rescue = LeaseRescue()
+            let candidates = videos.values.compactMap { ClaimRules.rescued($0, at: now, policy: policy) }
+                .sorted { $0.id < $1.id }.prefix(max(0, limit))
+            for video in candidates {
+                videos[video.id] = video
+                if video.state == .abandoned { rescue.abandoned += 1 } else { rescue.requeued += 1 }
+            }
+            return rescue
+        }
+    }
+
+    @discardableResult
     public func renewLease(id: String, token: ClaimToken, lease: Duration) async throws -> Video {
         try ClaimRules.validateLease(lease)
         let now = clock.now()
@@ -44,6 +83,7 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    @discardableResult
     public func completeVideo(id: String, token: ClaimToken) async throws -> Video {
         let now = clock.now()
         return try updateHeldClaim(id: id, token: token) { video in
@@ -55,15 +95,12 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    @discardableResult
     public func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video {
         try ClaimRules.validateText(error, name: "error message")
-        let now = clock.now()
+        let (now, policy) = (clock.now(), policy)
         return try updateHeldClaim(id: id, token: token) { video in
-            video.state = .failed
-            video.leaseOwner = nil
-            video.leaseExpiresAt = nil
-            video.lastError = error
-            video.updatedAt = now
+            video = ClaimRules.failed(video, error: error, at: now, policy: policy)
         }
     }
 

@@ -2,12 +2,38 @@ public import Foundation
 
 /// Where a video is in processing.
 public enum VideoState: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Enqueued (``VideoRepository/enqueueVideo(id:title:originalURL:)``), never attempted yet.
+    case pending
     /// Claimed by a worker whose lease may or may not have expired.
     case processing
     /// Done; never processed again.
     case completed
-    /// The last attempt failed; the next claim retries it.
+    /// The last attempt failed; a claim from ``Video/notBefore`` on retries it.
     case failed
+    /// The last allowed attempt failed or its lease expired; never processed again.
+    case abandoned
+}
+
+/// One attempt that ended without completing: a failure, or a lease that expired.
+public struct VideoAttemptError: Sendable, Hashable, Codable {
+    /// The attempt's number (1 for the first).
+    public var attempt: Int
+    /// The worker's error message, or "lease expired".
+    public var message: String
+    /// When the attempt ended (the database's clock).
+    public var at: Date
+
+    public init(attempt: Int, message: String, at: Date) {
+        self.attempt = attempt
+        self.message = message
+        self.at = at
+    }
+
+    /// The number of errors a video keeps: the most recent ones.
+    public static let historyLimit = 10
+
+    /// The message an attempt whose lease expired is recorded with.
+    public static let leaseExpiredMessage = "lease expired"
 }
 
 /// A stored video.
@@ -26,11 +52,19 @@ public struct Video: Sendable, Hashable, Codable {
     public var lastError: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// When a pending or failed video may next be claimed (backoff); `nil` otherwise.
+    public var notBefore: Date?
+    /// The attempts that ended without completing, oldest first; at most
+    /// ``VideoAttemptError/historyLimit`` (the most recent).
+    public var errors: [VideoAttemptError]
 
     public init(
         id: String, title: String?, originalURL: String?, state: VideoState, attempts: Int,
-        leaseOwner: ClaimToken?, leaseExpiresAt: Date?, lastError: String?, createdAt: Date, updatedAt: Date
+        leaseOwner: ClaimToken?, leaseExpiresAt: Date?, lastError: String?, createdAt: Date, updatedAt: Date,
+        notBefore: Date? = nil, errors: [VideoAttemptError] = []
     ) {
+        self.notBefore = notBefore
+        self.errors = errors
         self.id = id
         self.title = title
         self.originalURL = originalURL
@@ -65,12 +99,18 @@ public enum ClaimOutcome: String, Sendable, Hashable, Codable, CaseIterable {
     case alreadyProcessing
     /// The video is done; do not process.
     case alreadyCompleted
+    /// The video was pending (enqueued); the caller starts its first attempt.
+    case claimedPending
+    /// The video failed and its backoff has not passed; do not process before ``VideoClaim/notBefore``.
+    case retryNotDue
+    /// The video used up its attempts (now, or earlier); it is never processed again.
+    case abandoned
 
     /// Whether the caller won the claim and should process the video.
     public var shouldProcess: Bool {
         switch self {
-        case .created, .retryingFailed, .tookOverExpiredLease: return true
-        case .alreadyProcessing, .alreadyCompleted: return false
+        case .created, .retryingFailed, .tookOverExpiredLease, .claimedPending: return true
+        case .alreadyProcessing, .alreadyCompleted, .retryNotDue, .abandoned: return false
         }
     }
 }
@@ -94,4 +134,26 @@ public struct VideoClaim: Sendable, Hashable {
 
     /// Whether the caller won and should process the video.
     public var shouldProcess: Bool { outcome.shouldProcess }
+
+    /// For ``ClaimOutcome/retryNotDue``: the instant from which a claim retries the video.
+    public var notBefore: Date? { outcome == .retryNotDue ? video.notBefore : nil }
+
+    /// The attempt the caller starts when it won (the video's attempt count).
+    public var attempt: Int { video.attempts }
+}
+
+/// What one ``VideoRepository/rescueExpiredLeases(limit:)`` pass did.
+public struct LeaseRescue: Sendable, Hashable, Codable {
+    /// Expired leases made claimable again (now ``VideoState/failed``, due after the backoff).
+    public var requeued: Int
+    /// Videos abandoned: an expired lease of the last attempt, or a failed video already at the cap.
+    public var abandoned: Int
+
+    public init(requeued: Int = 0, abandoned: Int = 0) {
+        self.requeued = requeued
+        self.abandoned = abandoned
+    }
+
+    /// Videos changed in all.
+    public var total: Int { requeued + abandoned }
 }

@@ -7,8 +7,10 @@
 /// and exactly one takes over a claim whose lease expired (its worker died).
 ///
 /// A winner gets a ``ClaimToken``; only that token can complete, fail or
-/// renew the claim. Lease times come from the repository's ``WallClock``:
-/// workers' clocks must agree to well within a lease (NTP).
+/// renew the claim. Leases, expiry, backoff and takeover follow the
+/// database's clock (``LeaseTimeSource``): a worker's clock only says how
+/// long a lease it asks for. Each video gets at most
+/// ``ClaimPolicy/maxAttempts`` attempts, then it is ``VideoState/abandoned``.
 public protocol VideoRepository: Sendable {
     /// Claims the video for processing, creating it when it does not exist.
     ///
@@ -31,10 +33,30 @@ public protocol VideoRepository: Sendable {
     @discardableResult
     func completeVideo(id: String, token: ClaimToken) async throws -> Video
 
-    /// Marks the video failed (so a later claim retries it) and releases the claim.
+    /// Marks the video failed (a claim after the policy's backoff retries it),
+    /// or abandoned when this was its last allowed attempt; records `error` in
+    /// the video's error history and releases the claim.
     /// - Throws: ``ScaleKitError/Code/notClaimHolder`` when `token` no longer holds the claim.
     @discardableResult
     func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video
+
+    /// Stores a ``VideoState/pending`` video for ``claimNext(lease:)`` to hand
+    /// out; a video that exists already is returned unchanged.
+    @discardableResult
+    func enqueueVideo(id: String, title: String?, originalURL: String?) async throws -> Video
+
+    /// Claims the next video that needs processing — pending, failed and due,
+    /// or processing with an expired lease, below the attempt cap — earliest
+    /// due first. Exactly one caller gets each video, however many processes
+    /// ask at once. `nil`: nothing is due.
+    func claimNext(lease: Duration) async throws -> VideoClaim?
+
+    /// Ends up to `limit` expired leases by the rules of ``ClaimPolicy``:
+    /// failed and due after the backoff (claimable again), or abandoned after
+    /// the last attempt; also abandons failed videos already at the cap.
+    /// What ``VideoLeaseRescuer`` runs periodically.
+    @discardableResult
+    func rescueExpiredLeases(limit: Int) async throws -> LeaseRescue
 
     /// The video with this id, or `nil`.
     func video(id: String) async throws -> Video?

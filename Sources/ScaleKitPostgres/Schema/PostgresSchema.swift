@@ -40,7 +40,113 @@ enum PostgresSchema {
             \(claimFunction(schema))
             """
         },
+        // Version 1's function stays, so a worker of the previous release keeps
+        // claiming during a rolling upgrade.
+        PostgresMigration(version: 2, description: "database clock, attempts cap, backoff, abandoned, claim-next") { schema in
+            """
+            ALTER TABLE \(schema).videos DROP CONSTRAINT videos_state_check;
+            ALTER TABLE \(schema).videos ADD CONSTRAINT videos_state_check
+                CHECK (state IN ('pending', 'processing', 'completed', 'failed', 'abandoned'));
+            ALTER TABLE \(schema).videos ADD COLUMN not_before timestamptz,
+                ADD COLUMN errors jsonb NOT NULL DEFAULT '[]'::jsonb;
+            UPDATE \(schema).videos SET not_before = updated_at WHERE state = 'failed';
+            UPDATE \(schema).videos
+            SET errors = jsonb_build_array(jsonb_build_object(
+                'attempt', attempts, 'message', last_error, 'at', (extract(epoch FROM updated_at) * 1000000)::bigint))
+            WHERE last_error IS NOT NULL;
+            CREATE INDEX videos_claimable ON \(schema).videos ((COALESCE(not_before, lease_expires_at)), video_id COLLATE "C")
+                WHERE state IN ('pending', 'failed', 'processing');
+            CREATE FUNCTION \(schema).scalekit_push_error(p_errors jsonb, p_attempt integer, p_message text, p_at timestamptz)
+            RETURNS jsonb LANGUAGE sql IMMUTABLE AS $push$
+                SELECT COALESCE(jsonb_agg(e ORDER BY o), '[]'::jsonb) FROM (
+                    SELECT e, o FROM jsonb_array_elements(p_errors || jsonb_build_array(jsonb_build_object(
+                        'attempt', p_attempt, 'message', p_message,
+                        'at', (extract(epoch FROM p_at) * 1000000)::bigint))) WITH ORDINALITY AS t(e, o)
+                    ORDER BY o DESC LIMIT \(VideoAttemptError.historyLimit)) AS kept
+            $push$;
+            CREATE FUNCTION \(schema).scalekit_backoff(p_attempt integer, p_base_us bigint, p_max_us bigint)
+            RETURNS interval LANGUAGE sql IMMUTABLE AS $backoff$
+                SELECT LEAST(p_base_us::float8 * power(2::float8, LEAST(GREATEST(p_attempt - 1, 0), 40)), p_max_us::float8)::bigint
+                       * interval '1 microsecond'
+            $backoff$;
+            \(claimFunction2(schema))
+            """
+        },
     ]
+
+    /// Version 2 of the claim decision (``ClaimRules``), one round trip.
+    /// Every instant is the server's (`statement_timestamp()`) unless `p_now`
+    /// is given (tests with a manual clock); the caller only says how long a
+    /// lease it wants. Locking as in ``claimFunction(_:)``.
+    static func claimFunction2(_ schema: String) -> String {
+        """
+        CREATE FUNCTION \(schema).scalekit_claim(
+            p_video_id text, p_title text, p_original_url text, p_token text,
+            p_now timestamptz, p_lease_us bigint, p_max_attempts integer)
+        RETURNS TABLE (outcome text, video \(schema).videos)
+        LANGUAGE plpgsql VOLATILE AS $claim$
+        DECLARE
+            v_now timestamptz := COALESCE(p_now, statement_timestamp());
+            v_lease_end timestamptz := COALESCE(p_now, statement_timestamp()) + p_lease_us * interval '1 microsecond';
+            previous \(schema).videos;
+            decision text;
+        BEGIN
+            LOOP
+                RETURN QUERY
+                    INSERT INTO \(schema).videos AS v (video_id, title, original_url, state, attempts, lease_owner,
+                                                     lease_expires_at, last_error, created_at, updated_at)
+                    VALUES (p_video_id, p_title, p_original_url, 'processing', 1, p_token, v_lease_end, NULL, v_now, v_now)
+                    ON CONFLICT (video_id) DO NOTHING
+                    RETURNING 'created'::text, v;
+                IF FOUND THEN
+                    RETURN;
+                END IF;
+                SELECT * INTO previous FROM \(schema).videos v WHERE v.video_id = p_video_id FOR UPDATE;
+                IF FOUND THEN
+                    decision := CASE
+                        WHEN previous.state = 'completed' THEN 'alreadyCompleted'
+                        WHEN previous.state = 'abandoned' THEN 'abandoned'
+                        WHEN previous.state = 'pending' THEN 'claimedPending'
+                        WHEN previous.state = 'failed' AND previous.attempts >= p_max_attempts THEN 'abandon'
+                        WHEN previous.state = 'failed' AND previous.not_before > v_now THEN 'retryNotDue'
+                        WHEN previous.state = 'failed' THEN 'retryingFailed'
+                        WHEN previous.lease_expires_at <= v_now AND previous.attempts >= p_max_attempts THEN 'abandon'
+                        WHEN previous.lease_expires_at <= v_now THEN 'tookOverExpiredLease'
+                        ELSE 'alreadyProcessing' END;
+                    IF decision IN ('claimedPending', 'retryingFailed', 'tookOverExpiredLease') THEN
+                        RETURN QUERY
+                            UPDATE \(schema).videos v
+                            SET state = 'processing', attempts = v.attempts + 1, lease_owner = p_token,
+                                lease_expires_at = v_lease_end, not_before = NULL, updated_at = v_now,
+                                last_error = CASE WHEN decision = 'tookOverExpiredLease' THEN 'lease expired'
+                                                  ELSE v.last_error END,
+                                errors = CASE WHEN decision = 'tookOverExpiredLease'
+                                              THEN \(schema).scalekit_push_error(v.errors, v.attempts, 'lease expired', v_now)
+                                              ELSE v.errors END
+                            WHERE v.video_id = p_video_id
+                            RETURNING decision, v;
+                    ELSIF decision = 'abandon' THEN
+                        RETURN QUERY
+                            UPDATE \(schema).videos v
+                            SET state = 'abandoned', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
+                                updated_at = v_now,
+                                last_error = CASE WHEN v.state = 'processing' THEN 'lease expired' ELSE v.last_error END,
+                                errors = CASE WHEN v.state = 'processing'
+                                              THEN \(schema).scalekit_push_error(v.errors, v.attempts, 'lease expired', v_now)
+                                              ELSE v.errors END
+                            WHERE v.video_id = p_video_id
+                            RETURNING 'abandoned'::text, v;
+                    ELSE
+                        RETURN QUERY SELECT decision, v FROM \(schema).videos v WHERE v.video_id = p_video_id;
+                    END IF;
+                    RETURN;
+                END IF;
+                -- The row was deleted between the two statements: decide again.
+            END LOOP;
+        END
+        $claim$;
+        """
+    }
 
     /// The claim decision as one server-side function, so a claim is one
     /// round trip however it is decided. Each statement inside sees the

@@ -12,7 +12,9 @@ import Synchronization
 /// there, so exactly one caller wins a new video, the retry of a failed one,
 /// or the takeover of an expired lease, across any number of processes.
 /// Completing, failing and renewing are single guarded `UPDATE`s that only
-/// the current claim token matches.
+/// the current claim token matches. ``claimNext(lease:)`` is one
+/// `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`. Every instant is the
+/// server's clock: a worker's clock only says how long a lease it asks for.
 ///
 /// Creating a repository does no I/O: the pool connects on first use, and
 /// the first call on each repository also creates or upgrades the schema
@@ -27,7 +29,8 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     /// The schema holding the tables.
     public let schema: String
     private let statements: PostgresVideoStatements
-    private let clock: any WallClock
+    private let time: LeaseTimeSource
+    private let policy: ClaimPolicy
     private let logger: Logger
     private let schemaIsCurrent = Atomic(false)
 
@@ -41,7 +44,9 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     ///     (`ConnectionPoolConfiguration(settings)` from `DB_POOL_*`).
     ///   - schema: the PostgreSQL schema for ScaleKit's tables (created if
     ///     missing); `[A-Za-z_][A-Za-z0-9_]*`.
-    ///   - clock: the source of lease and timestamp times.
+    ///   - time: whose clock decides leases, expiry, backoff and timestamps:
+    ///     the server's (the default) or an injected one (tests only).
+    ///   - policy: the attempt cap and the backoff between attempts.
     ///   - logger: receives migrations and the pool's connection events.
     ///   - commandTimeout: how long one statement may wait for the server's
     ///     answer before the call throws ``ScaleKitError/Code/timeout`` (30 s;
@@ -50,7 +55,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     /// - Throws: ``ScaleKitError/Code/invalidArgument`` for an empty URL or a bad schema name.
     public init(
         url: String, pool configuration: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
-        schema: String = "public", clock: any WallClock = .system,
+        schema: String = "public", time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
         logger: Logger = Logger(label: "scalekit.postgres"),
         commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
     ) throws(ScaleKitError) {
@@ -59,7 +64,8 @@ public final class PostgresVideoRepository: VideoRepository, Service {
         }
         self.statements = PostgresVideoStatements(schema: try PostgresSchema.quotedIdentifier(schema))
         self.schema = schema
-        self.clock = clock
+        self.time = time
+        self.policy = policy
         self.logger = logger
         self.pool = ConnectionPool(configuration: configuration, name: "scalekit.postgres", logger: logger) {
             try await PostgresConnection.connect(url: url, logger: logger, commandTimeout: commandTimeout)
@@ -68,13 +74,13 @@ public final class PostgresVideoRepository: VideoRepository, Service {
 
     /// Creates a repository whose pool follows the `DB_POOL_*` settings.
     public convenience init(
-        url: String, poolSettings: PoolSettings, schema: String = "public", clock: any WallClock = .system,
-        logger: Logger = Logger(label: "scalekit.postgres"),
+        url: String, poolSettings: PoolSettings, schema: String = "public", time: LeaseTimeSource = .database,
+        policy: ClaimPolicy = ClaimPolicy(), logger: Logger = Logger(label: "scalekit.postgres"),
         commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
     ) throws(ScaleKitError) {
         try self.init(
-            url: url, pool: ConnectionPoolConfiguration(poolSettings), schema: schema, clock: clock, logger: logger,
-            commandTimeout: commandTimeout)
+            url: url, pool: ConnectionPoolConfiguration(poolSettings), schema: schema, time: time, policy: policy,
+            logger: logger, commandTimeout: commandTimeout)
     }
 
     /// Service: runs until graceful shutdown, then closes every connection.
@@ -102,16 +108,13 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     /// Atomically creates or claims the video in one round trip.
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: lease)
-        let statements = self.statements
-        let clock = self.clock
+        let (statements, time, maxAttempts) = (self.statements, self.time, String(policy.maxAttempts))
         let token = ClaimToken.random()
         let row = try await withConnection { connection in
-            // The clock is read once a connection is in hand, not before a wait for one.
-            let now = UnixMicroseconds.from(clock.now())
-            let leaseEnd = UnixMicroseconds.from(ClaimRules.leaseEnd(from: UnixMicroseconds.date(now), lease: lease))
-            return try await connection.query(
+            // An injected clock is read once a connection is in hand, not before a wait for one.
+            try await connection.query(
                 statements.claim, name: "claim video",
-                [id, title, originalURL, token.rawValue, String(now), String(leaseEnd)]
+                [id, title, originalURL, token.rawValue, Self.now(time), Self.microseconds(lease), maxAttempts]
             ).first
         }
         guard let row, let outcome = row[0].flatMap(ClaimOutcome.init(rawValue:)) else {
@@ -121,37 +124,101 @@ public final class PostgresVideoRepository: VideoRepository, Service {
         return VideoClaim(video: video, outcome: outcome, token: outcome.shouldProcess ? token : nil)
     }
 
+    /// Stores a pending video unless one with this id exists.
+    @discardableResult
+    public func enqueueVideo(id: String, title: String?, originalURL: String?) async throws -> Video {
+        try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: .seconds(1))
+        let (statements, time) = (self.statements, self.time)
+        let row = try await withConnection { connection -> PostgresRow? in
+            if let inserted = try await connection.query(
+                statements.enqueue, name: "enqueue video", [id, title, originalURL, Self.now(time)]
+            ).first {
+                return inserted
+            }
+            // It existed: ON CONFLICT waited for any concurrent inserter, so it is visible to the next statement.
+            return try await connection.query(statements.selectVideo, name: "select video", [id]).first
+        }
+        guard let row else { throw ScaleKitError(.protocolError, "an enqueued video was neither inserted nor found") }
+        return try PostgresVideoStatements.video(from: row)
+    }
+
+    /// Claims the earliest-due claimable video in one statement (`FOR UPDATE SKIP LOCKED`).
+    public func claimNext(lease: Duration) async throws -> VideoClaim? {
+        try ClaimRules.validateLease(lease)
+        let (statements, time, maxAttempts) = (self.statements, self.time, String(policy.maxAttempts))
+        let token = ClaimToken.random()
+        let row = try await withConnection { connection in
+            try await connection.query(
+                statements.claimNext, name: "claim next video",
+                [token.rawValue, Self.microseconds(lease), maxAttempts, Self.now(time)]
+            ).first
+        }
+        guard let row else { return nil }
+        guard let outcome = row[0].flatMap(ClaimOutcome.init(rawValue:)) else {
+            throw ScaleKitError(.protocolError, "claim-next returned no decision")
+        }
+        return VideoClaim(video: try PostgresVideoStatements.video(from: row, offset: 1), outcome: outcome, token: token)
+    }
+
+    /// Ends up to `limit` expired leases in one statement (`FOR UPDATE SKIP
+    /// LOCKED`, so several rescuers never block each other).
+    @discardableResult
+    public func rescueExpiredLeases(limit: Int) async throws -> LeaseRescue {
+        let (statements, time, policy) = (self.statements, self.time, self.policy)
+        let rows = try await withConnection { connection in
+            try await connection.query(
+                statements.rescue, name: "rescue expired leases",
+                [
+                    String(policy.maxAttempts), String(policy.retryBackoffMicroseconds),
+                    String(policy.maxRetryBackoffMicroseconds), String(max(0, limit)), Self.now(time),
+                ])
+        }
+        let abandoned = rows.filter { $0[0] == VideoState.abandoned.rawValue }.count
+        return LeaseRescue(requeued: rows.count - abandoned, abandoned: abandoned)
+    }
+
     /// Extends the lease when `token` still holds the claim (one guarded UPDATE).
     @discardableResult
     public func renewLease(id: String, token: ClaimToken, lease: Duration) async throws -> Video {
         try ClaimRules.validateLease(lease)
-        let clock = self.clock
+        let time = self.time
         return try await updateHeldClaim(id: id, token: token, name: "renew lease", statements.renewLease) {
-            let now = UnixMicroseconds.date(UnixMicroseconds.from(clock.now()))
-            return [
-                String(UnixMicroseconds.from(ClaimRules.leaseEnd(from: now, lease: lease))),
-                String(UnixMicroseconds.from(now)),
-            ]
+            [Self.microseconds(lease), Self.now(time)]
         }
     }
 
     /// Marks the video completed when `token` still holds the claim (one guarded UPDATE).
     @discardableResult
     public func completeVideo(id: String, token: ClaimToken) async throws -> Video {
-        let clock = self.clock
+        let time = self.time
         return try await updateHeldClaim(id: id, token: token, name: "complete video", statements.complete) {
-            [String(UnixMicroseconds.from(clock.now()))]
+            [Self.now(time)]
         }
     }
 
-    /// Marks the video failed when `token` still holds the claim (one guarded UPDATE).
+    /// Marks the video failed, or abandoned after its last attempt, when
+    /// `token` still holds the claim, and records the error (one guarded UPDATE).
     @discardableResult
     public func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video {
         try ClaimRules.validateText(error, name: "error message")
-        let clock = self.clock
+        let (time, policy) = (self.time, self.policy)
         return try await updateHeldClaim(id: id, token: token, name: "fail video", statements.fail) {
-            [String(UnixMicroseconds.from(clock.now())), error]
+            [
+                error, Self.now(time), String(policy.maxAttempts), String(policy.retryBackoffMicroseconds),
+                String(policy.maxRetryBackoffMicroseconds),
+            ]
         }
+    }
+
+    /// The "now" argument: NULL (the statement reads the server's clock) or the injected clock's instant.
+    private static func now(_ time: LeaseTimeSource) -> String? {
+        guard case .clock(let clock) = time else { return nil }
+        return String(UnixMicroseconds.from(clock.now()))
+    }
+
+    /// A duration in whole microseconds, as the statements bind it.
+    private static func microseconds(_ duration: Duration) -> String {
+        String(Int64((duration.timeInterval * 1e6).rounded()))
     }
 
     /// The stored video, or `nil`.
@@ -182,7 +249,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     /// tells "no such video" from "not the holder" when it matches nothing.
     private func updateHeldClaim(
         id: String, token: ClaimToken, name: String, _ sql: String,
-        arguments: @escaping @Sendable () -> [String]
+        arguments: @escaping @Sendable () -> [String?]
     ) async throws -> Video {
         try Identifier.validate(id, kind: "video id")
         let existsSQL = statements.exists

@@ -4,9 +4,15 @@ import ScaleKit
 ///
 /// Values are always bound parameters. Timestamps travel as whole
 /// microseconds since 1970 (`bigint`), converted exactly on the server, so a
-/// `Date` comes back as the same `Date` to the microsecond.
+/// `Date` comes back as the same `Date` to the microsecond. Every instant a
+/// statement writes or compares is the server's (`statement_timestamp()`)
+/// unless the "now" parameter is bound (a test's manual clock): the caller's
+/// clock never decides a lease.
 struct PostgresVideoStatements: Sendable {
     let claim: String
+    let claimNext: String
+    let enqueue: String
+    let rescue: String
     let selectVideo: String
     let renewLease: String
     let complete: String
@@ -20,7 +26,8 @@ struct PostgresVideoStatements: Sendable {
         """
         \(table).video_id, \(table).title, \(table).original_url, \(table).state, \(table).attempts, \
         \(table).lease_owner, \(microseconds("\(table).lease_expires_at")), \(table).last_error, \
-        \(microseconds("\(table).created_at")), \(microseconds("\(table).updated_at"))
+        \(microseconds("\(table).created_at")), \(microseconds("\(table).updated_at")), \
+        \(microseconds("\(table).not_before")), \(table).errors::text
         """
     }
 
@@ -34,33 +41,104 @@ struct PostgresVideoStatements: Sendable {
         "(timestamptz 'epoch' + $\(parameter)::bigint * interval '1 microsecond')"
     }
 
+    /// Parameter `$n` when bound, else the server's clock at the start of the statement.
+    static func now(_ parameter: Int) -> String {
+        "COALESCE(\(timestamp(parameter)), statement_timestamp())"
+    }
+
+    /// Parameter `$n` (microseconds) as an interval.
+    static func interval(_ parameter: Int) -> String {
+        "($\(parameter)::bigint * interval '1 microsecond')"
+    }
+
     /// - Parameter schema: the schema name, already quoted as an identifier.
     init(schema: String) {
         let videos = "\(schema).videos"
         let columns = Self.columns("v")
+        let held = "v.video_id = $1::text AND v.state = 'processing' AND v.lease_owner = $2::text"
+        // $1 id, $2 title, $3 URL, $4 token, $5 now or NULL, $6 lease µs, $7 attempt cap.
         claim = """
-            SELECT c.outcome, \(Self.columns("c"))
-            FROM \(schema).scalekit_claim_video($1::text, $2::text, $3::text, $4::text, \
-            \(Self.timestamp(5)), \(Self.timestamp(6))) AS c
+            SELECT c.outcome, \(Self.columns("(c.video)"))
+            FROM \(schema).scalekit_claim($1::text, $2::text, $3::text, $4::text, \(Self.timestamp(5)), \
+            $6::bigint, $7::integer) AS c
+            """
+        // $1 token, $2 lease µs, $3 attempt cap, $4 now or NULL. SKIP LOCKED:
+        // concurrent callers each lock a different row instead of queueing
+        // on the first; a row changed meanwhile is checked again against the
+        // WHERE on its new version, so nobody gets a video someone else just took.
+        let nextNow = Self.now(4)
+        claimNext = """
+            WITH next AS (
+                SELECT n.video_id, n.state AS previous_state FROM \(videos) AS n
+                WHERE n.state IN ('pending', 'failed', 'processing')
+                  AND COALESCE(n.not_before, n.lease_expires_at) <= \(nextNow) AND n.attempts < $3::integer
+                ORDER BY COALESCE(n.not_before, n.lease_expires_at), n.video_id COLLATE "C"
+                LIMIT 1 FOR UPDATE SKIP LOCKED)
+            UPDATE \(videos) AS v
+            SET state = 'processing', attempts = v.attempts + 1, lease_owner = $1::text,
+                lease_expires_at = \(nextNow) + \(Self.interval(2)), not_before = NULL, updated_at = \(nextNow),
+                last_error = CASE WHEN next.previous_state = 'processing' THEN 'lease expired' ELSE v.last_error END,
+                errors = CASE WHEN next.previous_state = 'processing'
+                              THEN \(schema).scalekit_push_error(v.errors, v.attempts, 'lease expired', \(nextNow))
+                              ELSE v.errors END
+            FROM next WHERE v.video_id = next.video_id
+            RETURNING CASE next.previous_state WHEN 'pending' THEN 'claimedPending' WHEN 'failed' THEN 'retryingFailed'
+                                               ELSE 'tookOverExpiredLease' END, \(columns)
+            """
+        // $1 id, $2 title, $3 URL, $4 now or NULL.
+        enqueue = """
+            INSERT INTO \(videos) AS v (video_id, title, original_url, state, attempts, created_at, updated_at, not_before)
+            VALUES ($1::text, $2::text, $3::text, 'pending', 0, \(Self.now(4)), \(Self.now(4)), \(Self.now(4)))
+            ON CONFLICT (video_id) DO NOTHING
+            RETURNING \(columns)
+            """
+        // $1 attempt cap, $2 backoff µs, $3 max backoff µs, $4 limit, $5 now or NULL.
+        let rescueNow = Self.now(5)
+        rescue = """
+            WITH due AS (
+                SELECT d.video_id FROM \(videos) AS d
+                WHERE d.state IN ('pending', 'failed', 'processing')
+                  AND COALESCE(d.not_before, d.lease_expires_at) <= \(rescueNow)
+                  AND (d.state = 'processing' OR (d.state = 'failed' AND d.attempts >= $1::integer))
+                ORDER BY COALESCE(d.not_before, d.lease_expires_at), d.video_id COLLATE "C"
+                LIMIT $4::bigint FOR UPDATE SKIP LOCKED)
+            UPDATE \(videos) AS v
+            SET state = CASE WHEN v.attempts >= $1::integer THEN 'abandoned' ELSE 'failed' END,
+                not_before = CASE WHEN v.attempts >= $1::integer THEN NULL
+                                  ELSE \(rescueNow) + \(schema).scalekit_backoff(v.attempts, $2::bigint, $3::bigint) END,
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = \(rescueNow),
+                last_error = CASE WHEN v.state = 'processing' THEN 'lease expired' ELSE v.last_error END,
+                errors = CASE WHEN v.state = 'processing'
+                              THEN \(schema).scalekit_push_error(v.errors, v.attempts, 'lease expired', \(rescueNow))
+                              ELSE v.errors END
+            FROM due WHERE v.video_id = due.video_id
+            RETURNING v.state
             """
         selectVideo = "SELECT \(columns) FROM \(videos) AS v WHERE v.video_id = $1::text"
+        // $3 lease µs, $4 now or NULL.
         renewLease = """
-            UPDATE \(videos) AS v SET lease_expires_at = \(Self.timestamp(3)), updated_at = \(Self.timestamp(4))
-            WHERE v.video_id = $1::text AND v.state = 'processing' AND v.lease_owner = $2::text
+            UPDATE \(videos) AS v SET lease_expires_at = \(Self.now(4)) + \(Self.interval(3)), updated_at = \(Self.now(4))
+            WHERE \(held)
             RETURNING \(columns)
             """
+        // $3 now or NULL.
         complete = """
             UPDATE \(videos) AS v
-            SET state = 'completed', lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
-                updated_at = \(Self.timestamp(3))
-            WHERE v.video_id = $1::text AND v.state = 'processing' AND v.lease_owner = $2::text
+            SET state = 'completed', lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, not_before = NULL,
+                updated_at = \(Self.now(3))
+            WHERE \(held)
             RETURNING \(columns)
             """
+        // $3 error, $4 now or NULL, $5 attempt cap, $6 backoff µs, $7 max backoff µs.
+        let failNow = Self.now(4)
         fail = """
             UPDATE \(videos) AS v
-            SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL, last_error = $4::text,
-                updated_at = \(Self.timestamp(3))
-            WHERE v.video_id = $1::text AND v.state = 'processing' AND v.lease_owner = $2::text
+            SET state = CASE WHEN v.attempts >= $5::integer THEN 'abandoned' ELSE 'failed' END,
+                not_before = CASE WHEN v.attempts >= $5::integer THEN NULL
+                                  ELSE \(failNow) + \(schema).scalekit_backoff(v.attempts, $6::bigint, $7::bigint) END,
+                lease_owner = NULL, lease_expires_at = NULL, last_error = $3::text, updated_at = \(failNow),
+                errors = \(schema).scalekit_push_error(v.errors, v.attempts, $3::text, \(failNow))
+            WHERE \(held)
             RETURNING \(columns)
             """
         exists = "SELECT 1 FROM \(videos) WHERE video_id = $1::text"
@@ -75,7 +153,7 @@ struct PostgresVideoStatements: Sendable {
             """
     }
 
-    /// Decodes the ten video columns starting at `offset`.
+    /// Decodes the twelve video columns starting at `offset`.
     static func video(from row: PostgresRow, offset: Int = 0) throws(ScaleKitError) -> Video {
         func text(_ column: Int) -> String? { row[offset + column] }
         func integer(_ column: Int) -> Int64? { text(column).flatMap { Int64($0) } }
@@ -89,6 +167,7 @@ struct PostgresVideoStatements: Sendable {
             leaseOwner: text(5).map(ClaimToken.init(rawValue:)),
             leaseExpiresAt: integer(6).map(UnixMicroseconds.date),
             lastError: text(7),
-            createdAt: UnixMicroseconds.date(createdAt), updatedAt: UnixMicroseconds.date(updatedAt))
+            createdAt: UnixMicroseconds.date(createdAt), updatedAt: UnixMicroseconds.date(updatedAt),
+            notBefore: integer(10).map(UnixMicroseconds.date), errors: try VideoErrorHistory.decode(text(11)))
     }
 }

@@ -36,6 +36,45 @@ enum SQLiteSchema {
                 "CREATE INDEX videos_by_update ON videos (updated_at DESC, video_id DESC)",
                 "CREATE INDEX videos_by_state_and_update ON videos (state, updated_at DESC, video_id DESC)",
             ]),
+        // SQLite cannot change a CHECK constraint in place: the table is
+        // rebuilt (inside the migration's transaction, so all or nothing).
+        SQLiteMigration(
+            version: 2, description: "pending and abandoned states, backoff, error history, claim-next index",
+            statements: [
+                """
+                CREATE TABLE videos_v2 (
+                    video_id TEXT NOT NULL PRIMARY KEY,
+                    title TEXT,
+                    original_url TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'processing', 'completed', 'failed', 'abandoned')),
+                    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    lease_owner TEXT,
+                    lease_expires_at INTEGER,
+                    last_error TEXT,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    not_before INTEGER,
+                    errors TEXT NOT NULL DEFAULT '[]'
+                )
+                """,
+                """
+                INSERT INTO videos_v2 (video_id, title, original_url, state, attempts, lease_owner, lease_expires_at,
+                                       last_error, created_at, updated_at, not_before, errors)
+                SELECT video_id, title, original_url, state, attempts, lease_owner, lease_expires_at, last_error,
+                       created_at, updated_at, CASE state WHEN 'failed' THEN updated_at END,
+                       CASE WHEN last_error IS NULL THEN '[]'
+                            ELSE json_array(json_object('attempt', attempts, 'message', last_error, 'at', updated_at)) END
+                FROM videos
+                """,
+                "DROP TABLE videos",
+                "ALTER TABLE videos_v2 RENAME TO videos",
+                "CREATE INDEX videos_by_update ON videos (updated_at DESC, video_id DESC)",
+                "CREATE INDEX videos_by_state_and_update ON videos (state, updated_at DESC, video_id DESC)",
+                """
+                CREATE INDEX videos_claimable ON videos (coalesce(not_before, lease_expires_at), video_id)
+                WHERE state IN ('pending', 'failed', 'processing')
+                """,
+            ]),
     ]
 
     /// Applies every migration the file lacks; returns the versions applied.

@@ -14,12 +14,15 @@ public import ScaleKit
 ///
 /// One repository owns one connection and runs its blocking SQLite calls on
 /// a dedicated dispatch queue, never on Swift's cooperative thread pool.
-/// Lease times come from the injected ``WallClock``.
+/// Leases, expiry and backoff follow SQLite's own clock (`julianday('now')`:
+/// the one machine's clock, the same for every process sharing the file),
+/// unless a test injects one (``LeaseTimeSource/clock(_:)``).
 public final class SQLiteVideoRepository: VideoRepository {
     /// The database file's path.
     public let path: String
     private let database: SQLiteDatabase
-    private let clock: any WallClock
+    private let time: LeaseTimeSource
+    private let policy: ClaimPolicy
     private let logger: Logger
 
     /// Opens (creating if needed) the database at `path` and brings its
@@ -27,26 +30,28 @@ public final class SQLiteVideoRepository: VideoRepository {
     ///
     /// - Parameters:
     ///   - path: the file; relative paths are relative to the working directory.
-    ///   - clock: the source of lease and timestamp times.
+    ///   - time: whose clock decides leases and backoff: SQLite's (the default) or an injected one (tests).
+    ///   - policy: the attempt cap and the backoff between attempts.
     ///   - busyTimeout: how long a write waits for another connection's lock (5 s).
     ///   - logger: receives schema migrations (info) and nothing per call.
     /// - Throws: ``ScaleKitError`` with ``ScaleKitError/Code/ioError`` when the file cannot be
     ///   opened or created, ``ScaleKitError/Code/corruptData`` when it is not a database.
     public init(
-        path: String, clock: any WallClock = .system, busyTimeout: Duration = .seconds(5),
-        logger: Logger = Logger(label: "scalekit.sqlite")
+        path: String, time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
+        busyTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "scalekit.sqlite")
     ) async throws {
         guard !path.isEmpty, !path.utf8.contains(0) else {
             throw ScaleKitError(.invalidArgument, "an SQLite path must be non-empty and free of NUL bytes")
         }
         self.path = path
-        self.clock = clock
+        self.time = time
+        self.policy = policy
         self.logger = logger
         self.database = SQLiteDatabase(path: path, busyTimeout: busyTimeout)
         try await database.open()
-        let now = UnixMicroseconds.from(clock.now())
+        let time = self.time
         let applied = try await database.withConnection { connection throws(ScaleKitError) in
-            try SQLiteSchema.migrate(connection, nowMicroseconds: now)
+            try SQLiteSchema.migrate(connection, nowMicroseconds: try Self.now(time, connection))
         }
         if !applied.isEmpty {
             logger.info("applied SQLite schema migrations", metadata: ["path": "\(path)", "versions": "\(applied)"])
@@ -57,14 +62,14 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// (`sqlite:///relative.db`, `sqlite:////absolute/path.db`).
     /// - Throws: ``ScaleKitError/Code/invalidConfiguration`` for any other URL.
     public convenience init(
-        url: String, clock: any WallClock = .system, busyTimeout: Duration = .seconds(5),
-        logger: Logger = Logger(label: "scalekit.sqlite")
+        url: String, time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
+        busyTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "scalekit.sqlite")
     ) async throws {
         guard case .sqlite(let path) = try DatabaseLocation(parsing: url) else {
             throw ScaleKitError(
                 .invalidConfiguration, "\(redactingCredentials(in: url)) is not an sqlite:/// URL")
         }
-        try await self.init(path: path, clock: clock, busyTimeout: busyTimeout, logger: logger)
+        try await self.init(path: path, time: time, policy: policy, busyTimeout: busyTimeout, logger: logger)
     }
 
     /// Closes the connection; later calls throw ``ScaleKitError/Code/poolShutDown``.
@@ -77,32 +82,86 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// timeout while another connection writes.
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: lease)
-        let clock = self.clock
+        let (time, policy) = (self.time, self.policy)
         return try await database.withConnection { connection throws(ScaleKitError) in
             try connection.immediateTransaction { () throws(ScaleKitError) -> VideoClaim in
                 // The time is read under the write lock, so a decision is never based on a stale clock.
-                let now = UnixMicroseconds.date(UnixMicroseconds.from(clock.now()))
+                let now = try Self.nowDate(time, connection)
                 let existing = try connection.rows(SQLiteVideoStatements.selectVideo, name: "select video", [.text(id)])
                     .first.map(SQLiteVideoStatements.video(from:))
-                let outcome = ClaimRules.outcome(for: existing, at: now)
-                if let existing, !outcome.shouldProcess {
-                    return VideoClaim(video: existing, outcome: outcome, token: nil)
-                }
+                let outcome = ClaimRules.outcome(for: existing, at: now, policy: policy)
                 let token = ClaimToken.random()
-                let nowValue = SQLiteValue.integer(UnixMicroseconds.from(now))
-                let leaseEnd = SQLiteValue.integer(UnixMicroseconds.from(ClaimRules.leaseEnd(from: now, lease: lease)))
-                let rows =
-                    existing == nil
-                    ? try connection.rows(
-                        SQLiteVideoStatements.insertClaimed, name: "insert claimed video",
-                        [.text(id), .optionalText(title), .optionalText(originalURL), .text(token.rawValue), leaseEnd, nowValue])
-                    : try connection.rows(
-                        SQLiteVideoStatements.reclaim, name: "reclaim video",
-                        [.text(id), .text(token.rawValue), leaseEnd, nowValue])
-                guard let row = rows.first else {
-                    throw ScaleKitError(.protocolError, "SQLite returned no row for a claimed video")
+                let decided = ClaimRules.apply(
+                    outcome, to: existing, id: id, title: title, originalURL: originalURL, token: token, now: now,
+                    lease: lease)!
+                let video = try Self.store(decided, replacing: existing, connection)
+                return VideoClaim(video: video, outcome: outcome, token: outcome.shouldProcess ? token : nil)
+            }
+        }
+    }
+
+    /// Stores a pending video unless one with this id exists (one transaction).
+    @discardableResult
+    public func enqueueVideo(id: String, title: String?, originalURL: String?) async throws -> Video {
+        try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: .seconds(1))
+        let time = self.time
+        return try await database.withConnection { connection throws(ScaleKitError) in
+            try connection.immediateTransaction { () throws(ScaleKitError) -> Video in
+                if let existing = try connection.rows(SQLiteVideoStatements.selectVideo, name: "select video", [.text(id)]).first {
+                    return try SQLiteVideoStatements.video(from: existing)
                 }
-                return VideoClaim(video: try SQLiteVideoStatements.video(from: row), outcome: outcome, token: token)
+                let now = try Self.nowDate(time, connection)
+                let video = Video(
+                    id: id, title: title, originalURL: originalURL, state: .pending, attempts: 0, leaseOwner: nil,
+                    leaseExpiresAt: nil, lastError: nil, createdAt: now, updatedAt: now, notBefore: now)
+                return try Self.store(video, replacing: nil, connection)
+            }
+        }
+    }
+
+    /// Claims the earliest-due claimable video inside `BEGIN IMMEDIATE`: the
+    /// file's write lock makes the pick and the claim one step, so no two
+    /// connections get the same video (SQLite's equivalent of `SKIP LOCKED`:
+    /// there is only one writer at a time).
+    public func claimNext(lease: Duration) async throws -> VideoClaim? {
+        try ClaimRules.validateLease(lease)
+        let (time, policy) = (self.time, self.policy)
+        return try await database.withConnection { connection throws(ScaleKitError) in
+            try connection.immediateTransaction { () throws(ScaleKitError) -> VideoClaim? in
+                let now = try Self.nowDate(time, connection)
+                guard
+                    let next = try connection.rows(
+                        SQLiteVideoStatements.selectNext, name: "select next video",
+                        [.integer(UnixMicroseconds.from(now)), .integer(Int64(policy.maxAttempts))]
+                    ).first.map(SQLiteVideoStatements.video(from:))
+                else { return nil }
+                let outcome = ClaimRules.outcome(for: next, at: now, policy: policy)
+                let token = ClaimToken.random()
+                let decided = ClaimRules.apply(
+                    outcome, to: next, id: next.id, title: nil, originalURL: nil, token: token, now: now, lease: lease)!
+                return VideoClaim(video: try Self.store(decided, replacing: next, connection), outcome: outcome, token: token)
+            }
+        }
+    }
+
+    /// Ends up to `limit` expired leases by the policy (one transaction).
+    @discardableResult
+    public func rescueExpiredLeases(limit: Int) async throws -> LeaseRescue {
+        let (time, policy) = (self.time, self.policy)
+        return try await database.withConnection { connection throws(ScaleKitError) in
+            try connection.immediateTransaction { () throws(ScaleKitError) -> LeaseRescue in
+                let now = try Self.nowDate(time, connection)
+                let candidates = try connection.rows(
+                    SQLiteVideoStatements.selectRescuable, name: "select expired leases",
+                    [.integer(UnixMicroseconds.from(now)), .integer(Int64(policy.maxAttempts)), .integer(Int64(max(0, limit)))])
+                var rescue = LeaseRescue()
+                for row in candidates {
+                    let video = try SQLiteVideoStatements.video(from: row)
+                    guard let rescued = ClaimRules.rescued(video, at: now, policy: policy) else { continue }
+                    _ = try Self.store(rescued, replacing: video, connection)
+                    if rescued.state == .abandoned { rescue.abandoned += 1 } else { rescue.requeued += 1 }
+                }
+                return rescue
             }
         }
     }
@@ -111,32 +170,38 @@ public final class SQLiteVideoRepository: VideoRepository {
     @discardableResult
     public func renewLease(id: String, token: ClaimToken, lease: Duration) async throws -> Video {
         try ClaimRules.validateLease(lease)
-        let clock = self.clock
+        let now = injectedNow()
         return try await updateHeldClaim(id: id, token: token, name: "renew lease", SQLiteVideoStatements.renewLease) {
-            let now = UnixMicroseconds.date(UnixMicroseconds.from(clock.now()))
-            return [
-                .integer(UnixMicroseconds.from(ClaimRules.leaseEnd(from: now, lease: lease))),
-                .integer(UnixMicroseconds.from(now)),
-            ]
+            [.integer(Int64((lease.timeInterval * 1e6).rounded())), now]
         }
     }
 
     /// Marks the video completed when `token` still holds the claim (one UPDATE).
     @discardableResult
     public func completeVideo(id: String, token: ClaimToken) async throws -> Video {
-        let clock = self.clock
+        let now = injectedNow()
         return try await updateHeldClaim(id: id, token: token, name: "complete video", SQLiteVideoStatements.complete) {
-            [.integer(UnixMicroseconds.from(clock.now()))]
+            [now]
         }
     }
 
-    /// Marks the video failed when `token` still holds the claim (one UPDATE).
+    /// Marks the video failed (or abandoned after its last attempt) when
+    /// `token` still holds the claim, recording the error (one transaction).
     @discardableResult
     public func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video {
         try ClaimRules.validateText(error, name: "error message")
-        let clock = self.clock
-        return try await updateHeldClaim(id: id, token: token, name: "fail video", SQLiteVideoStatements.fail) {
-            [.integer(UnixMicroseconds.from(clock.now())), .text(error)]
+        try Identifier.validate(id, kind: "video id")
+        let (time, policy) = (self.time, self.policy)
+        return try await database.withConnection { connection throws(ScaleKitError) in
+            try connection.immediateTransaction { () throws(ScaleKitError) -> Video in
+                guard
+                    let held = try connection.rows(
+                        SQLiteVideoStatements.selectHeld, name: "select held video", [.text(id), .text(token.rawValue)]
+                    ).first.map(SQLiteVideoStatements.video(from:))
+                else { throw try Self.notHeld(id, connection) }
+                let failed = ClaimRules.failed(held, error: error, at: try Self.nowDate(time, connection), policy: policy)
+                return try Self.store(failed, replacing: held, connection)
+            }
         }
     }
 
@@ -164,6 +229,51 @@ public final class SQLiteVideoRepository: VideoRepository {
         }
     }
 
+    /// The injected clock's instant for a single-statement write, or NULL:
+    /// the statement then reads SQLite's clock itself.
+    private func injectedNow() -> SQLiteValue {
+        guard case .clock(let clock) = time else { return .null }
+        return .integer(UnixMicroseconds.from(clock.now()))
+    }
+
+    /// The decision's instant, in whole microseconds: SQLite's clock, or the injected one.
+    private static func now(_ time: LeaseTimeSource, _ connection: SQLiteConnection) throws(ScaleKitError) -> Int64 {
+        switch time {
+        case .clock(let clock):
+            return UnixMicroseconds.from(clock.now())
+        case .database:
+            guard let now = try connection.rows(SQLiteVideoStatements.selectNow, name: "read the clock").first?.integer(0) else {
+                throw ScaleKitError(.protocolError, "SQLite returned no time")
+            }
+            return now
+        }
+    }
+
+    private static func nowDate(_ time: LeaseTimeSource, _ connection: SQLiteConnection) throws(ScaleKitError) -> Date {
+        UnixMicroseconds.date(try now(time, connection))
+    }
+
+    /// Inserts `video` (no row before) or writes its changed columns; returns the stored row.
+    private static func store(_ video: Video, replacing existing: Video?, _ connection: SQLiteConnection) throws(ScaleKitError) -> Video {
+        if let existing, existing == video { return existing }
+        let rows =
+            existing == nil
+            ? try connection.rows(SQLiteVideoStatements.insert, name: "insert video", SQLiteVideoStatements.insertArguments(video))
+            : try connection.rows(SQLiteVideoStatements.write, name: "update video", SQLiteVideoStatements.writeArguments(video))
+        guard let row = rows.first else {
+            throw ScaleKitError(.protocolError, "SQLite returned no row for a written video")
+        }
+        return try SQLiteVideoStatements.video(from: row)
+    }
+
+    /// "No such video" or "not the holder", for a guarded change that matched nothing.
+    private static func notHeld(_ id: String, _ connection: SQLiteConnection) throws(ScaleKitError) -> ScaleKitError {
+        if try connection.rows(SQLiteVideoStatements.exists, name: "video exists", [.text(id)]).isEmpty {
+            return ScaleKitError(.notFound, "no video with this id")
+        }
+        return ScaleKitError(.notClaimHolder, "this token does not hold the video's claim")
+    }
+
     /// Runs a guarded UPDATE (`video_id = ?1 AND lease_owner = ?2`, further
     /// arguments from `arguments`) and tells "no such video" apart from
     /// "not the holder" when it matches nothing.
@@ -175,10 +285,7 @@ public final class SQLiteVideoRepository: VideoRepository {
         return try await database.withConnection { connection throws(ScaleKitError) in
             let rows = try connection.rows(sql, name: name, [.text(id), .text(token.rawValue)] + arguments())
             if let row = rows.first { return try SQLiteVideoStatements.video(from: row) }
-            if try connection.rows(SQLiteVideoStatements.exists, name: "video exists", [.text(id)]).isEmpty {
-                throw ScaleKitError(.notFound, "no video with this id")
-            }
-            throw ScaleKitError(.notClaimHolder, "this token does not hold the video's claim")
+            throw try Self.notHeld(id, connection)
         }
     }
 }
