@@ -19,6 +19,14 @@ let package = Package(
         .executableTarget(
             name: "FuzzMergePatch", dependencies: fuzzDependencies),
         .executableTarget(
+            name: "FuzzTimeline", dependencies: fuzzDependencies),
+        .executableTarget(
+            name: "FuzzTrackerFile", dependencies: fuzzDependencies),
+        .executableTarget(
+            name: "FuzzWAVReader", dependencies: fuzzDependencies),
+        .executableTarget(
+            name: "FuzzNumericOptions", dependencies: fuzzDependencies),
+        .executableTarget(
             name: "FuzzAudioDecoder",
             dependencies: fuzzDependencies + [.product(name: "ScaleKitAudio", package: "ScaleKit")]),
     ]

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../Fuzz"
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzYouTubeURL FuzzConfiguration FuzzMergePatch FuzzAudioDecoder)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzYouTubeURL FuzzConfiguration FuzzMergePatch FuzzAudioDecoder FuzzTimeline FuzzTrackerFile FuzzWAVReader FuzzNumericOptions)
 swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >/dev/null
 BIN=$(swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld --show-bin-path)
 mkdir -p Findings
