@@ -32,12 +32,21 @@ import Testing
     }
 }
 
+/// The gap between a fake's check and its act: long enough that concurrent
+/// callers of the suite's race checks all land inside it however slowly the
+/// machine schedules them (a bare `Task.yield()` let a loaded machine run the
+/// callers one after another, and the race went unseen), short enough for the
+/// suites' sequential checks.
+enum RaceWindow {
+    static func open() async throws { try await Task.sleep(for: .milliseconds(100)) }
+}
+
 /// Checks the usage, yields (a round trip), then counts: the seed's Redis tracker.
 private struct CheckThenCountTracker: APITracking {
     let inner: InMemoryAPITracker
     func checkAndCount() async throws -> APICallDecision {
         let usage = try await inner.usage()
-        await Task.yield()
+        try await RaceWindow.open()
         if usage.hourCount >= usage.limits.hourly || usage.dayCount >= usage.limits.daily {
             return try await inner.checkAndCount()
         }
@@ -58,7 +67,7 @@ private struct GetThenSetStatusTracker: StatusTracking {
     func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?) async throws -> JobStatus {
         try JobStatus.validatePatch(patch, limits: .default)
         let current = try await inner.status(for: jobID)?.jsonObject ?? [:]
-        await Task.yield()
+        try await RaceWindow.open()
         let merged = try JobStatus(jsonObject: JSONMergePatch.apply(patch, to: current))
         try await inner.setStatus(merged, for: jobID, ttl: ttl)
         return try await inner.status(for: jobID) ?? merged
@@ -72,7 +81,7 @@ private struct SelectThenInsertRepository: VideoRepository {
     let inner: InMemoryVideoRepository
     func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
         let existing = try await inner.video(id: id)
-        await Task.yield()
+        try await RaceWindow.open()
         let claim = try await inner.claimVideo(id: id, title: title, originalURL: originalURL, lease: lease)
         if existing == nil, !claim.shouldProcess {
             return VideoClaim(video: claim.video, outcome: .created, token: .random())
