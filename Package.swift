@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "ScaleKitTests",
             dependencies: [
-                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitPostgres", "CSQLite",
+                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitPostgres", "ScaleKitSQLite", "CSQLite",
                 "ScaleKitTestSupport", "scalekit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

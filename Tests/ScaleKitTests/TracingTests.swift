@@ -2,7 +2,9 @@ import Foundation
 import InMemoryTracing
 import Instrumentation
 import ScaleKit
+import ScaleKitPostgres
 import ScaleKitRedis
+import ScaleKitSQLite
 import ScaleKitTestSupport
 import Testing
 import Tracing
@@ -53,6 +55,28 @@ import Tracing
         let everything = found.values.flatMap { $0 }.map { "\($0.attributes)" }.joined()
         #expect(!everything.contains("job-that-must-not-appear") && !everything.contains("secret"))
         await client.shutdown()
+    }
+
+    @Test func claimsTraceTheirOutcomeOnBothSQLBackends() async throws {
+        let folder = try TemporaryFolder()
+        var repositories: [(String, any VideoRepository)] = [("sqlite", try await SQLiteVideoRepository(path: folder.path("v.sqlite")))]
+        if TestServers.postgresEnabled {
+            repositories.append(("postgresql", try PostgresVideoRepository(url: try TestServers.requireDatabaseURL(), schema: "scalekit_trace_\(UUID().uuidString.prefix(8).lowercased())")))
+        }
+        for (system, repository) in repositories {
+            let id = "traced-\(UUID().uuidString)"
+            let found = try await spans {
+                let claim = try await repository.claimVideo(id: id, title: nil, originalURL: nil, lease: .seconds(600))
+                _ = try await repository.claimVideo(id: id, title: nil, originalURL: nil, lease: .seconds(600))
+                _ = try await repository.completeVideo(id: id, token: try #require(claim.token))
+            }
+            let claims = try #require(found["videos.claim"])
+            #expect(claims.map { $0.attributes["scalekit.claim.outcome"]?.toSpanAttribute() } == ["created", "alreadyProcessing"].map { $0.toSpanAttribute() }, "\(system)")
+            #expect(claims[0].attributes["db.system"]?.toSpanAttribute() == system.toSpanAttribute())
+            #expect(found["videos.complete"]?.count == 1, "\(system)")
+            #expect(!found.values.flatMap { $0 }.map { "\($0.attributes)" }.joined().contains(id), "\(system): a span carries the video id")
+            if let postgres = repository as? PostgresVideoRepository { await postgres.shutdown() }
+        }
     }
 
     @Test func poolWaitsAndMixesAreSpans() async throws {

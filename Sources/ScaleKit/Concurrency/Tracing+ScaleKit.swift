@@ -17,6 +17,28 @@ package enum ScaleKitSpan {
     package static let serverPort = "server.port"
     package static let poolName = "db.client.connection.pool.name"
 
+    /// A video repository's operation (`videos.claim`, `videos.complete`, …)
+    /// as a client span of `system` (`postgresql`, `sqlite`), with what it
+    /// decided (`scalekit.claim.outcome` for claims) and never the video id.
+    package static func videos<T>(
+        _ name: String, system: String, isolation: isolated (any Actor)? = #isolation,
+        outcome: (T) -> String? = { _ in nil }, _ body: () async throws -> T
+    ) async rethrows -> T {
+        try await run(name, isolation: isolation) { span in
+            span.attributes[dbSystem] = system
+            span.attributes[dbOperation] = name
+            let result = try await body()
+            if let outcome = outcome(result) { span.attributes["scalekit.claim.outcome"] = outcome }
+            return result
+        }
+    }
+
+    /// `videos.complete`, `videos.fail`, `videos.renew_lease` from the
+    /// statement names "complete video", "fail video", "renew lease".
+    package static func videosSpanName(_ statement: String) -> String {
+        "videos." + statement.replacingOccurrences(of: " video", with: "").replacingOccurrences(of: " ", with: "_")
+    }
+
     /// Runs `body` in a span named `name` of `kind`; an error it throws is
     /// recorded on the span (and its status set to error) before it propagates.
     package static func run<T>(

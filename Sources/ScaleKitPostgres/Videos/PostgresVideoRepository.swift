@@ -107,6 +107,12 @@ public final class PostgresVideoRepository: VideoRepository, Service {
 
     /// Atomically creates or claims the video in one round trip.
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
+        try await ScaleKitSpan.videos("videos.claim", system: "postgresql", outcome: { $0.outcome.rawValue }) {
+            try await claimUntraced(id: id, title: title, originalURL: originalURL, lease: lease)
+        }
+    }
+
+    private func claimUntraced(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: lease)
         let (statements, time, maxAttempts) = (self.statements, self.time, String(policy.maxAttempts))
         let token = ClaimToken.random()
@@ -144,6 +150,12 @@ public final class PostgresVideoRepository: VideoRepository, Service {
 
     /// Claims the earliest-due claimable video in one statement (`FOR UPDATE SKIP LOCKED`).
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
+        try await ScaleKitSpan.videos("videos.claim_next", system: "postgresql", outcome: { $0?.outcome.rawValue ?? "none" }) {
+            try await claimNextUntraced(lease: lease)
+        }
+    }
+
+    private func claimNextUntraced(lease: Duration) async throws -> VideoClaim? {
         try ClaimRules.validateLease(lease)
         let (statements, time, maxAttempts) = (self.statements, self.time, String(policy.maxAttempts))
         let token = ClaimToken.random()
@@ -253,14 +265,16 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     ) async throws -> Video {
         try Identifier.validate(id, kind: "video id")
         let existsSQL = statements.exists
-        let row = try await withConnection { connection -> PostgresRow? in
-            if let row = try await connection.query(sql, name: name, [id, token.rawValue] + arguments()).first {
-                return row
+        let row = try await ScaleKitSpan.videos(ScaleKitSpan.videosSpanName(name), system: "postgresql") {
+            try await withConnection { connection -> PostgresRow? in
+                if let row = try await connection.query(sql, name: name, [id, token.rawValue] + arguments()).first {
+                    return row
+                }
+                if try await connection.query(existsSQL, name: "video exists", [id]).isEmpty {
+                    throw ScaleKitError(.notFound, "no video with this id")
+                }
+                throw ScaleKitError(.notClaimHolder, "this token does not hold the video's claim")
             }
-            if try await connection.query(existsSQL, name: "video exists", [id]).isEmpty {
-                throw ScaleKitError(.notFound, "no video with this id")
-            }
-            throw ScaleKitError(.notClaimHolder, "this token does not hold the video's claim")
         }
         return try PostgresVideoStatements.video(from: row!)
     }

@@ -81,6 +81,12 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// transaction). Blocks, off the cooperative pool, for up to the busy
     /// timeout while another connection writes.
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
+        try await ScaleKitSpan.videos("videos.claim", system: "sqlite", outcome: { $0.outcome.rawValue }) {
+            try await claimUntraced(id: id, title: title, originalURL: originalURL, lease: lease)
+        }
+    }
+
+    private func claimUntraced(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: lease)
         let (time, policy) = (self.time, self.policy)
         return try await database.withConnection { connection throws(ScaleKitError) in
@@ -124,6 +130,12 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// connections get the same video (SQLite's equivalent of `SKIP LOCKED`:
     /// there is only one writer at a time).
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
+        try await ScaleKitSpan.videos("videos.claim_next", system: "sqlite", outcome: { $0?.outcome.rawValue ?? "none" }) {
+            try await claimNextUntraced(lease: lease)
+        }
+    }
+
+    private func claimNextUntraced(lease: Duration) async throws -> VideoClaim? {
         try ClaimRules.validateLease(lease)
         let (time, policy) = (self.time, self.policy)
         return try await database.withConnection { connection throws(ScaleKitError) in
@@ -282,10 +294,12 @@ public final class SQLiteVideoRepository: VideoRepository {
         arguments: @escaping @Sendable () -> [SQLiteValue]
     ) async throws -> Video {
         try Identifier.validate(id, kind: "video id")
-        return try await database.withConnection { connection throws(ScaleKitError) in
-            let rows = try connection.rows(sql, name: name, [.text(id), .text(token.rawValue)] + arguments())
-            if let row = rows.first { return try SQLiteVideoStatements.video(from: row) }
-            throw try Self.notHeld(id, connection)
+        return try await ScaleKitSpan.videos(ScaleKitSpan.videosSpanName(name), system: "sqlite") {
+            try await database.withConnection { connection throws(ScaleKitError) in
+                let rows = try connection.rows(sql, name: name, [.text(id), .text(token.rawValue)] + arguments())
+                if let row = rows.first { return try SQLiteVideoStatements.video(from: row) }
+                throw try Self.notHeld(id, connection)
+            }
         }
     }
 }
