@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this and nothing else):
 #   1. installs the Debian packages (scripts/setup.sh)
-#   2. starts a throwaway redis-server and PostgreSQL (scripts/with-servers.sh)
+#   2. starts a throwaway redis-server, PostgreSQL (ssl=on, a test CA) and PgBouncer
+#      (pool_mode = transaction) (scripts/with-servers.sh)
 #   3. runs every test against them; server tests fail instead of skipping
 #   4. runs the extra stages below, each printing its own summary
 # Every stage runs even when an earlier one failed, so one broken stage never
