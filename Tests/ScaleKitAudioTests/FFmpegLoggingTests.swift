@@ -60,3 +60,31 @@ final class CapturedLines: Sendable {
         func log(event: LogEvent) { sink.append(Line(level: event.level, message: "\(event.message)")) }
     }
 }
+
+/// `FFmpegAudioMixer.probe`: format, rate, channels and length without a decode.
+@Suite struct AudioProbeTests {
+    @Test func probeReadsTheHeadersOfWAVAndOfWhatFFmpegWrites() async throws {
+        let directory = try makeTemporaryDirectory("probe")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try WAVFile.write(sine(frequency: 220, amplitude: 0.3, seconds: 1.5, rate: 22_050), to: directory + "/mono.wav")
+        let wav = try await FFmpegAudioMixer.probe(directory + "/mono.wav")
+        #expect(wav.container == "wav" && wav.codec.hasPrefix("pcm_") && wav.sampleRate == 22_050 && wav.channels == 1)
+        #expect(abs((wav.durationSeconds ?? 0) - 1.5) < 0.01)
+
+        let tone = sine(frequency: 440, amplitude: 0.3, seconds: 2, rate: 48_000)
+        _ = try await FFmpegAudioMixer().join(AudioJoin(segments: [.pcm(tone, name: "t")]), into: .file(directory + "/t.opus", format: .stereo48k))
+        let opus = try await FFmpegAudioMixer.probe(directory + "/t.opus")
+        #expect(opus.codec == "opus" && opus.channels == 2 && opus.sampleRate == 48_000)
+        #expect(abs((opus.durationSeconds ?? 0) - 2) < 0.1)
+    }
+
+    @Test func probeRefusesWhatIsNotAudio() async throws {
+        let directory = try makeTemporaryDirectory("probe-bad")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Data("not audio at all, just text".utf8).write(to: URL(fileURLWithPath: directory + "/x.mp3"))
+        let error = await #expect(throws: ScaleKitError.self) { try await FFmpegAudioMixer.probe(directory + "/x.mp3") }
+        #expect(error?.code == .audioDecoding && error?.message.contains("x.mp3") == true)
+        let missing = await #expect(throws: ScaleKitError.self) { try await FFmpegAudioMixer.probe(directory + "/absent.wav") }
+        #expect(missing?.code == .audioDecoding)
+    }
+}
