@@ -3,7 +3,9 @@
 # Source this file, then:
 #   start_redis      -> exports REDIS_URL, REDIS_PORT, REDIS_PID
 #   start_postgres   -> exports DATABASE_URL, PG_PORT, PG_PID, PGDATA, PG_BIN
-#   stop_servers     -> stops both by pid and removes their data (call from a trap)
+#   start_pgbouncer  -> (after start_postgres) PgBouncer in pool_mode = transaction in front of
+#                       that PostgreSQL; exports PGBOUNCER_URL, PGBOUNCER_PORT, PGBOUNCER_PID
+#   stop_servers     -> stops all of them by pid and removes their data (call from a trap)
 #   restart_redis / restart_postgres -> stop and start again on the same port (fault tests)
 #   crash_redis / crash_postgres     -> kill -9 (the server and, for PostgreSQL, every backend
 #                                       process) without any shutdown; start again with
@@ -11,11 +13,12 @@
 #                                       crash recovery from its WAL)
 # REDIS_APPENDONLY=yes REDIS_APPENDFSYNC=always make every write acknowledged by Redis
 # durable across a crash (the crash tests use them).
-# PostgreSQL refuses to run as root, so it runs as the `postgres` user.
+# PostgreSQL and PgBouncer refuse to run as root, so they run as the `postgres` user.
 
 SERVERS_DIR=${SERVERS_DIR:-}
 REDIS_PID=${REDIS_PID:-}
 PG_PID=${PG_PID:-}
+PGBOUNCER_PID=${PGBOUNCER_PID:-}
 
 _servers_dir() {
   if [ -z "$SERVERS_DIR" ]; then
@@ -131,8 +134,56 @@ crash_postgres() {
   fi
 }
 
+# Transaction pooling, as deployed in front of a busy database: each
+# transaction may run on a different server connection, so a client that
+# relies on session state (named prepared statements, SET) breaks here.
+start_pgbouncer() {
+  _servers_dir
+  local dir="$SERVERS_DIR/pgbouncer"
+  mkdir -p "$dir"
+  PGBOUNCER_PORT=${PGBOUNCER_PORT:-$(free_port)}
+  # auth_type trust still looks the user up in auth_file.
+  echo '"postgres" ""' >"$dir/userlist.txt"
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir = $dir
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = 40
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  chown -R postgres:postgres "$dir"
+  runuser -u postgres -- pgbouncer -d -q "$dir/pgbouncer.ini" \
+    || { echo "[servers] pgbouncer did not start; log: $dir/pgbouncer.log" >&2; return 1; }
+  for _ in $(seq 600); do
+    [ -s "$dir/pgbouncer.pid" ] && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGBOUNCER_PORT" -d postgres && break
+    sleep 0.05
+  done
+  PGBOUNCER_PID=$(cat "$dir/pgbouncer.pid" 2>/dev/null)
+  [ -n "$PGBOUNCER_PID" ] || { echo "[servers] pgbouncer wrote no pid; log: $dir/pgbouncer.log" >&2; return 1; }
+  export PGBOUNCER_PORT PGBOUNCER_PID
+  export PGBOUNCER_URL="postgresql://postgres@127.0.0.1:$PGBOUNCER_PORT/postgres"
+  echo "[servers] pgbouncer pid $PGBOUNCER_PID on $PGBOUNCER_URL (pool_mode = transaction)"
+}
+
+stop_pgbouncer() {
+  if [ -n "$PGBOUNCER_PID" ]; then
+    kill -TERM "$PGBOUNCER_PID" 2>/dev/null   # immediate shutdown, by pid
+    for _ in $(seq 100); do kill -0 "$PGBOUNCER_PID" 2>/dev/null || break; sleep 0.05; done
+    PGBOUNCER_PID=""
+  fi
+}
+
 stop_servers() {
   stop_redis
+  stop_pgbouncer
   stop_postgres
   if [ -n "$SERVERS_DIR" ]; then rm -rf "$SERVERS_DIR"; SERVERS_DIR=""; fi
 }

@@ -7,7 +7,7 @@ PACKAGES=(
   pkg-config
   libhiredis-dev libpq-dev libsqlite3-dev
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
-  redis-server redis-tools postgresql
+  redis-server redis-tools postgresql pgbouncer openssl
   ffmpeg espeak-ng time python3-venv
   stress-ng
   faketime

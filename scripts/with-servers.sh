@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs a command with a throwaway redis-server and PostgreSQL, exported as
-# REDIS_URL and DATABASE_URL (plus SCALEKIT_TEST_* for the server tests), and
-# stops both afterwards, also when the command fails.
+# Runs a command with a throwaway redis-server, PostgreSQL and PgBouncer
+# (transaction pooling, in front of that PostgreSQL), exported as
+# SCALEKIT_TEST_REDIS_URL, SCALEKIT_TEST_DATABASE_URL and
+# SCALEKIT_TEST_PGBOUNCER_URL (plus more SCALEKIT_TEST_* for the server tests),
+# and stops them afterwards, also when the command fails.
 #   scripts/with-servers.sh swift test --filter Redis
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -11,6 +13,8 @@ trap stop_servers EXIT
 trap 'exit 130' INT TERM
 start_redis || exit 1
 start_postgres || exit 1
+start_pgbouncer || exit 1
+export SCALEKIT_TEST_PGBOUNCER_URL="$PGBOUNCER_URL"
 export SCALEKIT_TEST_REDIS_URL="$REDIS_URL" SCALEKIT_TEST_DATABASE_URL="$DATABASE_URL"
 export SCALEKIT_TEST_REDIS_PID="$REDIS_PID" SCALEKIT_TEST_PG_PID="$PG_PID" SCALEKIT_TEST_PGDATA="$PGDATA"
 export SCALEKIT_TEST_PG_BIN="$PG_BIN" SCALEKIT_TEST_SERVERS_SCRIPT="$HERE/servers.sh"
@@ -18,6 +22,6 @@ export SCALEKIT_TEST_PG_BIN="$PG_BIN" SCALEKIT_TEST_SERVERS_SCRIPT="$HERE/server
 # configuration, and a test that sources servers.sh for a private server must
 # not inherit these servers' pids (its cleanup would stop them): keep them as
 # this shell's variables for the trap, but out of the command's environment.
-unset REDIS_URL DATABASE_URL
-export -n REDIS_PID REDIS_PORT PG_PID PG_PORT PGDATA PG_BIN SERVERS_DIR
+unset REDIS_URL DATABASE_URL PGBOUNCER_URL
+export -n REDIS_PID REDIS_PORT PG_PID PG_PORT PGDATA PG_BIN SERVERS_DIR PGBOUNCER_PID PGBOUNCER_PORT
 "$@"

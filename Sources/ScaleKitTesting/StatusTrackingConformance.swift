@@ -25,6 +25,8 @@ public enum StatusTrackingConformance {
         await runner.run("delete") { try await delete(make) }
         await runner.run("hostile ids and values") { try await hostile(make) }
         await runner.run("concurrent merges lose nothing") { try await concurrentMerges(make) }
+        await runner.run("fenced writes refuse a taken-over claim") { try await fencedTakeover(make) }
+        await runner.run("concurrent fenced writes: the latest attempt wins") { try await concurrentFencedWrites(make) }
         try runner.finish()
     }
 
@@ -158,5 +160,86 @@ public enum StatusTrackingConformance {
         let final = try await tracker.status(for: "hot")
         let missing = (0..<32).filter { final?.fields["worker_\($0)"] != .number(3) }
         try expect(missing.isEmpty && final?.fields["keep"] == "me" && final?.state == .processing, check, "workers whose last merge was lost: \(missing)")
+    }
+
+    static func fencedTakeover(_ make: Factory) async throws {
+        let check = "fenced writes refuse a taken-over claim"
+        let tracker = try await make(ManualWallClock())
+        let first = StatusFence(attempt: 1, token: .random())
+        let second = StatusFence(attempt: 2, token: .random())
+        // Worker A holds attempt 1 and writes.
+        try await tracker.setStatus(JobStatus(state: .processing, progress: 0.1), for: "f", fence: first)
+        let byA = try await tracker.mergeStatus(["progress": 0.2, "by": "A"], for: "f", fence: first)
+        try expect(byA.fence?.attempt == 1 && byA.fields["by"] == "A", check, "the holder's own writes are admitted: \(byA)")
+        // A's lease expired; B claimed attempt 2 and writes first thing.
+        let byB = try await tracker.mergeStatus(["progress": 0.0, "by": "B"], for: "f", fence: second)
+        try expect(byB.fence?.attempt == 2, check, "a later attempt's first write takes the fence over: \(byB)")
+        let before = try await tracker.status(for: "f")
+        // A comes back: every write of A is refused, and changes nothing.
+        try await expectError(.notClaimHolder, check) { try await tracker.mergeStatus(["progress": 0.9, "by": "A"], for: "f", fence: first) }
+        try await expectError(.notClaimHolder, check) { try await tracker.setStatus(JobStatus(state: .completed), for: "f", fence: first) }
+        try await expectError(.notClaimHolder, check) { try await tracker.updateStatus("f", state: .failed, fence: first) }
+        // The same attempt with another token is not the holder either.
+        let forged = StatusFence(attempt: 2, token: .random())
+        try await expectError(.notClaimHolder, check) { try await tracker.mergeStatus(["by": "forged"], for: "f", fence: forged) }
+        let after = try await tracker.status(for: "f")
+        try expect(after == before, check, "a refused write must not change the status: \(String(describing: after))")
+        // An unfenced merge is never refused and keeps the fence; A is still refused after it.
+        let unfenced = try await tracker.mergeStatus(["note": "ops"], for: "f")
+        try expect(unfenced.fence?.attempt == 2 && unfenced.fields["by"] == "B", check, "an unfenced merge keeps the fence: \(unfenced)")
+        try await expectError(.notClaimHolder, check) { try await tracker.mergeStatus(["by": "A"], for: "f", fence: first) }
+        // A patch may not set the fence itself.
+        try await expectError(.invalidArgument, check) { try await tracker.mergeStatus(["claim_fence": nil], for: "f") }
+        try await expectError(.invalidArgument, check) {
+            try await tracker.mergeStatus(["claim_fence": ["attempt": 99, "holder": "x"]], for: "f", fence: second)
+        }
+        // B finishes under its fence; the stored status never contains a token.
+        let done = try await tracker.updateStatus("f", state: .completed, progress: 1, fence: second)
+        try expect(done.state == .completed && done.fence?.attempt == 2, check, "the holder completes: \(done)")
+        let encoded = String(decoding: done.jsonObject.encoded(), as: UTF8.self)
+        try expect(!encoded.contains(first.token.rawValue) && !encoded.contains(second.token.rawValue), check, "a stored status must hold a digest of the token, not the token: \(encoded)")
+        // A status set without a fence starts over: any attempt may then write.
+        try await tracker.setStatus(JobStatus(state: .pending), for: "f")
+        let reset = try await tracker.status(for: "f")
+        try expect(reset?.fence == nil, check, "an unfenced set replaces the fence too: \(String(describing: reset))")
+        try await tracker.mergeStatus(["by": "A again"], for: "f", fence: first)
+        // A fence given to setStatus inside the status is ignored: the tracker sets it.
+        var spoofed = JobStatus(state: .processing)
+        spoofed.fence = StatusFenceRecord(attempt: 1_000, holder: "spoofed")
+        try await tracker.setStatus(spoofed, for: "g")
+        let notSpoofed = try await tracker.status(for: "g")
+        try expect(notSpoofed?.fence == nil, check, "setStatus must ignore a fence inside the status: \(String(describing: notSpoofed))")
+    }
+
+    static func concurrentFencedWrites(_ make: Factory) async throws {
+        let check = "concurrent fenced writes: the latest attempt wins"
+        let tracker = try await make(ManualWallClock())
+        let fences = (1...16).map { StatusFence(attempt: $0, token: .random()) }
+        // Every attempt writes at once. Whatever the order, the last attempt is
+        // always admitted, and a lower attempt checked after it is refused:
+        // a check and write that are not one step let a lower attempt's write
+        // land over the last one's fence.
+        let admitted = try await withThrowingTaskGroup(of: Int?.self) { group in
+            for fence in fences {
+                group.addTask {
+                    do {
+                        try await tracker.mergeStatus(["attempt_\(fence.attempt)": true], for: "race", fence: fence)
+                        return fence.attempt
+                    } catch let error as ScaleKitError where error.code == .notClaimHolder {
+                        return nil
+                    }
+                }
+            }
+            var admitted: Set<Int> = []
+            for try await attempt in group { if let attempt { admitted.insert(attempt) } }
+            return admitted
+        }
+        let final = try await tracker.status(for: "race")
+        try expect(final?.fence?.attempt == 16, check, "the stored fence must be the last attempt's: \(String(describing: final?.fence))")
+        let wrong = (1...16).filter { (final?.fields["attempt_\($0)"] == true) != admitted.contains($0) }
+        try expect(admitted.contains(16) && wrong.isEmpty, check, "admitted \(admitted.sorted()), but the stored members disagree for \(wrong)")
+        for fence in fences.dropLast() {
+            try await expectError(.notClaimHolder, check) { try await tracker.mergeStatus(["late": true], for: "race", fence: fence) }
+        }
     }
 }

@@ -15,6 +15,11 @@ final class PostgresTestDatabase: Sendable {
         url = try TestServers.requireDatabaseURL()
     }
 
+    /// Repositories that reach the test server through `url` instead (PgBouncer, TLS).
+    init(url: String) {
+        self.url = url
+    }
+
     static func uniqueSchema() -> String {
         "scalekit_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }

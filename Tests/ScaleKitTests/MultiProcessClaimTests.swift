@@ -26,6 +26,17 @@ import Testing
         }
     }
 
+    /// The same races through PgBouncer in transaction pooling, with unnamed
+    /// statements; the lease is expired through the server directly.
+    @Test(.enabled(if: TestServers.pgbouncerEnabled)) func postgresThroughPgBouncer() async throws {
+        let folder = try TemporaryFolder()
+        let direct = try TestServers.requireDatabaseURL()
+        let url = try TestServers.requirePgBouncerURL() + "?statement_cache=off"
+        try await claimRaces(environment: ["DATABASE_URL": url, "API_TRACKER_FILE": folder.path("api.json")]) { id in
+            try await LeaseExpiry.expirePostgres(url: direct, videoID: id)
+        }
+    }
+
     private func claimRaces(environment: [String: String], expireLease: (String) async throws -> Void) async throws {
         let id = "mp-\(UUID().uuidString)"
         let lease = 600

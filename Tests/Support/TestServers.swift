@@ -14,10 +14,13 @@ public enum TestServers {
 
     public static var redisURL: String? { environment["SCALEKIT_TEST_REDIS_URL"] }
     public static var databaseURL: String? { environment["SCALEKIT_TEST_DATABASE_URL"] }
+    /// PgBouncer in `pool_mode = transaction` in front of ``databaseURL``'s server.
+    public static var pgbouncerURL: String? { environment["SCALEKIT_TEST_PGBOUNCER_URL"] }
 
     /// For `.enabled(if:)`: run when the server is there, or when it is required (and then fail).
     public static var redisEnabled: Bool { redisURL != nil || areRequired }
     public static var postgresEnabled: Bool { databaseURL != nil || areRequired }
+    public static var pgbouncerEnabled: Bool { pgbouncerURL != nil || areRequired }
 
     public struct Missing: Error, CustomStringConvertible {
         public var description: String
@@ -36,6 +39,11 @@ public enum TestServers {
 
     public static func requireRedisURL() throws -> String {
         guard let url = redisURL else { throw Missing(description: "SCALEKIT_TEST_REDIS_URL is not set: run the tests through scripts/test.sh") }
+        return url
+    }
+
+    public static func requirePgBouncerURL() throws -> String {
+        guard let url = pgbouncerURL else { throw Missing(description: "SCALEKIT_TEST_PGBOUNCER_URL is not set: run the tests through scripts/test.sh") }
         return url
     }
 

@@ -56,7 +56,9 @@ public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
         public static let corruptData = Code(.corruptData)
         /// A file system operation failed.
         public static let ioError = Code(.ioError)
-        /// The caller's claim token does not hold the video's claim (any more).
+        /// The caller's claim token does not hold the video's claim (any more):
+        /// the repository refused to complete, fail or renew, or a status
+        /// tracker refused a fenced write because a later claim has written.
         public static let notClaimHolder = Code(.notClaimHolder)
         /// The named record does not exist.
         public static let notFound = Code(.notFound)

@@ -21,6 +21,8 @@ public struct JobStatus: Sendable, Hashable {
         public static let progress = "progress"
         public static let message = "message"
         public static let updatedAt = "updated_at"
+        /// The fence of the last fenced write (``StatusFenceRecord``), set by the tracker.
+        public static let fence = "claim_fence"
     }
 
     /// The job's state; `pending` when the stored object has none.
@@ -33,6 +35,9 @@ public struct JobStatus: Sendable, Hashable {
     public var updatedAt: Date?
     /// Every other member of the stored object.
     public var fields: [String: JSONValue]
+    /// The claim that last wrote this status with a fence (set by the tracker;
+    /// a value given to `setStatus` is ignored). `nil`: no fenced write yet.
+    public var fence: StatusFenceRecord?
 
     public init(
         state: JobState, progress: Double? = nil, message: String? = nil,
@@ -52,6 +57,7 @@ public struct JobStatus: Sendable, Hashable {
         if let progress { members[Member.progress] = .number(progress) }
         if let message { members[Member.message] = .string(message) }
         if let updatedAt { members[Member.updatedAt] = .string(Self.formatTimestamp(updatedAt)) }
+        if let fence { members[Member.fence] = fence.json }
         return .object(members)
     }
 
@@ -70,6 +76,7 @@ public struct JobStatus: Sendable, Hashable {
         progress = members.removeValue(forKey: Member.progress)?.numberValue
         message = members.removeValue(forKey: Member.message)?.stringValue
         updatedAt = members.removeValue(forKey: Member.updatedAt)?.stringValue.flatMap(Self.parseTimestamp)
+        fence = StatusFenceRecord(json: members.removeValue(forKey: Member.fence))
         fields = members
     }
 
@@ -82,8 +89,8 @@ public struct JobStatus: Sendable, Hashable {
         }
         try patch.validate(limits: limits)
         try checkWellKnownMembers(members.filter { $0.value != .null })
-        if members[Member.updatedAt] != nil {
-            throw ScaleKitError(.invalidArgument, "\(Member.updatedAt) is set by the tracker")
+        for member in [Member.updatedAt, Member.fence] where members[member] != nil {
+            throw ScaleKitError(.invalidArgument, "\(member) is set by the tracker")
         }
     }
 

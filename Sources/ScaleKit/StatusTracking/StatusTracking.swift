@@ -4,6 +4,12 @@
 /// A status is a JSON object (see ``JobStatus`` for its well-known members).
 /// Writes refresh the TTL; after it passes without a write the status is gone
 /// and ``status(for:)`` returns `nil`, which is distinct from every state.
+///
+/// Writes may carry a ``StatusFence`` (the claim they are made under, from
+/// ``VideoClaim/fence``): a fenced write from a worker whose claim a later
+/// attempt has taken over, and written under, is refused with
+/// ``ScaleKitError/Code/notClaimHolder`` and stores nothing. Unfenced writes
+/// are never refused.
 public protocol StatusTracking: Sendable {
     /// Replaces the job's status and sets its TTL (`nil`: the tracker's default, 24 h).
     /// `updatedAt` is set to the tracker's clock.
@@ -22,6 +28,21 @@ public protocol StatusTracking: Sendable {
     @discardableResult
     func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?) async throws -> JobStatus
 
+    /// ``setStatus(_:for:ttl:)`` under a claim: refused, atomically with the
+    /// write, when `fence` no longer holds the claim (``StatusFence``). With
+    /// `fence == nil` it is exactly ``setStatus(_:for:ttl:)``, which replaces the
+    /// stored fence too (the next fenced write of any attempt is admitted).
+    /// - Throws: ``ScaleKitError/Code/notClaimHolder`` when refused.
+    func setStatus(_ status: JobStatus, for jobID: String, ttl: Duration?, fence: StatusFence?) async throws
+
+    /// ``mergeStatus(_:for:ttl:)`` under a claim: refused, atomically with the
+    /// merge, when `fence` no longer holds the claim (``StatusFence``). With
+    /// `fence == nil` it is exactly ``mergeStatus(_:for:ttl:)``, which keeps the
+    /// stored fence (a patch cannot change it).
+    /// - Throws: ``ScaleKitError/Code/notClaimHolder`` when refused.
+    @discardableResult
+    func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?, fence: StatusFence?) async throws -> JobStatus
+
     /// The job's status, or `nil` when there is none (never set, deleted, or expired).
     func status(for jobID: String) async throws -> JobStatus?
 
@@ -31,6 +52,32 @@ public protocol StatusTracking: Sendable {
 }
 
 extension StatusTracking {
+    /// For trackers written before fencing: unfenced writes pass through; a
+    /// fenced one throws ``ScaleKitError/Code/unsupported`` rather than write
+    /// without the check the caller asked for.
+    public func setStatus(_ status: JobStatus, for jobID: String, ttl: Duration?, fence: StatusFence?) async throws {
+        guard fence == nil else { throw ScaleKitError(.unsupported, "\(type(of: self)) does not support fenced status writes") }
+        try await setStatus(status, for: jobID, ttl: ttl)
+    }
+
+    /// For trackers written before fencing: see ``setStatus(_:for:ttl:fence:)``.
+    @discardableResult
+    public func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?, fence: StatusFence?) async throws -> JobStatus {
+        guard fence == nil else { throw ScaleKitError(.unsupported, "\(type(of: self)) does not support fenced status writes") }
+        return try await mergeStatus(patch, for: jobID, ttl: ttl)
+    }
+
+    /// Replaces the job's status under a claim, with the tracker's default TTL.
+    public func setStatus(_ status: JobStatus, for jobID: String, fence: StatusFence?) async throws {
+        try await setStatus(status, for: jobID, ttl: nil, fence: fence)
+    }
+
+    /// Merges a patch under a claim, with the tracker's default TTL.
+    @discardableResult
+    public func mergeStatus(_ patch: JSONValue, for jobID: String, fence: StatusFence?) async throws -> JobStatus {
+        try await mergeStatus(patch, for: jobID, ttl: nil, fence: fence)
+    }
+
     /// Replaces the job's status with the tracker's default TTL.
     public func setStatus(_ status: JobStatus, for jobID: String) async throws {
         try await setStatus(status, for: jobID, ttl: nil)
@@ -42,17 +89,18 @@ extension StatusTracking {
         try await mergeStatus(patch, for: jobID, ttl: nil)
     }
 
-    /// Merges the given well-known members (those that are non-nil) and free-form fields.
+    /// Merges the given well-known members (those that are non-nil) and free-form
+    /// fields; under `fence`, when given (see ``mergeStatus(_:for:ttl:fence:)``).
     @discardableResult
     public func updateStatus(
         _ jobID: String, state: JobState? = nil, progress: Double? = nil, message: String? = nil,
-        fields: [String: JSONValue] = [:], ttl: Duration? = nil
+        fields: [String: JSONValue] = [:], ttl: Duration? = nil, fence: StatusFence? = nil
     ) async throws -> JobStatus {
         var patch = fields
         if let state { patch[JobStatus.Member.state] = .string(state.rawValue) }
         if let progress { patch[JobStatus.Member.progress] = .number(progress) }
         if let message { patch[JobStatus.Member.message] = .string(message) }
-        return try await mergeStatus(.object(patch), for: jobID, ttl: ttl)
+        return try await mergeStatus(.object(patch), for: jobID, ttl: ttl, fence: fence)
     }
 }
 

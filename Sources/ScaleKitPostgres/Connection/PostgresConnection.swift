@@ -8,7 +8,9 @@ public import ScaleKit
 /// Every libpq call blocks, so the actor runs on its own serial dispatch
 /// queue (``DispatchQueueExecutor``): a slow query holds that queue's thread,
 /// never a thread of Swift's cooperative pool. Statements take parameters
-/// only (never values spliced into SQL) and are prepared once per connection.
+/// only (never values spliced into SQL) and are prepared once per connection,
+/// or sent unnamed every time with `statement_cache=off` in the URL
+/// (``PostgresStatementCache``: for PgBouncer in transaction pooling).
 /// Every failure is a ``ScaleKitError`` whose `nativeCode` is the SQLSTATE.
 ///
 /// Built for a ``ConnectionPool``: ``prepareForReuse()`` rolls back a
@@ -22,6 +24,8 @@ public actor PostgresConnection: PooledConnection {
     private var handle: PostgresConnectionHandle?
     /// SQL text → the name it was prepared under on this connection.
     private var preparedStatements: [String: String] = [:]
+    /// Whether statements are prepared once (named) or sent unnamed each time.
+    public nonisolated let statementCache: PostgresStatementCache
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -31,8 +35,9 @@ public actor PostgresConnection: PooledConnection {
     /// The default ``connect(url:logger:commandTimeout:)`` command timeout: 30 s.
     public static let defaultCommandTimeout: Duration = .seconds(30)
 
-    private init(url: String, logger: Logger, commandTimeout: Duration?) {
+    private init(url: String, statementCache: PostgresStatementCache, logger: Logger, commandTimeout: Duration?) {
         self.url = url
+        self.statementCache = statementCache
         self.logger = logger
         self.commandTimeout = commandTimeout
         self.redactedURL = redactingCredentials(in: url)
@@ -45,6 +50,8 @@ public actor PostgresConnection: PooledConnection {
     /// every other libpq parameter passed through) or `key=value` pairs.
     /// ScaleKit adds `connect_timeout=10` and `fallback_application_name=scalekit`
     /// unless the URL sets them, and always uses `client_encoding=UTF8`.
+    /// ScaleKit's own `statement_cache=on|off` (``PostgresStatementCache``)
+    /// is taken out of the URL before libpq sees it.
     ///
     /// `commandTimeout` bounds the wait for each statement's answer (libpq
     /// itself waits forever for a server that stops answering); `nil` waits
@@ -54,11 +61,13 @@ public actor PostgresConnection: PooledConnection {
     /// Blocks a dedicated thread (not the cooperative pool) while connecting.
     /// - Throws: ``ScaleKitError/Code/connectionFailed`` when the server cannot be
     ///   reached or refuses the connection, ``ScaleKitError/Code/timeout`` when it
-    ///   did not answer within `connect_timeout`; the message never contains the password.
+    ///   did not answer within `connect_timeout`; ``ScaleKitError/Code/invalidConfiguration``
+    ///   for a `statement_cache` other than `on`/`off`; the message never contains the password.
     public static func connect(
         url: String, logger: Logger = Logger(label: "scalekit.postgres"), commandTimeout: Duration? = defaultCommandTimeout
     ) async throws(ScaleKitError) -> PostgresConnection {
-        let connection = PostgresConnection(url: url, logger: logger, commandTimeout: commandTimeout)
+        let (libpqURL, statementCache) = try PostgresStatementCache.split(url)
+        let connection = PostgresConnection(url: libpqURL, statementCache: statementCache, logger: logger, commandTimeout: commandTimeout)
         try await connection.open()
         return connection
     }
@@ -91,7 +100,8 @@ public actor PostgresConnection: PooledConnection {
         handle = PostgresConnectionHandle(connection)
     }
 
-    /// Runs one parameterized statement (prepared on first use) and returns its rows.
+    /// Runs one parameterized statement (prepared on first use, unless
+    /// ``statementCache`` is `off`) and returns its rows.
     ///
     /// - Parameters:
     ///   - sql: the statement with `$1`, `$2`… placeholders; never build it from values.
@@ -109,7 +119,7 @@ public actor PostgresConnection: PooledConnection {
         let connection = try liveConnection(before: name)
         let count = Int32(arguments.count)
         let result: OpaquePointer?
-        if prepared {
+        if prepared && statementCache == .on {
             let statementName = try prepare(sql, name: name, on: connection)
             result = try run(name, on: connection) {
                 withCStringArray(arguments) { PQsendQueryPrepared(connection, statementName, count, $0, nil, nil, 0) }

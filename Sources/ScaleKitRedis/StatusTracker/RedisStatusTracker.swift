@@ -74,21 +74,46 @@ public final class RedisStatusTracker: StatusTracking {
     /// The key of a job's status: `processing_status:<job id>`.
     public func key(for jobID: String) -> String { "\(configuration.keyPrefix):\(jobID)" }
 
-    /// Replaces the status (`SET key json PX ttl`), stamping `updated_at`.
+    /// Replaces the status (`SET key json PX ttl`), stamping `updated_at`
+    /// (and dropping any stored fence).
     ///
     /// - Throws: ``ScaleKitError`` `invalidArgument` for a bad id, TTL or an
     ///   oversized status; `connectionFailed`/`timeout` when Redis is unreachable.
     public func setStatus(_ status: JobStatus, for jobID: String, ttl: Duration?) async throws {
+        try await setStatus(status, for: jobID, ttl: ttl, fence: nil)
+    }
+
+    /// Replaces the status under `fence` (``StatusFence``): the stored fence is
+    /// read under `WATCH` and the status written in `MULTI`/`EXEC` only when the
+    /// fence is admitted, so no other write lands between the check and the
+    /// write. Without a fence, one plain `SET`.
+    ///
+    /// - Throws: ``ScaleKitError`` `notClaimHolder` when the fence is refused
+    ///   (nothing stored); otherwise as ``setStatus(_:for:ttl:)``.
+    public func setStatus(_ status: JobStatus, for jobID: String, ttl: Duration?, fence: StatusFence?) async throws {
         try Identifier.validate(jobID, kind: "job id")
         let ttl = try configuration.resolveTTL(ttl)
         var stamped = status
         stamped.updatedAt = clock.now()
+        stamped.fence = nil
+        stamped.fields[JobStatus.Member.fence] = nil
         let document = stamped.jsonObject
         try document.validate(limits: configuration.limits)
         let key = key(for: jobID)
-        try await client.withConnection { connection in
-            _ = try await connection.send(
-                "SET", RedisArgument(key), RedisArgument(bytes: Array(document.encoded())), "PX", RedisArgument(Self.milliseconds(ttl)))
+        guard let fence else {
+            try await client.withConnection { connection in
+                _ = try await connection.send(
+                    "SET", RedisArgument(key), RedisArgument(bytes: Array(document.encoded())), "PX", RedisArgument(Self.milliseconds(ttl)))
+            }
+            return
+        }
+        try await ScaleKitSpan.run("status_tracker.set_fenced") { span in
+            client.configuration.describe(span, operation: "WATCH/MULTI/EXEC")
+            _ = try await localMerges.run(key) {
+                try await writeInTransaction(key: key, ttl: ttl, maxAttempts: Self.defaultMaxMergeAttempts, span: span) { current throws(ScaleKitError) in
+                    try StatusFence.fenced(document, over: current, fence: fence, keepingStored: false, jobID: jobID)
+                }
+            }
         }
     }
 
@@ -102,31 +127,47 @@ public final class RedisStatusTracker: StatusTracking {
     ///   row; `connectionFailed`/`timeout` when Redis is unreachable.
     @discardableResult
     public func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?) async throws -> JobStatus {
+        try await mergeStatus(patch, for: jobID, ttl: ttl, fence: nil)
+    }
+
+    /// ``mergeStatus(_:for:ttl:)`` under `fence` (``StatusFence``): the stored
+    /// fence is checked in the same `WATCH`/`MULTI`/`EXEC` transaction as the
+    /// merge (always, whatever the merge strategy), so a refused write stores nothing.
+    ///
+    /// - Throws: ``ScaleKitError`` `notClaimHolder` when the fence is refused;
+    ///   otherwise as ``mergeStatus(_:for:ttl:)``.
+    @discardableResult
+    public func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?, fence: StatusFence?) async throws -> JobStatus {
         try await ScaleKitSpan.run("status_tracker.merge") { span in
             let operation: String
-            switch mergeStrategy {
-            case .optimisticTransaction: operation = "WATCH/MULTI/EXEC"
-            case .luaCJSON: operation = "EVALSHA"
+            switch (mergeStrategy, fence) {
+            case (.luaCJSON, nil): operation = "EVALSHA"
+            default: operation = "WATCH/MULTI/EXEC"
             }
             client.configuration.describe(span, operation: operation)
-            return try await merge(patch, for: jobID, ttl: ttl, span: span)
+            return try await merge(patch, for: jobID, ttl: ttl, fence: fence, span: span)
         }
     }
 
-    private func merge(_ patch: JSONValue, for jobID: String, ttl: Duration?, span: any Span) async throws -> JobStatus {
+    private func merge(_ patch: JSONValue, for jobID: String, ttl: Duration?, fence: StatusFence?, span: any Span) async throws -> JobStatus {
         try Identifier.validate(jobID, kind: "job id")
         try JobStatus.validatePatch(patch, limits: configuration.limits)
         let ttl = try configuration.resolveTTL(ttl)
         let stamp: JSONValue = [JobStatus.Member.updatedAt: .string(JobStatus.formatTimestamp(clock.now()))]
         let key = key(for: jobID)
         let merged: JSONValue
-        switch mergeStrategy {
-        case .optimisticTransaction(let maxAttempts):
-            merged = try await localMerges.run(key) {
-                try await mergeInTransaction(patch, stamp: stamp, key: key, ttl: ttl, maxAttempts: maxAttempts, span: span)
-            }
-        case .luaCJSON:
+        switch (mergeStrategy, fence) {
+        case (.luaCJSON, nil):
             merged = try await mergeInScript(patch, stamp: stamp, key: key, ttl: ttl)
+        case (.optimisticTransaction(let maxAttempts), _):
+            merged = try await localMerges.run(key) {
+                try await mergeInTransaction(patch, stamp: stamp, key: key, ttl: ttl, fence: fence, jobID: jobID, maxAttempts: maxAttempts, span: span)
+            }
+        case (.luaCJSON, _):
+            merged = try await localMerges.run(key) {
+                try await mergeInTransaction(
+                    patch, stamp: stamp, key: key, ttl: ttl, fence: fence, jobID: jobID, maxAttempts: Self.defaultMaxMergeAttempts, span: span)
+            }
         }
         return try JobStatus(jsonObject: merged)
     }
@@ -162,7 +203,21 @@ public final class RedisStatusTracker: StatusTracking {
     }
 
     private func mergeInTransaction(
-        _ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration, maxAttempts: Int, span: any Span
+        _ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration, fence: StatusFence?, jobID: String, maxAttempts: Int,
+        span: any Span
+    ) async throws -> JSONValue {
+        try await writeInTransaction(key: key, ttl: ttl, maxAttempts: maxAttempts, span: span) { stored throws(ScaleKitError) in
+            let merged = JSONMergePatch.apply(stamp, to: JSONMergePatch.apply(patch, to: stored ?? .object([:])))
+            return try StatusFence.fenced(merged, over: stored, fence: fence, keepingStored: true, jobID: jobID)
+        }
+    }
+
+    /// Reads the status under `WATCH`, computes what to store with `next`
+    /// (which may refuse by throwing: nothing is written then), and writes it
+    /// in `MULTI`/`EXEC`; retried when another writer changed the key in between.
+    private func writeInTransaction(
+        key: String, ttl: Duration, maxAttempts: Int, span: any Span,
+        _ next: @escaping @Sendable (JSONValue?) throws(ScaleKitError) -> JSONValue
     ) async throws -> JSONValue {
         let limits = configuration.limits
         let ttlArgument = RedisArgument(Self.milliseconds(ttl))
@@ -173,9 +228,10 @@ public final class RedisStatusTracker: StatusTracking {
                     RedisCommand("WATCH", [RedisArgument(key)]), RedisCommand("GET", [RedisArgument(key)]),
                 ])
                 for reply in read { if case .error(let error) = reply { throw error.scaleKitError } }
-                let current = try decodeStored(read[1], key: key) ?? .object([:])
-                let merged = JSONMergePatch.apply(stamp, to: JSONMergePatch.apply(patch, to: current))
-                try merged.validate(limits: limits)  // the connection's WATCH is cleared when it is returned
+                // A refusal or an oversized result throws here: the connection's
+                // WATCH is cleared when it is returned to the pool.
+                let merged = try next(try decodeStored(read[1], key: key))
+                try merged.validate(limits: limits)
                 let written = try await connection.pipeline([
                     RedisCommand("MULTI"),
                     RedisCommand("SET", [RedisArgument(key), RedisArgument(bytes: Array(merged.encoded())), "PX", ttlArgument]),
@@ -192,9 +248,9 @@ public final class RedisStatusTracker: StatusTracking {
             // Spread the retries of many contending writers apart.
             try await Task.sleep(for: .microseconds(Int.random(in: 0...(50 * min(attempt, 20)))))
         }
-        logger.warning("status merge gave up under contention", metadata: ["attempts": "\(maxAttempts)"])
+        logger.warning("status write gave up under contention", metadata: ["attempts": "\(maxAttempts)"])
         throw ScaleKitError(
-            .timeout, "the status merge gave up after \(maxAttempts) attempts: other writers kept changing the same status")
+            .timeout, "the status write gave up after \(maxAttempts) attempts: other writers kept changing the same status")
     }
 
     private func mergeInScript(_ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration) async throws -> JSONValue {
