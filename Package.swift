@@ -84,7 +84,7 @@ let package = Package(
         ),
         .target(
             name: "ScaleKitAudio",
-            dependencies: ["ScaleKit", "CFFmpeg"],
+            dependencies: ["ScaleKit", "CFFmpeg", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(
@@ -150,7 +150,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ScaleKitAudioTests",
-            dependencies: ["ScaleKit", "ScaleKitAudio", "ScaleKitTesting", "ScaleKitTestSupport"],
+            dependencies: [
+                "ScaleKit", "ScaleKitAudio", "ScaleKitTesting", "ScaleKitTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

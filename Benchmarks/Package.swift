@@ -23,6 +23,7 @@ let package = Package(
         // MallocInterposer gives the malloc counts without jemalloc.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
     ],
     targets: [
         // Batches of calls over tasks, and a Service kept running during a benchmark.
@@ -74,6 +75,17 @@ let package = Package(
                 .product(name: "ScaleKitRedis", package: "ScaleKit"),
             ],
             path: "Benchmarks/Redis",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "TracingBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ScaleKit", package: "ScaleKit"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            path: "Benchmarks/Tracing",
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),

@@ -82,12 +82,12 @@ fi
 # neither clobbers the other builds (each needs a full build anyway).
 # SCALEKIT_TEST_SLOWDOWN stretches pool timeouts and "does not hang" bounds.
 if want tsan; then
-  SCALEKIT_TEST_SLOWDOWN=10 stage tsan bash scripts/with-servers.sh \
+  SCALEKIT_TEST_SLOWDOWN=10 SCALEKIT_TEST_SANITIZER=thread stage tsan bash scripts/with-servers.sh \
     swift test --sanitize=thread --scratch-path .build-tsan
 fi
 if want asan; then
   # Leaks fail the stage; only the toolchain's own leaks are suppressed.
-  SCALEKIT_TEST_SLOWDOWN=10 LSAN_OPTIONS="suppressions=$ROOT/scripts/lsan-suppressions.txt:print_suppressions=0" \
+  SCALEKIT_TEST_SLOWDOWN=10 SCALEKIT_TEST_SANITIZER=address LSAN_OPTIONS="suppressions=$ROOT/scripts/lsan-suppressions.txt:print_suppressions=0" \
     stage asan bash scripts/with-servers.sh swift test --sanitize=address --scratch-path .build-asan
 fi
 

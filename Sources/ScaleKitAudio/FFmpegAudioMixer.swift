@@ -16,6 +16,7 @@ public struct FFmpegAudioMixer: AudioMixing {
     public var windowSeconds: Double
 
     public init(windowSeconds: Double = 0.25) {
+        FFmpegLogging.installDefault()
         self.windowSeconds = windowSeconds
     }
 

@@ -24,8 +24,10 @@ public struct BackendChoice: Sendable, Hashable, CustomStringConvertible {
         ["redis": "Redis", "postgresql": "PostgreSQL", "sqlite": "SQLite", "file": "file", "in-memory": "in-memory"][backend] ?? backend
     }
 
-    /// The seed's log line, e.g. "Using Redis-based API tracker (distributed mode)".
+    /// The seed's log line, e.g. "Using Redis-based API tracker (distributed
+    /// mode)"; an in-memory one reads "Using an in-memory status tracker".
     public var description: String {
-        "Using \(displayName)-based \(primitive) (\(isDistributed ? "distributed" : "development") mode) at \(location): \(reason)"
+        let kind = backend == "in-memory" ? "an in-memory" : "\(displayName)-based"
+        return "Using \(kind) \(primitive) (\(isDistributed ? "distributed" : "development") mode) at \(location): \(reason)"
     }
 }

@@ -25,9 +25,17 @@ enum LeaseExpiry {
     }
 
     static func expireSQLite(path: String, videoID: String) async throws {
+        let changed = try await updateSQLite(
+            path: path, "UPDATE videos SET lease_expires_at = ?1 WHERE video_id = ?2 AND state = 'processing'", text: videoID)
+        guard changed == 1 else { throw Failure(description: "no processing video \(videoID) to expire") }
+    }
+
+    /// Runs one UPDATE whose ?1 is a minute ago (as the SQLite backend
+    /// stores instants) and ?2 is `text`; returns how many rows it changed.
+    /// sqlite3 calls block (on the file lock, too): off the cooperative pool.
+    static func updateSQLite(path: String, _ sql: String, text: String) async throws -> Int {
         let microseconds = UnixMicroseconds.from(past)
-        // sqlite3 calls block (on the file lock, too): keep them off the cooperative pool.
-        try await offThePool {
+        return try await offThePool {
             var database: OpaquePointer?
             guard sqlite3_open_v2(path, &database, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let database else {
                 throw Failure(description: "cannot open \(path)")
@@ -35,16 +43,16 @@ enum LeaseExpiry {
             defer { sqlite3_close_v2(database) }
             sqlite3_busy_timeout(database, 30_000)
             var statement: OpaquePointer?
-            let sql = "UPDATE videos SET lease_expires_at = ?1 WHERE video_id = ?2 AND state = 'processing'"
             guard sqlite3_prepare_v2(database, sql, -1, &statement, nil) == SQLITE_OK else {
                 throw Failure(description: String(cString: sqlite3_errmsg(database)))
             }
             defer { sqlite3_finalize(statement) }
             sqlite3_bind_int64(statement, 1, microseconds)
-            sqlite3_bind_text(statement, 2, videoID, -1, scalekit_sqlite_transient())
-            guard sqlite3_step(statement) == SQLITE_DONE, sqlite3_changes(database) == 1 else {
-                throw Failure(description: "no processing video \(videoID) to expire: \(String(cString: sqlite3_errmsg(database)))")
+            sqlite3_bind_text(statement, 2, text, -1, scalekit_sqlite_transient())
+            guard sqlite3_step(statement) == SQLITE_DONE else {
+                throw Failure(description: String(cString: sqlite3_errmsg(database)))
             }
+            return Int(sqlite3_changes(database))
         }
     }
 }
@@ -61,26 +69,8 @@ extension LeaseExpiry {
     }
 
     static func expireAllSQLite(path: String, prefix: String) async throws -> Int {
-        let microseconds = UnixMicroseconds.from(Date().addingTimeInterval(-60))
-        return try await offThePool {
-            var database: OpaquePointer?
-            guard sqlite3_open_v2(path, &database, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let database else {
-                throw Failure(description: "cannot open \(path)")
-            }
-            defer { sqlite3_close_v2(database) }
-            sqlite3_busy_timeout(database, 30_000)
-            var statement: OpaquePointer?
-            let sql = "UPDATE videos SET lease_expires_at = ?1 WHERE state = 'processing' AND substr(video_id, 1, length(?2)) = ?2"
-            guard sqlite3_prepare_v2(database, sql, -1, &statement, nil) == SQLITE_OK else {
-                throw Failure(description: String(cString: sqlite3_errmsg(database)))
-            }
-            defer { sqlite3_finalize(statement) }
-            sqlite3_bind_int64(statement, 1, microseconds)
-            sqlite3_bind_text(statement, 2, prefix, -1, scalekit_sqlite_transient())
-            guard sqlite3_step(statement) == SQLITE_DONE else {
-                throw Failure(description: String(cString: sqlite3_errmsg(database)))
-            }
-            return Int(sqlite3_changes(database))
-        }
+        try await updateSQLite(
+            path: path, "UPDATE videos SET lease_expires_at = ?1 WHERE state = 'processing' AND substr(video_id, 1, length(?2)) = ?2",
+            text: prefix)
     }
 }

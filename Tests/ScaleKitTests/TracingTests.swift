@@ -57,6 +57,19 @@ import Tracing
         await client.shutdown()
     }
 
+    @Test func fileTrackerTracesItsDecision() async throws {
+        let folder = try TemporaryFolder()
+        let tracker = FileAPITracker(path: folder.path("api.json"), configuration: APITrackerConfiguration(limits: APILimits(daily: 10, hourly: 1)))
+        let found = try await spans {
+            _ = try await tracker.checkAndCount()
+            _ = try await tracker.checkAndCount()
+        }
+        let checks = try #require(found["api_tracker.check_and_count"])
+        #expect(checks.map { $0.attributes["scalekit.api.allowed"]?.toSpanAttribute() } == [true, false].map { $0.toSpanAttribute() })
+        #expect(checks[1].attributes["scalekit.api.denied_by"]?.toSpanAttribute() == "hour".toSpanAttribute())
+        #expect(checks[0].attributes["scalekit.backend"]?.toSpanAttribute() == "file".toSpanAttribute())
+    }
+
     @Test func claimsTraceTheirOutcomeOnBothSQLBackends() async throws {
         let folder = try TemporaryFolder()
         var repositories: [(String, any VideoRepository)] = [("sqlite", try await SQLiteVideoRepository(path: folder.path("v.sqlite")))]

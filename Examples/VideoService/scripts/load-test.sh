@@ -8,8 +8,10 @@
 # starts the servers (../../scripts/servers.sh) and two instances on
 # loopback, runs scripts/load_scenarios.py (5 concurrent POSTs for one video,
 # 10 concurrent, 100 distinct videos over both instances, status across
-# instances, API counters, graceful shutdown), prints a summary and exits
-# non-zero on any violation. Everything it started is stopped on exit.
+# instances, API counters, graceful shutdown), then checks the traces both
+# instances exported over OTLP/HTTP to a small receiver of its own
+# (scripts/otlp_receiver.py), prints a summary and exits non-zero on any
+# violation. Everything it started is stopped on exit.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 EXAMPLE=$(cd "$HERE/.." && pwd)
@@ -29,7 +31,7 @@ log "building the service (swift build in $EXAMPLE)"
 BIN="$(cd "$EXAMPLE" && swift build --show-bin-path)/video-service"
 
 WORK=$(mktemp -d /tmp/video-service-load.XXXXXX)
-PID_A="" PID_B=""
+PID_A="" PID_B="" OTLP_PID=""
 # Our own servers on fresh ports, even when run under scripts/with-servers.sh.
 unset SERVERS_DIR REDIS_PORT REDIS_PID PG_PORT PG_PID PGDATA
 # shellcheck source=../../../scripts/servers.sh
@@ -45,6 +47,7 @@ cleanup() {
   local status=$?
   [ -n "$PID_A" ] && kill -KILL "$PID_A" 2>/dev/null
   [ -n "$PID_B" ] && kill -KILL "$PID_B" 2>/dev/null
+  [ -n "$OTLP_PID" ] && kill "$OTLP_PID" 2>/dev/null
   stop_servers
   if [ $status -ne 0 ]; then
     for name in a b; do
@@ -67,6 +70,14 @@ fi
 # Limits high enough for the 104 jobs; a short stage keeps the run quick.
 export RAPIDAPI_DAILY_LIMIT=100000 RAPIDAPI_HOURLY_LIMIT=100000 VIDEO_SERVICE_STAGE_MS=100 LOG_LEVEL=warning
 export VIDEO_SERVICE_OUTPUT_DIR="$WORK/dubbed"
+
+# Both instances export traces and metrics (swift-otel, OTLP/HTTP JSON) to
+# one receiver; short export delays so the load test need not wait.
+OTLP_PORT=$(free_port)
+python3 "$HERE/otlp_receiver.py" --port "$OTLP_PORT" --out "$WORK/otlp" &
+OTLP_PID=$!
+export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/json
+export OTEL_BSP_SCHEDULE_DELAY=200 OTEL_METRIC_EXPORT_INTERVAL=1000 OTEL_TRACES_SAMPLER=always_on
 
 start_instance() {  # NAME PORT -> sets LAST_PID
   (cd "$WORK" && PORT=$2 VIDEO_SERVICE_INSTANCE=$1 exec "$BIN") >"$WORK/${1,,}.log" 2>&1 &
@@ -99,6 +110,9 @@ if stop_instance "$PID_B"; then echo "PASS 7. instance B exited cleanly" | tee -
 else echo "FAIL 7. instance B exited with status $?" | tee -a "$WORK/results.txt"; failed=1; fi
 PID_B=""
 run after-stop-b || failed=1
+python3 "$HERE/load_scenarios.py" traces --a "http://127.0.0.1:$PORT_A" --b "http://127.0.0.1:$PORT_B" \
+  --mode "$MODE" --database-url "$DATABASE_URL" --state "$WORK/state.json" --output-dir "$VIDEO_SERVICE_OUTPUT_DIR" \
+  --otlp-dir "$WORK/otlp" | tee -a "$WORK/results.txt" || failed=1
 
 passed=$(grep -c '^PASS' "$WORK/results.txt" || true)
 failures=$(grep -c '^FAIL' "$WORK/results.txt" || true)

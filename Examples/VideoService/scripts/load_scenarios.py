@@ -242,9 +242,62 @@ def after_stop_b(args, state):
     check("7. ... and the table holds exactly this run's 104 videos", total == 104, f"{total} rows")
 
 
+SCALEKIT_SPANS = {"api_tracker.check_and_count", "status_tracker.merge", "audio.mix", "audio.join", "pool.checkout.wait",
+                  "videos.claim", "videos.complete", "videos.fail"}
+
+
+def otlp_spans(directory):
+    """Every span of every OTLP/JSON trace export in `directory`."""
+    spans = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        if not name.startswith("traces-") or not name.endswith(".json"):
+            continue
+        with open(os.path.join(directory, name)) as file:
+            export = json.load(file)
+        for resource in export.get("resourceSpans", []):
+            for scope in resource.get("scopeSpans", []):
+                spans.extend(scope.get("spans", []))
+    return spans
+
+
+def is_server_span(span):
+    return span.get("kind") in (2, "SPAN_KIND_SERVER")
+
+
+def traces(args, state):
+    prefix = state["prefix"]
+    exports = os.listdir(args.otlp_dir) if os.path.isdir(args.otlp_dir) else []
+    check("8. both instances exported traces over OTLP/HTTP", any(n.startswith("traces-") for n in exports),
+          f"{len(exports)} exports received")
+    check("8. ... and metrics", any(n.startswith("metrics-") for n in exports),
+          f"{sum(1 for n in exports if n.startswith('metrics-'))} metric exports")
+    spans = otlp_spans(args.otlp_dir)
+    by_trace = {}
+    for span in spans:
+        by_trace.setdefault(span.get("traceId"), []).append(span)
+    jobs = [span for span in spans if span.get("name") == "video.job"]
+    check("8. every job is a video.job span", len(jobs) >= 104, f"{len(jobs)} video.job spans")
+    # Every job claims and counts its API calls; a job that completed also mixed.
+    needed = {"videos.claim", "api_tracker.check_and_count"} if args.mode == "servers" else {"videos.claim"}
+    broken, completed = [], 0
+    for job in jobs:
+        trace = by_trace.get(job.get("traceId"), [])
+        parent = next((s for s in trace if s.get("spanId") == job.get("parentSpanId")), None)
+        names = {s.get("name") for s in trace}
+        wanted = needed | ({"audio.mix"} if "videos.complete" in names else set())
+        completed += "videos.complete" in names
+        if parent is None or not is_server_span(parent) or not wanted <= names:
+            broken.append(f"parent {parent.get('name') if parent else None}, spans {sorted(names)}")
+    check("8. ... each in the trace of its HTTP request, with the backends' spans "
+          f"({', '.join(sorted(needed))}, and audio.mix when it completed)", jobs and not broken,
+          broken[0] if broken else f"{len(jobs)} whole traces, {completed} of them completed")
+    leaked = [s.get("name") for s in spans if s.get("name") in SCALEKIT_SPANS and prefix in json.dumps(s.get("attributes", []))]
+    check("8. no ScaleKit span carries a video id", not leaked, f"{len(leaked)} spans with one: {leaked[:3]}")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=["scenarios", "after-stop-a", "after-stop-b"])
+    parser.add_argument("phase", choices=["scenarios", "after-stop-a", "after-stop-b", "traces"])
     parser.add_argument("--a", required=True)
     parser.add_argument("--b", required=True)
     parser.add_argument("--mode", choices=["servers", "embedded"], required=True)
@@ -252,6 +305,7 @@ def main():
     parser.add_argument("--state", required=True)
     parser.add_argument("--output-dir", required=True, help="VIDEO_SERVICE_OUTPUT_DIR of both instances")
     parser.add_argument("--job-timeout", type=float, default=120)
+    parser.add_argument("--otlp-dir", default="", help="where otlp_receiver.py stored the exports (traces phase)")
     args = parser.parse_args()
     state = {}
     if os.path.exists(args.state):
@@ -259,7 +313,7 @@ def main():
             state = json.load(file)
     if "prefix" not in state:  # 11-character ids: 4 random + "s3-0042"
         state["prefix"] = "".join(random.choice(string.ascii_letters) for _ in range(4))
-    phase = {"scenarios": scenarios, "after-stop-a": after_stop_a, "after-stop-b": after_stop_b}[args.phase]
+    phase = {"scenarios": scenarios, "after-stop-a": after_stop_a, "after-stop-b": after_stop_b, "traces": traces}[args.phase]
     try:
         phase(args, state)
     except Exception as error:  # a broken scenario is a failed check, and later phases still run

@@ -8,9 +8,14 @@ package import Tracing
 /// bound value: no URL with credentials, no video or job id, no patch.
 ///
 /// Every span is started through swift-distributed-tracing's global tracer
-/// (`InstrumentationSystem`): with none bootstrapped, a span is a no-op that
-/// allocates nothing (Benchmarks/TracingBenchmarks measures it).
+/// (`InstrumentationSystem`). With none bootstrapped, no span is started at
+/// all and attributes are never built: a plain `withSpan` with a no-op
+/// tracer still costs two allocations per call (Benchmarks/TracingBenchmarks
+/// measures both), which a library on every request should not charge.
 package enum ScaleKitSpan {
+    /// What `body` gets when no tracer is installed: records nothing.
+    private static let notRecording = NoOpTracer.NoOpSpan(context: .topLevel)
+
     package static let dbSystem = "db.system"
     package static let dbOperation = "db.operation"
     package static let serverAddress = "server.address"
@@ -25,10 +30,10 @@ package enum ScaleKitSpan {
         outcome: (T) -> String? = { _ in nil }, _ body: () async throws -> T
     ) async rethrows -> T {
         try await run(name, isolation: isolation) { span in
-            span.attributes[dbSystem] = system
-            span.attributes[dbOperation] = name
+            span.set(dbSystem, system)
+            span.set(dbOperation, name)
             let result = try await body()
-            if let outcome = outcome(result) { span.attributes["scalekit.claim.outcome"] = outcome }
+            if let outcome = outcome(result) { span.set("scalekit.claim.outcome", outcome) }
             return result
         }
     }
@@ -45,7 +50,8 @@ package enum ScaleKitSpan {
         _ name: String, kind: SpanKind = .client, isolation: isolated (any Actor)? = #isolation,
         _ body: (any Span) async throws -> T
     ) async rethrows -> T {
-        try await withSpan(name, ofKind: kind, isolation: isolation) { span in
+        if InstrumentationSystem.tracer is NoOpTracer { return try await body(notRecording) }
+        return try await withSpan(name, ofKind: kind, isolation: isolation) { span in
             do {
                 return try await body(span)
             } catch {
@@ -53,5 +59,13 @@ package enum ScaleKitSpan {
                 throw error
             }
         }
+    }
+}
+
+extension Span {
+    /// Sets one attribute, only when the span records: on a span that does
+    /// not, building the attribute dictionary would be an allocation for nothing.
+    package func set(_ key: String, _ value: some SpanAttributeConvertible) {
+        if isRecording { attributes[key] = value.toSpanAttribute() }
     }
 }

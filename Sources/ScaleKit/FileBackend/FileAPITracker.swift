@@ -32,7 +32,21 @@ public final class FileAPITracker: APITracking {
         self.clock = clock
     }
 
+    /// Checks the limits and counts the call under the file lock.
+    ///
+    /// Traced as `api_tracker.check_and_count` (`scalekit.backend=file`),
+    /// with the decision and the limit that denied.
     public func checkAndCount() async throws -> APICallDecision {
+        try await ScaleKitSpan.run("api_tracker.check_and_count", kind: .internal) { span in
+            span.set("scalekit.backend", "file")
+            let decision = try await countCall()
+            span.set("scalekit.api.allowed", decision.isAllowed)
+            if let deniedBy = decision.deniedBy { span.set("scalekit.api.denied_by", deniedBy.rawValue) }
+            return decision
+        }
+    }
+
+    private func countCall() async throws -> APICallDecision {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
         let limits = configuration.limits
         return try await update(windows) { (file: inout FileCounters) throws(ScaleKitError) -> APICallDecision in

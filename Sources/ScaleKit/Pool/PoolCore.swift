@@ -108,7 +108,7 @@ final class PoolCore: Sendable {
         arrival: Duration, sharedTimer: Bool, isolation: isolated (any Actor)? = #isolation
     ) async throws -> PoolGrant<Connection> {
         try await ScaleKitSpan.run("pool.checkout.wait", kind: .internal) { span in
-            span.attributes[ScaleKitSpan.poolName] = name
+            span.set(ScaleKitSpan.poolName, name)
             let deadline = arrival + configuration.timeout
             if sharedTimer {
                 return try await enqueue(ticket: tickets.add(1, ordering: .relaxed).newValue, deadline: deadline)

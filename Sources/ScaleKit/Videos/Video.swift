@@ -88,7 +88,7 @@ public struct ClaimToken: RawRepresentable, Sendable, Hashable, Codable, CustomS
 }
 
 /// What a claim decided.
-public enum ClaimOutcome: String, Sendable, Hashable, Codable, CaseIterable {
+public enum ClaimOutcome: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
     /// The video did not exist; the caller created it and processes it.
     case created
     /// The video had failed; the caller retries it.
@@ -111,6 +111,20 @@ public enum ClaimOutcome: String, Sendable, Hashable, Codable, CaseIterable {
         switch self {
         case .created, .retryingFailed, .tookOverExpiredLease, .claimedPending: return true
         case .alreadyProcessing, .alreadyCompleted, .retryNotDue, .abandoned: return false
+        }
+    }
+
+    /// The outcome in words, e.g. "took over an expired lease".
+    public var description: String {
+        switch self {
+        case .created: return "created"
+        case .retryingFailed: return "retrying a failed video"
+        case .tookOverExpiredLease: return "took over an expired lease"
+        case .claimedPending: return "claimed a pending video"
+        case .alreadyProcessing: return "already processing elsewhere"
+        case .alreadyCompleted: return "already completed"
+        case .retryNotDue: return "failed, not yet due for a retry"
+        case .abandoned: return "abandoned after its last attempt"
         }
     }
 }

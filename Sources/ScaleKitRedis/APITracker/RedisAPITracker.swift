@@ -72,8 +72,8 @@ public final class RedisAPITracker: APITracking {
         try await ScaleKitSpan.run("api_tracker.check_and_count") { span in
             client.configuration.describe(span, operation: "EVALSHA")
             let decision = try await countCall()
-            span.attributes["scalekit.api.allowed"] = decision.isAllowed
-            if let deniedBy = decision.deniedBy { span.attributes["scalekit.api.denied_by"] = deniedBy.rawValue }
+            span.set("scalekit.api.allowed", decision.isAllowed)
+            if let deniedBy = decision.deniedBy { span.set("scalekit.api.denied_by", deniedBy.rawValue) }
             return decision
         }
     }

@@ -243,7 +243,7 @@ public final class RedisStatusTracker: StatusTracking {
                 return .stored(merged)
             }
             // Retries are what contention on one status costs: operators watch them.
-            span.attributes["scalekit.status.merge_attempts"] = attempt
+            span.set("scalekit.status.merge_attempts", attempt)
             if case .stored(let merged) = outcome { return merged }
             // Spread the retries of many contending writers apart.
             try await Task.sleep(for: .microseconds(Int.random(in: 0...(50 * min(attempt, 20)))))

@@ -14,17 +14,21 @@ var logger = Logger(label: "video-service")
 logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 
 let registry = PrometheusCollectorRegistry()
-MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
 do {
+    let observability = try Observability.bootstrap(registry: registry, environment: environment)
     let settings = try VideoServiceSettings(environment: environment)
     let configuration = try ScaleKitConfiguration(environment: environment)
     logger[metadataKey: "instance"] = "\(settings.instanceName)"
     let backends = try await ScaleKitBackends.make(configuration, logger: logger)
-    let app = VideoServiceApp.makeApplication(settings: settings, backends: backends, registry: registry, logger: logger)
+    let app = VideoServiceApp.makeApplication(
+        settings: settings, backends: backends, registry: registry, observability: observability, logger: logger)
     // SIGTERM / SIGINT trigger the graceful shutdown.
     try await app.runService()
 } catch let error as ScaleKitError {
     logger.critical("\(error)")
     exit(error.code == .invalidConfiguration ? 2 : 1)
+} catch {
+    logger.critical("video-service could not start: \(error)")
+    exit(1)
 }

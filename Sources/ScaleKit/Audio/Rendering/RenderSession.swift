@@ -42,11 +42,11 @@ package func runRenderJob(
     make: @escaping @Sendable () throws -> any AudioRenderJob
 ) async throws -> AudioMixSummary {
     try await ScaleKitSpan.run(trace.operation, kind: .internal) { span in
-        span.attributes["scalekit.audio.mixer"] = trace.mixer
-        span.attributes["scalekit.audio.inputs"] = trace.inputs
+        span.set("scalekit.audio.mixer", trace.mixer)
+        span.set("scalekit.audio.inputs", trace.inputs)
         let summary = try await render(label: label, progress: progress, make: make)
-        span.attributes["scalekit.audio.seconds_rendered"] = summary.duration
-        span.attributes["scalekit.audio.clipping_rule_engaged"] = summary.clippingRuleEngaged
+        span.set("scalekit.audio.seconds_rendered", summary.duration)
+        span.set("scalekit.audio.clipping_rule_engaged", summary.clippingRuleEngaged)
         return summary
     }
 }

@@ -4,6 +4,7 @@ public import Prometheus
 public import ScaleKit
 import ScaleKitAudio
 public import ScaleKitServices
+public import ServiceLifecycle
 
 /// The video service: routes over ScaleKit's backends, and the job runner.
 ///
@@ -26,9 +27,11 @@ public enum VideoServiceApp {
     ///     `PrometheusMetricsFactory` over the same registry to include the
     ///     pools' and jobs' metrics (the executable does).
     ///   - audioMixer: mixes each job's dubbed track (`nil`: ScaleKit's FFmpeg mixer).
+    ///   - observability: exporters to run for as long as the service (OpenTelemetry's);
+    ///     they stop last, after the job runner and the pools, so they export everything.
     public static func makeApplication(
         settings: VideoServiceSettings, backends: ScaleKitBackends, registry: PrometheusCollectorRegistry,
-        audioMixer: (any AudioMixing)? = nil, logger: Logger
+        audioMixer: (any AudioMixing)? = nil, observability: [any Service] = [], logger: Logger
     ) -> some ApplicationProtocol {
         let dubbedTrack = DubbedTrack(mixer: audioMixer ?? FFmpegAudioMixer(), directory: settings.outputDirectory)
         let pipeline = VideoPipeline(backends: backends, settings: settings, dubbedTrack: dubbedTrack, logger: logger)
@@ -37,7 +40,8 @@ public enum VideoServiceApp {
         return Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "video-service"),
-            services: backends.services + [runner],
+            // A ServiceGroup stops its services in reverse order.
+            services: observability + backends.services + [runner],
             logger: logger)
     }
 
@@ -45,6 +49,8 @@ public enum VideoServiceApp {
         settings: VideoServiceSettings, backends: ScaleKitBackends, runner: JobRunner, registry: PrometheusCollectorRegistry
     ) -> Router<BasicRequestContext> {
         let router = Router()
+        // Each request is a server span (a no-op unless a tracer is bootstrapped).
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: JSONErrorMiddleware())
         let process = ProcessRoute(backends: backends, runner: runner, settings: settings)
         let status = StatusRoute(backends: backends)

@@ -9,7 +9,8 @@ struct ProcessResponse: Encodable {
     /// `true` when the video was processed before; `status` has its result.
     var alreadyCompleted: Bool
     /// What the claim decided: created, retrying_failed, took_over_expired_lease,
-    /// already_processing, already_completed.
+    /// claimed_pending, already_processing, already_completed, retry_not_due
+    /// (a failed video in its backoff), abandoned (out of attempts).
     var outcome: String
     /// The job's current status object (as `GET /api/status/{id}` returns it).
     var status: JSONValue
@@ -33,6 +34,9 @@ extension ClaimOutcome {
         case .tookOverExpiredLease: return "took_over_expired_lease"
         case .alreadyProcessing: return "already_processing"
         case .alreadyCompleted: return "already_completed"
+        case .claimedPending: return "claimed_pending"
+        case .retryNotDue: return "retry_not_due"
+        case .abandoned: return "abandoned"
         }
     }
 }

@@ -26,15 +26,17 @@ struct StatusRoute: Sendable {
     static func statusFromVideo(_ video: Video) -> JSONValue {
         let state: JobState =
             switch video.state {
+            case .pending: .pending
             case .processing: .processing
             case .completed: .completed
-            case .failed: .failed
+            case .failed, .abandoned: .failed
             }
         let fields: [String: JSONValue] = [
             "video_id": .string(video.id), "attempts": .number(Double(video.attempts)), "source": "database",
+            "video_state": .string(video.state.rawValue),
         ]
         let status = JobStatus(
-            state: state, progress: video.state == .completed ? 1 : nil, message: video.state == .failed ? video.lastError : nil,
+            state: state, progress: video.state == .completed ? 1 : nil, message: video.state == .failed || video.state == .abandoned ? video.lastError : nil,
             fields: fields, updatedAt: video.updatedAt)
         return status.jsonObject
     }

@@ -1,5 +1,6 @@
 import Logging
 public import ServiceLifecycle
+import Tracing
 
 /// Runs accepted jobs in its own task group, as a ServiceLifecycle service.
 ///
@@ -9,16 +10,26 @@ public import ServiceLifecycle
 /// taking jobs, lets every queued and running job fail its claim (see
 /// ``VideoPipeline``) and returns once all of them have. No job outlives
 /// the service.
+///
+/// Each job runs in a `video.job` span whose parent is the span of the
+/// request that enqueued it, so one trace follows a video from the HTTP
+/// request through the job to every backend call it makes.
 public final class JobRunner: Service, Sendable {
-    private let jobs: AsyncStream<ProcessingJob>
-    private let continuation: AsyncStream<ProcessingJob>.Continuation
+    /// A job and the trace context of the request that accepted it.
+    private struct Queued: Sendable {
+        var job: ProcessingJob
+        var context: ServiceContext
+    }
+
+    private let jobs: AsyncStream<Queued>
+    private let continuation: AsyncStream<Queued>.Continuation
     private let pipeline: VideoPipeline
     private let maxConcurrentJobs: Int
     private let logger: Logger
 
     init(pipeline: VideoPipeline, maxConcurrentJobs: Int, logger: Logger) {
         precondition(maxConcurrentJobs > 0, "a job runner must run at least one job at a time")
-        (jobs, continuation) = AsyncStream.makeStream(of: ProcessingJob.self)
+        (jobs, continuation) = AsyncStream.makeStream(of: Queued.self)
         self.pipeline = pipeline
         self.maxConcurrentJobs = maxConcurrentJobs
         self.logger = logger
@@ -27,7 +38,7 @@ public final class JobRunner: Service, Sendable {
     /// Queues a job. Returns `false` when the runner has stopped (the service
     /// is shutting down): the caller still owns the claim and must fail it.
     public func enqueue(_ job: ProcessingJob) -> Bool {
-        if case .enqueued = continuation.yield(job) { return true }
+        if case .enqueued = continuation.yield(Queued(job: job, context: ServiceContext.current ?? .topLevel)) { return true }
         return false
     }
 
@@ -40,12 +51,17 @@ public final class JobRunner: Service, Sendable {
             // shutdown at once and fail their claims.
             await withGracefulShutdownHandler {
                 var running = 0
-                for await job in jobs {
+                for await queued in jobs {
                     if running == maxConcurrentJobs {
                         await group.next()
                         running -= 1
                     }
-                    group.addTask { await self.pipeline.run(job) }
+                    group.addTask {
+                        await withSpan("video.job", context: queued.context, ofKind: .consumer) { span in
+                            span.attributes["video_service.attempt"] = queued.job.attempt
+                            await self.pipeline.run(queued.job)
+                        }
+                    }
                     running += 1
                 }
             } onGracefulShutdown: { [continuation] in
