@@ -2,9 +2,11 @@
 # Throwaway redis-server and PostgreSQL on free loopback ports, for tests.
 # Source this file, then:
 #   start_redis      -> exports REDIS_URL, REDIS_PORT, REDIS_PID
-#   start_postgres   -> exports DATABASE_URL, PG_PORT, PG_PID, PGDATA, PG_BIN; the server has
-#                       ssl=on with a certificate from a throwaway CA (PG_TLS_CA; PG_TLS_WRONG_CA
-#                       is an unrelated CA, for refusal tests); plain connections still work
+#   start_postgres   -> exports DATABASE_URL, PG_PORT, PG_PID, PGDATA, PG_BIN; with PG_TLS=1 the
+#                       server has ssl=on with a certificate from a throwaway CA (PG_TLS_CA;
+#                       PG_TLS_WRONG_CA is an unrelated CA, for refusal tests); plain connections
+#                       still work. Off by default: the private servers that fault tests kill and
+#                       restart stay as cheap to reconnect to as they were
 #   start_pgbouncer  -> (after start_postgres) PgBouncer in pool_mode = transaction in front of
 #                       that PostgreSQL; exports PGBOUNCER_URL, PGBOUNCER_PORT, PGBOUNCER_PID
 #   stop_servers     -> stops all of them by pid and removes their data (call from a trap)
@@ -129,7 +131,7 @@ start_postgres() {
   chmod 700 "$PGDATA"
   runuser -u postgres -- "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --no-sync \
     >"$SERVERS_DIR/initdb.log" 2>&1 || { echo "[servers] initdb failed; log: $SERVERS_DIR/initdb.log" >&2; return 1; }
-  _pg_tls || return 1
+  if [ "${PG_TLS:-0}" = 1 ]; then _pg_tls || return 1; fi
   _pg_launch || return 1
   export PG_PORT PG_PID PGDATA
   export DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"

@@ -12,7 +12,7 @@ source "$HERE/servers.sh"
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 start_redis || exit 1
-start_postgres || exit 1
+PG_TLS=1 start_postgres || exit 1
 start_pgbouncer || exit 1
 export SCALEKIT_TEST_PGBOUNCER_URL="$PGBOUNCER_URL"
 export SCALEKIT_TEST_PG_TLS_CA="$PG_TLS_CA" SCALEKIT_TEST_PG_TLS_WRONG_CA="$PG_TLS_WRONG_CA"
