@@ -2,7 +2,11 @@
 # Throwaway redis-server and PostgreSQL on free loopback ports, for tests.
 # Source this file, then:
 #   start_redis      -> exports REDIS_URL, REDIS_PORT, REDIS_PID
-#   start_postgres   -> exports DATABASE_URL, PG_PORT, PG_PID, PGDATA, PG_BIN
+#   start_postgres   -> exports DATABASE_URL, PG_PORT, PG_PID, PGDATA, PG_BIN; with PG_TLS=1 the
+#                       server has ssl=on with a certificate from a throwaway CA (PG_TLS_CA;
+#                       PG_TLS_WRONG_CA is an unrelated CA, for refusal tests); plain connections
+#                       still work. Off by default: the private servers that fault tests kill and
+#                       restart stay as cheap to reconnect to as they were
 #   start_pgbouncer  -> (after start_postgres) PgBouncer in pool_mode = transaction in front of
 #                       that PostgreSQL; exports PGBOUNCER_URL, PGBOUNCER_PORT, PGBOUNCER_PID
 #   stop_servers     -> stops all of them by pid and removes their data (call from a trap)
@@ -83,9 +87,36 @@ _pg_bin() {
   export PG_BIN
 }
 
+# A test CA, a server certificate it signs for 127.0.0.1 and localhost
+# (subjectAltName, which verify-full checks), and a second, unrelated CA.
+# EC keys: made in milliseconds, where RSA keys would slow every test run.
+_pg_tls() {
+  local dir="$SERVERS_DIR/pgtls"
+  mkdir -p "$dir"
+  (
+    cd "$dir" || exit 1
+    for ca in ca wrong-ca; do
+      openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -keyout "$ca.key" \
+        -out "$ca.crt" -days 2 -subj "/CN=ScaleKit test $ca" 2>/dev/null || exit 1
+    done
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -keyout server.key -out server.csr \
+      -subj "/CN=localhost" 2>/dev/null || exit 1
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 \
+      -extfile server.ext 2>/dev/null || exit 1
+  ) || { echo "[servers] openssl could not make the test certificates" >&2; return 1; }
+  chown postgres:postgres "$dir/server.key" "$dir/server.crt"
+  chmod 600 "$dir/server.key"
+  chmod 644 "$dir/ca.crt" "$dir/wrong-ca.crt"
+  export PG_TLS_CA="$dir/ca.crt" PG_TLS_WRONG_CA="$dir/wrong-ca.crt"
+}
+
 _pg_launch() {
+  local tls=""
+  [ -f "$SERVERS_DIR/pgtls/server.crt" ] &&
+    tls="-c ssl=on -c ssl_cert_file=$SERVERS_DIR/pgtls/server.crt -c ssl_key_file=$SERVERS_DIR/pgtls/server.key"
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$SERVERS_DIR/pgrun/postgres.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$SERVERS_DIR/pgrun -c fsync=off -c max_connections=300" \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$SERVERS_DIR/pgrun -c fsync=off -c max_connections=300 $tls" \
     start >/dev/null || { echo "[servers] pg_ctl start failed; log: $SERVERS_DIR/pgrun/postgres.log" >&2; return 1; }
   PG_PID=$(head -1 "$PGDATA/postmaster.pid")
 }
@@ -100,6 +131,7 @@ start_postgres() {
   chmod 700 "$PGDATA"
   runuser -u postgres -- "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --no-sync \
     >"$SERVERS_DIR/initdb.log" 2>&1 || { echo "[servers] initdb failed; log: $SERVERS_DIR/initdb.log" >&2; return 1; }
+  if [ "${PG_TLS:-0}" = 1 ]; then _pg_tls || return 1; fi
   _pg_launch || return 1
   export PG_PORT PG_PID PGDATA
   export DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this and nothing else):
 #   1. installs the Debian packages (scripts/setup.sh)
-#   2. starts a throwaway redis-server and PostgreSQL (scripts/with-servers.sh)
+#   2. starts a throwaway redis-server, PostgreSQL (ssl=on, a test CA) and PgBouncer
+#      (pool_mode = transaction) (scripts/with-servers.sh)
 #   3. runs every test against them; server tests fail instead of skipping
 #   4. runs the extra stages below, each printing its own summary
 # Every stage runs even when an earlier one failed, so one broken stage never
@@ -60,6 +61,18 @@ fi
 if want stress; then
   stage stress under_cpu_stress bash scripts/with-servers.sh swift test
 fi
+# The example service's first build (Hummingbird, swift-otel) is the longest
+# single build of the run, and the audio and fuzz stages leave a core idle
+# (each fuzz target is one process): build the example beside them, and let
+# its stages wait for that build. A failed build is reported by the example
+# stage itself, which builds again.
+EXAMPLE_BUILD_PID=""
+if want example && { want audio || want fuzz; }; then
+  log "building the example service in the background (log: Examples/VideoService/.build/prebuild.log)"
+  mkdir -p Examples/VideoService/.build
+  swift build --package-path Examples/VideoService --build-tests >Examples/VideoService/.build/prebuild.log 2>&1 &
+  EXAMPLE_BUILD_PID=$!
+fi
 if want audio; then
   # scalekit mix against ffmpeg's own rendering of a small speech workload.
   stage audio bash scripts/audio-reference-check.sh
@@ -68,6 +81,9 @@ if want fuzz; then
   FUZZ_SECONDS=${FUZZ_SECONDS:-30} stage fuzz bash scripts/fuzz.sh
 fi
 if want example; then
+  if [ -n "$EXAMPLE_BUILD_PID" ]; then
+    wait "$EXAMPLE_BUILD_PID" && log "example service built" || log "the example's background build failed; its stage builds again"
+  fi
   # Two instances of the example service over one Redis and one PostgreSQL:
   # the seed's load scenarios (it starts and stops its own servers).
   stage example bash Examples/VideoService/scripts/load-test.sh

@@ -29,7 +29,7 @@ struct PostgresRepositoryTests {
         let port = try freePort()
         let repository = try PostgresVideoRepository(
             url: "postgresql://scalekit:s3cr3t-password@127.0.0.1:\(port)/videos?sslmode=disable",
-            pool: ConnectionPoolConfiguration(size: 2, maxOverflow: 0, timeout: .seconds(30)))
+            pool: ConnectionPoolConfiguration(size: 2, maxOverflow: 0, timeout: .seconds(600)))
         let started = ContinuousClock.now
         await #expect {
             try await repository.claimVideo(id: "x", title: nil, originalURL: nil, lease: .seconds(5))
@@ -37,8 +37,11 @@ struct PostgresRepositoryTests {
             let error = error as? ScaleKitError
             return error?.code == .connectionFailed && !"\(error!)".contains("s3cr3t-password")
         }
-        // Fails fast: far below the 30 s pool timeout, even on a loaded machine or under a sanitizer.
-        #expect(ContinuousClock.now - started < .seconds(15))
+        // The refusal itself is the answer: the caller does not sit out the pool
+        // timeout. The code (connectionFailed, not timeout) already says so; the
+        // bound only tells a refusal from a hang, with room for a sanitizer on a
+        // loaded machine, and stays far below the 600 s timeout.
+        #expect(ContinuousClock.now - started < .seconds(120))
         await repository.shutdown()
     }
 

@@ -34,7 +34,7 @@ struct RedisFaultTests {
         #expect(statusError?.code == .connectionFailed)
         await #expect(throws: ScaleKitError.self) { try await api.usage() }
         // Bounded by the 300 ms command timeout, not hung; generous for loaded machines and sanitizers.
-        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(ContinuousClock.now - started < .seconds(60))
 
         try await offThePool { try server.start() }
         // The first calls after the restart succeed: stale sockets are replaced before sending.
@@ -57,7 +57,7 @@ struct RedisFaultTests {
         let statusError = await #expect(throws: ScaleKitError.self) { try await status.status(for: "job") }
         #expect(statusError?.code == .timeout)
         // Bounded by the 300 ms command timeout, not hung; generous for loaded machines and sanitizers.
-        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(ContinuousClock.now - started < .seconds(60))
 
         server.thaw()
         #expect(try await api.checkAndCount().isAllowed)

@@ -21,17 +21,35 @@ import Testing
 
     @Test(.enabled(if: TestServers.postgresEnabled)) func postgresDrainSurvivesAKilledWorker() async throws {
         let folder = try TemporaryFolder()
-        // A database of its own: claimNext hands out any due video, and other
-        // tests expire leases in the shared database on purpose.
-        let server = try TestServers.requireDatabaseURL()
+        let url = try await Self.databaseOfItsOwn(on: try TestServers.requireDatabaseURL())
+        try await drain(environment: ["DATABASE_URL": url, "API_TRACKER_FILE": folder.path("api.json")]) { prefix in
+            try await LeaseExpiry.expireAllPostgres(url: url, prefix: prefix)
+        }
+    }
+
+    /// The same drain with every worker behind PgBouncer in transaction
+    /// pooling (`statement_cache=off`): claimNext's SKIP LOCKED and the
+    /// completions hold their guarantees when each transaction may run on
+    /// another server connection.
+    @Test(.enabled(if: TestServers.pgbouncerEnabled)) func postgresDrainThroughPgBouncerSurvivesAKilledWorker() async throws {
+        let folder = try TemporaryFolder()
+        let direct = try await Self.databaseOfItsOwn(on: try TestServers.requireDatabaseURL())
+        let database = String(direct[direct.index(after: try #require(direct.lastIndex(of: "/")))...])
+        let bouncer = try TestServers.requirePgBouncerURL()
+        let url = try #require(bouncer.lastIndex(of: "/").map { String(bouncer[..<$0]) + "/" + database + "?statement_cache=off" })
+        try await drain(environment: ["DATABASE_URL": url, "API_TRACKER_FILE": folder.path("api.json")]) { prefix in
+            try await LeaseExpiry.expireAllPostgres(url: direct, prefix: prefix)
+        }
+    }
+
+    /// A database of its own on `server`, and its URL: claimNext hands out
+    /// any due video, and other tests expire leases in the shared database on purpose.
+    private static func databaseOfItsOwn(on server: String) async throws -> String {
         let name = "drain_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let admin = try await PostgresConnection.connect(url: server)
         try await admin.execute("CREATE DATABASE \(name)", name: "create database")
         await admin.close()
-        let url = try #require(server.range(of: "/", options: .backwards).map { String(server[..<$0.lowerBound]) + "/" + name })
-        try await drain(environment: ["DATABASE_URL": url, "API_TRACKER_FILE": folder.path("api.json")]) { prefix in
-            try await LeaseExpiry.expireAllPostgres(url: url, prefix: prefix)
-        }
+        return try #require(server.range(of: "/", options: .backwards).map { String(server[..<$0.lowerBound]) + "/" + name })
     }
 
     private func drain(environment: [String: String], expireLeases: (String) async throws -> Int) async throws {

@@ -21,6 +21,18 @@ public enum TestServers {
     public static var redisEnabled: Bool { redisURL != nil || areRequired }
     public static var postgresEnabled: Bool { databaseURL != nil || areRequired }
     public static var pgbouncerEnabled: Bool { pgbouncerURL != nil || areRequired }
+    /// The CA that signed the test PostgreSQL's certificate, and an unrelated one.
+    public static var postgresTLSCA: String? { environment["SCALEKIT_TEST_PG_TLS_CA"] }
+    public static var postgresTLSWrongCA: String? { environment["SCALEKIT_TEST_PG_TLS_WRONG_CA"] }
+    public static var postgresTLSEnabled: Bool { (postgresTLSCA != nil && databaseURL != nil) || areRequired }
+
+    /// The two CA files (right, wrong) of the test PostgreSQL's TLS.
+    public static func requirePostgresTLS() throws -> (ca: String, wrongCA: String) {
+        guard let ca = postgresTLSCA, let wrong = postgresTLSWrongCA else {
+            throw Missing(description: "SCALEKIT_TEST_PG_TLS_CA / _WRONG_CA are not set: run the tests through scripts/test.sh")
+        }
+        return (ca, wrong)
+    }
 
     public struct Missing: Error, CustomStringConvertible {
         public var description: String

@@ -22,9 +22,16 @@ enum PostgresErrors {
         let detail = connection.map(errorMessage) ?? "libpq could not allocate a connection"
         // libpq reports an expired connect_timeout only in its message.
         let timedOut = detail.contains("timeout expired")
+        // libpq reports TLS verification failures ("certificate verify failed",
+        // "server certificate for … does not match host name", a missing root
+        // certificate) only in its message; say so plainly, because retrying
+        // cannot help: the CA, the certificate or the host name must change.
+        let certificate = detail.localizedCaseInsensitiveContains("certificate")
         return ScaleKitError(
             timedOut ? .timeout : .connectionFailed,
-            "cannot connect to PostgreSQL at \(target): \(redactingCredentials(in: detail))")
+            "cannot connect to PostgreSQL at \(target): "
+                + (certificate ? "TLS certificate problem (check sslrootcert and the server's certificate and host name): " : "")
+                + redactingCredentials(in: detail))
     }
 
     /// The error for a statement whose result is missing or not successful.

@@ -236,8 +236,12 @@ enum PostgresSchema {
         return "\"\(name)\""
     }
 
-    /// Applies every migration the schema lacks, in one transaction; returns the versions applied.
-    static func migrate(_ connection: isolated PostgresConnection, schema: String) throws(ScaleKitError) -> [Int] {
+    /// Applies every migration the schema lacks (up to `last`, for tests that
+    /// make a database as an earlier release left it), in one transaction;
+    /// returns the versions applied.
+    static func migrate(
+        _ connection: isolated PostgresConnection, schema: String, through last: Int = .max
+    ) throws(ScaleKitError) -> [Int] {
         let quoted = try quotedIdentifier(schema)
         return try connection.transaction { connection throws(ScaleKitError) -> [Int] in
             try connection.query(
@@ -263,7 +267,7 @@ enum PostgresSchema {
                     prepared: false
                 ).compactMap { $0[0].flatMap { Int($0) } })
             var newlyApplied: [Int] = []
-            for migration in migrations where !applied.contains(migration.version) {
+            for migration in migrations where migration.version <= last && !applied.contains(migration.version) {
                 try connection.execute(migration.sql(quoted), name: "migration \(migration.version)")
                 try connection.query(
                     "INSERT INTO \(quoted).scalekit_schema_migrations (version, description) VALUES ($1::integer, $2::text)",

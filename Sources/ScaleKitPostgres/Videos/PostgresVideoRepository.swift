@@ -315,8 +315,19 @@ public final class PostgresVideoRepository: VideoRepository, Service {
 }
 
 extension PostgresConnection {
-    /// Brings `schema` up to date (see ``PostgresSchema``); returns the versions applied.
-    func migrate(schema: String) throws(ScaleKitError) -> [Int] {
-        try PostgresSchema.migrate(self, schema: schema)
+    /// Brings `schema` up to date, or up to version `last` (see ``PostgresSchema``); returns the versions applied.
+    func migrate(schema: String, through last: Int = .max) throws(ScaleKitError) -> [Int] {
+        try PostgresSchema.migrate(self, schema: schema, through: last)
+    }
+}
+
+extension PostgresVideoRepository {
+    /// Applies the schema's migrations up to `version` only, leaving the
+    /// schema as a release of that version made it, for upgrade tests. The
+    /// repository's first call afterwards still brings it fully up to date.
+    @_spi(SchemaTesting)
+    public func migrate(throughVersion version: Int) async throws -> [Int] {
+        let schema = self.schema
+        return try await pool.withConnection { connection in try await connection.migrate(schema: schema, through: version) }
     }
 }

@@ -77,9 +77,12 @@ enum SQLiteSchema {
             ]),
     ]
 
-    /// Applies every migration the file lacks; returns the versions applied.
+    /// Applies every migration the file lacks (up to `last`, for tests that
+    /// make a database as an earlier release left it); returns the versions applied.
     @discardableResult
-    static func migrate(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws(ScaleKitError) -> [Int] {
+    static func migrate(
+        _ connection: SQLiteConnection, nowMicroseconds: Int64, through last: Int = .max
+    ) throws(ScaleKitError) -> [Int] {
         try connection.immediateTransaction { () throws(ScaleKitError) -> [Int] in
             try connection.execute(
                 """
@@ -93,7 +96,7 @@ enum SQLiteSchema {
                 try connection.rows("SELECT version FROM scalekit_schema_migrations", name: "read schema versions")
                     .compactMap { $0.integer(0) })
             var newlyApplied: [Int] = []
-            for migration in migrations where !applied.contains(Int64(migration.version)) {
+            for migration in migrations where migration.version <= last && !applied.contains(Int64(migration.version)) {
                 for statement in migration.statements {
                     try connection.execute(statement, name: "migration \(migration.version)")
                 }

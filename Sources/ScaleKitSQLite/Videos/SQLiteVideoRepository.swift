@@ -72,6 +72,21 @@ public final class SQLiteVideoRepository: VideoRepository {
         try await self.init(path: path, time: time, policy: policy, busyTimeout: busyTimeout, logger: logger)
     }
 
+    /// Creates (or upgrades) the file at `path` with the migrations up to
+    /// `version` only, as a release of that version left it, for upgrade
+    /// tests; opening a repository on it afterwards brings it up to date.
+    @_spi(SchemaTesting)
+    @discardableResult
+    public static func createDatabase(path: String, throughVersion version: Int) async throws -> [Int] {
+        let database = SQLiteDatabase(path: path, busyTimeout: .seconds(5))
+        try await database.open()
+        let applied = try await database.withConnection { connection throws(ScaleKitError) in
+            try SQLiteSchema.migrate(connection, nowMicroseconds: try Self.now(.database, connection), through: version)
+        }
+        await database.close()
+        return applied
+    }
+
     /// Closes the connection; later calls throw ``ScaleKitError/Code/poolShutDown``.
     public func close() async {
         await database.close()

@@ -128,6 +128,29 @@ import Testing
         #expect(try await harness.videos.claimVideo(id: "dQw4w9WgXcQ").outcome == .retryingFailed)
     }
 
+    @Test func aJobWhoseVideoWasTakenOverCannotOverwriteTheNewHoldersStatus() async throws {
+        let harness = TestHarness(stageDuration: .seconds(600))
+        let id = "dQw4w9WgXcQ"
+        let takeover = try await harness.makeApplication().test(.router) { client in
+            #expect(try await client.process("https://youtu.be/\(id)").status == .accepted)
+            try await harness.waitForStage("fetching_metadata", of: id)
+            // The job's lease runs out (on purpose: the repository's clock moves
+            // past it) and another worker takes the video over and says so.
+            harness.videoClock.advance(by: .seconds(3600))
+            let claim = try await harness.videos.claimVideo(id: id, title: nil, originalURL: nil, lease: .seconds(7200))
+            #expect(claim.outcome == .tookOverExpiredLease && claim.attempt == 2)
+            try await harness.statuses.setStatus(
+                JobStatus(state: .processing, message: "worker B", fields: ["by": "B"]), for: id, ttl: nil, fence: claim.fence)
+            return claim
+        }
+        // On the graceful shutdown the first job fails: its failed status and
+        // its failVideo are both refused, so worker B's status and claim stand.
+        let status = try #require(try await harness.statuses.status(for: id))
+        #expect(status.state == .processing && status.fields["by"] == "B" && status.fence?.attempt == 2, "\(status)")
+        let video = try #require(try await harness.videos.video(id: id))
+        #expect(video.state == .processing && video.leaseOwner == takeover.token && video.attempts == 2)
+    }
+
     @Test func gracefulShutdownAlsoFailsJobsStillWaitingInTheQueue() async throws {
         let harness = TestHarness(stageDuration: .seconds(600), maxConcurrentJobs: 1)
         let ids = ["aaaaaaaaaa1", "aaaaaaaaaa2", "aaaaaaaaaa3"]

@@ -5,6 +5,7 @@ import Logging
 import Prometheus
 import ScaleKit
 import ScaleKitServices
+import ScaleKitTesting
 import Testing
 
 @testable import VideoService
@@ -12,7 +13,9 @@ import Testing
 /// The service over in-memory backends, with the backends kept at hand so
 /// tests can look behind the API.
 struct TestHarness {
-    let videos = InMemoryVideoRepository()
+    /// The repository's clock: tests move it to end a lease on purpose.
+    let videoClock = ManualWallClock(start: Date())
+    let videos: InMemoryVideoRepository
     let statuses = InMemoryStatusTracker()
     let tracker: InMemoryAPITracker
     let registry = PrometheusCollectorRegistry()
@@ -26,6 +29,7 @@ struct TestHarness {
         self.stageDuration = stageDuration
         self.maxConcurrentJobs = maxConcurrentJobs
         tracker = InMemoryAPITracker(configuration: APITrackerConfiguration(limits: limits))
+        videos = InMemoryVideoRepository(clock: videoClock)
     }
 
     var backends: ScaleKitBackends {

@@ -54,8 +54,9 @@ struct ProcessRoute: Sendable {
                 "video_id": .string(job.videoID), "stage": "queued", "attempt": .number(Double(job.attempt)),
                 "outcome": .string(outcome.apiName), "instance": .string(settings.instanceName),
             ])
-        // Replace, not merge: a retried video must not keep the last attempt's error.
-        try await backends.statusTracker.setStatus(status, for: job.videoID)
+        // Replace, not merge: a retried video must not keep the last attempt's
+        // error. Fenced: from this write on, the previous holder's are refused.
+        try await backends.statusTracker.setStatus(status, for: job.videoID, ttl: nil, fence: job.fence)
         guard runner.enqueue(job) else {
             throw APIError(.serviceUnavailable, code: "shutting_down", "the service is shutting down; retry on another instance")
         }

@@ -18,6 +18,11 @@ public struct ProcessingJob: Sendable, Hashable {
         self.token = token
         self.attempt = attempt
     }
+
+    /// What every status write of this job carries, so that once another
+    /// worker has taken the video over (and written its status), this job's
+    /// late writes are refused instead of overwriting the new holder's.
+    public var fence: StatusFence { StatusFence(attempt: attempt, token: token) }
 }
 
 /// Why a job stopped before completing; becomes the failed status's `error`

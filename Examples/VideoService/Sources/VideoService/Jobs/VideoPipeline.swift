@@ -71,7 +71,7 @@ struct VideoPipeline: Sendable {
             try await backends.videos.renewLease(id: job.videoID, token: job.token, lease: settings.lease)
             try await backends.statusTracker.updateStatus(
                 job.videoID, state: .processing, progress: stage.progress, message: stage.name.replacingUnderscores,
-                fields: ["stage": .string(stage.name)])
+                fields: ["stage": .string(stage.name)], fence: job.fence)
             if stage.callsExternalAPI {
                 try await callExternalAPI()
             }
@@ -88,7 +88,8 @@ struct VideoPipeline: Sendable {
         let video = try await backends.videos.completeVideo(id: job.videoID, token: job.token)
         try await backends.statusTracker.updateStatus(
             job.videoID, state: .completed, progress: 1, message: "done",
-            fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 })
+            fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 },
+            fence: job.fence)
     }
 
     /// Counts one call against the limits and "makes" it.
@@ -101,18 +102,24 @@ struct VideoPipeline: Sendable {
 
     /// Writes the failed status, then fails the claim so a later request
     /// retries it. (Status first: once the claim is failed, a retry may
-    /// start at once and its status must not be overwritten by ours.)
+    /// start at once and its status must not be overwritten by ours.) Both
+    /// writes are refused if another worker has taken the video over since.
     private func fail(_ job: ProcessingJob, _ failure: JobFailure, logger: Logger) async {
         logger.warning("job failed: \(failure.reason): \(failure.message)")
         do {
             try await backends.statusTracker.updateStatus(
                 job.videoID, state: .failed, message: failure.message,
-                fields: ["stage": "failed", "error": .string(failure.reason)])
+                fields: ["stage": "failed", "error": .string(failure.reason)], fence: job.fence)
+        } catch let error as ScaleKitError where error.code == .notClaimHolder {
+            metrics.staleWriteRefused()
+            logger.warning("another worker holds the video now; its status stands: \(error.message)")
         } catch {
             logger.error("could not write the failed status: \(error)")
         }
         do {
             try await backends.videos.failVideo(id: job.videoID, token: job.token, error: failure.message)
+        } catch let error as ScaleKitError where error.code == .notClaimHolder {
+            logger.warning("the claim had passed to another worker; it stands: \(error.message)")
         } catch {
             logger.error("could not fail the claim; its lease expires in at most \(settings.lease): \(error)")
         }

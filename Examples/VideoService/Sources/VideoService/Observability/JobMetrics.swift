@@ -11,6 +11,8 @@ struct JobMetrics: Sendable {
     private let lostClaim = Counter(label: "video_service_jobs_finished_total", dimensions: [("result", "lost_claim")])
     private let allowedCalls = Counter(label: "video_service_external_api_calls_total", dimensions: [("decision", "allowed")])
     private let deniedCalls = Counter(label: "video_service_external_api_calls_total", dimensions: [("decision", "denied")])
+    /// Status writes refused because another worker had taken the video over.
+    private let staleWrites = Counter(label: "video_service_stale_status_writes_refused_total")
 
     enum Result { case completed, failed, interrupted, lostClaim }
 
@@ -21,6 +23,10 @@ struct JobMetrics: Sendable {
         case .interrupted: interrupted.increment()
         case .lostClaim: lostClaim.increment()
         }
+    }
+
+    func staleWriteRefused() {
+        staleWrites.increment()
     }
 
     func externalCall(allowed: Bool) {
