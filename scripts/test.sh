@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-STAGES=${SCALEKIT_TEST_STAGES:-"unit stress audio fuzz example benchmarks tsan asan"}
+STAGES=${SCALEKIT_TEST_STAGES:-"unit docs stress audio fuzz example benchmarks tsan asan"}
 export SCALEKIT_REQUIRE_SERVERS=1
 
 log() { echo "[test] $*"; }
@@ -57,6 +57,10 @@ fi
 
 if want unit; then
   stage unit bash scripts/with-servers.sh swift test
+fi
+if want docs; then
+  # The DocC catalogs, every warning an error (reads the unit stage's build).
+  stage docs bash scripts/docs.sh
 fi
 if want stress; then
   stage stress under_cpu_stress bash scripts/with-servers.sh swift test

@@ -26,7 +26,7 @@ extension FFmpegAudioMixer {
     /// to a decode, but it does read the file's first packets. Blocking reads
     /// run on a queue of their own, off the cooperative pool.
     ///
-    /// - Throws: ``ScaleKitError/Code/audioDecoding`` naming the file when it
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/audioDecoding`` naming the file when it
     ///   cannot be opened, holds no audio stream, or declares a sample rate or
     ///   channel count outside what the mixers accept.
     public static func probe(_ path: String) async throws -> AudioFileInfo {

@@ -1,6 +1,6 @@
 public import ScaleKit
 
-/// ``AudioMixing`` on FFmpeg 5.1: decodes anything libavformat/libavcodec
+/// ``/ScaleKit/AudioMixing`` on FFmpeg 5.1: decodes anything libavformat/libavcodec
 /// read (WAV, MP3, AAC/M4A, FLAC, Ogg Vorbis/Opus, …), resamples with
 /// libswresample, and encodes WAV, FLAC, MP3, AAC (M4A or ADTS) or Opus.
 ///

@@ -6,7 +6,7 @@ import ScaleKit
 ///
 /// Any damage is an error, not a shrug: a packet the demuxer flags corrupt
 /// (a truncated file), a decoder error, or a file that ends without a single
-/// decoded sample throws ``ScaleKitError/Code/audioDecoding`` naming the file.
+/// decoded sample throws ``/ScaleKit/ScaleKitError/Code/audioDecoding`` naming the file.
 /// A truncated file's whole frames are decoded first, so the error says
 /// truthfully how many there were. A WAV file whose header leaves the length
 /// open (written to a pipe) ends with a short packet, which is its end, not damage.

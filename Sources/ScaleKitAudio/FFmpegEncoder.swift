@@ -22,8 +22,8 @@ final class FFmpegEncoder: PCMFrameSink {
     private var open = true
 
     /// Opens the encoder and writes the header to a temporary file next to `file.path`.
-    /// - Throws: ``ScaleKitError/Code/invalidArgument`` for an unknown extension,
-    ///   ``ScaleKitError/Code/audioEncoding`` naming the path when the encoder or file cannot be opened.
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidArgument`` for an unknown extension,
+    ///   ``/ScaleKit/ScaleKitError/Code/audioEncoding`` naming the path when the encoder or file cannot be opened.
     init(file: AudioOutputFile, format: AudioFormat) throws {
         let container = try file.resolvedFormat()
         label = "output \(file.path)"

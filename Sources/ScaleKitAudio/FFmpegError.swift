@@ -11,7 +11,7 @@ func ffmpegErrorText(_ code: Int32) -> String {
 }
 
 /// The one place an FFmpeg return code becomes an error: negative codes throw
-/// a ``ScaleKitError`` with `code`, the context (which names the file or
+/// a ``/ScaleKit/ScaleKitError`` with `code`, the context (which names the file or
 /// segment) and FFmpeg's text; other values are returned.
 @discardableResult
 func checkFFmpeg(_ result: Int32, _ code: ScaleKitError.Code, _ context: @autoclosure () -> String) throws -> Int32 {

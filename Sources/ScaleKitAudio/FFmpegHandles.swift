@@ -39,7 +39,7 @@ final class FFmpegCodecContext {
 /// Owns an input `AVFormatContext` opened on a file.
 final class FFmpegInputFile {
     let pointer: UnsafeMutablePointer<AVFormatContext>
-    /// Opens `path`. - Throws: ``ScaleKitError/Code/audioDecoding`` with `label` (which names the file).
+    /// Opens `path`. - Throws: ``/ScaleKit/ScaleKitError/Code/audioDecoding`` with `label` (which names the file).
     ///
     /// A `.wav` file is first opened with the WAV demuxer directly: probing
     /// every demuxer costs milliseconds per file, which dominates joins of

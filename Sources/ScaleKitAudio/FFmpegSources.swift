@@ -263,7 +263,7 @@ final class FFmpegMemorySource: PCMFrameSource {
     }
 }
 
-/// Opens any ``AudioSource`` for the FFmpeg mixer.
+/// Opens any ``/ScaleKit/AudioSource`` for the FFmpeg mixer.
 func openFFmpegSource(_ source: AudioSource, request: SourceRequest, output: AudioFormat) throws -> any PCMFrameSource {
     switch source {
     case .file(let path): try FFmpegFileSource(path: path, request: request, output: output)

@@ -2,7 +2,7 @@ public import Logging
 public import ScaleKit
 public import ServiceLifecycle
 
-/// The backends a service uses, picked from a ``ScaleKitConfiguration``.
+/// The backends a service uses, picked from a ``/ScaleKit/ScaleKitConfiguration``.
 ///
 /// With `REDIS_URL` set, API and status tracking use Redis; without it the
 /// API tracker uses a file (safe across the processes of one machine) and
@@ -10,7 +10,7 @@ public import ServiceLifecycle
 /// or SQLite for videos; without it, SQLite in the working directory.
 ///
 /// Pools are long-running ``services``: run them in your ServiceGroup, or use
-/// ``withBackends(_:logger:_:)`` which runs and shuts them down for you.
+/// ``withBackends(_:needs:logger:_:)`` which runs and shuts them down for you.
 public struct ScaleKitBackends: Sendable {
     public var apiTracker: any APITracking
     public var statusTracker: any StatusTracking
@@ -22,7 +22,7 @@ public struct ScaleKitBackends: Sendable {
     /// Liveness checks of the servers behind the backends, for a health endpoint.
     public var healthChecks: [HealthCheck]
     /// The connection pools behind the backends (`redis`, `postgresql`), for
-    /// monitoring: each reads a consistent ``ConnectionPoolStatistics`` snapshot.
+    /// monitoring: each reads a consistent ``/ScaleKit/ConnectionPoolStatistics`` snapshot.
     public var pools: [PoolProbe]
     /// Audits of the servers' settings against ScaleKit's promises
     /// (`scalekit doctor --audit`); empty for the embedded backends.
@@ -58,9 +58,9 @@ public struct ScaleKitBackends: Sendable {
     /// Picks and creates the backends in `needs` (all by default). Connects
     /// lazily: a server that is down shows up as a typed error on first use,
     /// not here. A primitive left out of `needs` is not built at all (its
-    /// database is not even opened) and throws ``ScaleKitError/Code/unsupported`` if used,
+    /// database is not even opened) and throws ``/ScaleKit/ScaleKitError/Code/unsupported`` if used,
     /// so a command that only counts API calls does not fail on an unusable videos database.
-    /// - Throws: ``ScaleKitError`` when the configuration names a backend this
+    /// - Throws: ``/ScaleKit/ScaleKitError`` when the configuration names a backend this
     ///   build cannot create.
     public static func make(_ configuration: ScaleKitConfiguration, needs: Needs = .all, logger: Logger) async throws -> ScaleKitBackends {
         var builder = BackendBuilder(configuration: configuration, logger: logger)

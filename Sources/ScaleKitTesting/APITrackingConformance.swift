@@ -1,7 +1,7 @@
 public import ScaleKit
 import Foundation
 
-/// The contract of ``APITracking``, checked against any backend.
+/// The contract of ``/ScaleKit/APITracking``, checked against any backend.
 ///
 /// ```swift
 /// @Test func conforms() async throws {

@@ -12,7 +12,7 @@ public struct AudioMixingConformanceViolation: Error, CustomStringConvertible {
     public var description: String { "AudioMixing conformance: \(check): \(detail)" }
 }
 
-/// Checks that an ``AudioMixing`` backend keeps the protocol's promises.
+/// Checks that an ``/ScaleKit/AudioMixing`` backend keeps the protocol's promises.
 ///
 /// Each check is a plain `async throws` function that throws
 /// ``AudioMixingConformanceViolation`` (or the mixer's own unexpected error),
@@ -186,7 +186,7 @@ public struct AudioMixingConformance<Mixer: AudioMixing>: Sendable {
         try expectClose(pcm[53_999, 0], 0.1, check, "last frame of the last clip")
     }
 
-    /// With ``Ducking`` the background slides down by the depth over the ramp while a clip plays, and back after.
+    /// With ``/ScaleKit/Ducking`` the background slides down by the depth over the ramp while a clip plays, and back after.
     public func duckingLowersTheBackgroundWhileClipsPlay() async throws {
         let check = "duckingLowersTheBackgroundWhileClipsPlay"
         let timeline = AudioTimeline(

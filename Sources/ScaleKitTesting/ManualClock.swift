@@ -1,7 +1,7 @@
 import ScaleKit
 
 /// A Swift `Clock` that moves only when a test moves it, for code that
-/// measures durations or sleeps (``ScaleKit/ConnectionPool``'s timeouts,
+/// measures durations or sleeps (``/ScaleKit/ConnectionPool``'s timeouts,
 /// recycle and pre-ping).
 ///
 /// Sleepers whose deadline is reached by ``advance(by:)`` resume; a sleep

@@ -1,7 +1,7 @@
 public import ScaleKit
 import Foundation
 
-/// The contract of ``StatusTracking``, checked against any backend.
+/// The contract of ``/ScaleKit/StatusTracking``, checked against any backend.
 ///
 /// `make` returns a fresh tracker (its own key space) on the given clock.
 /// `advance` moves time for TTLs: for a backend whose expiry follows the

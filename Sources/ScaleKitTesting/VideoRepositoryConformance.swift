@@ -1,11 +1,11 @@
 public import ScaleKit
 import Foundation
 
-/// The contract of ``VideoRepository``, checked against any backend.
+/// The contract of ``/ScaleKit/VideoRepository``, checked against any backend.
 ///
 /// `make` returns a fresh, empty repository (its own table, schema or file)
 /// whose lease times follow the given clock (standing in for the database's
-/// clock: ``LeaseTimeSource/clock(_:)``) and that applies the given policy.
+/// clock: ``/ScaleKit/LeaseTimeSource/clock(_:)``) and that applies the given policy.
 public enum VideoRepositoryConformance {
     public typealias Factory = @Sendable (ManualWallClock, ClaimPolicy) async throws -> any VideoRepository
 

@@ -18,7 +18,9 @@ public enum Identifier {
     public static let maximumUTF8Length = 1024
 
     /// Throws ``ScaleKitError/Code/invalidArgument`` when `value` cannot be stored as an id.
-    /// - Parameter kind: what the id is, for the message ("job id", "video id").
+    /// - Parameters:
+    ///   - value: the id.
+    ///   - kind: what the id is, for the message ("job id", "video id").
     public static func validate(_ value: String, kind: String) throws(ScaleKitError) {
         if value.isEmpty {
             throw ScaleKitError(.invalidArgument, "\(kind) must not be empty")

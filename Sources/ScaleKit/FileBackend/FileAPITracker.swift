@@ -25,7 +25,10 @@ public final class FileAPITracker: APITracking {
     /// ``path`` with links resolved, set once on the queue by the first operation.
     private let resolved = SanitizerVisibleMutex<String?>(nil)
 
-    /// - Parameter path: the counters file; its folder must exist.
+    /// - Parameters:
+    ///   - path: the counters file; its folder must exist.
+    ///   - configuration: the limits and the names of the windows.
+    ///   - clock: what decides the current day and hour (tests pass a manual one).
     public init(path: String, configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
         self.path = path
         self.configuration = configuration

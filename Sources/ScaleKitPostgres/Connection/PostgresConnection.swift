@@ -6,14 +6,14 @@ public import ScaleKit
 /// One libpq connection (`PGconn`), used by one caller at a time.
 ///
 /// Every libpq call blocks, so the actor runs on its own serial dispatch
-/// queue (``DispatchQueueExecutor``): a slow query holds that queue's thread,
+/// queue (``/ScaleKit/DispatchQueueExecutor``): a slow query holds that queue's thread,
 /// never a thread of Swift's cooperative pool. Statements take parameters
 /// only (never values spliced into SQL) and are prepared once per connection,
 /// or sent unnamed every time with `statement_cache=off` in the URL
 /// (``PostgresStatementCache``: for PgBouncer in transaction pooling).
-/// Every failure is a ``ScaleKitError`` whose `nativeCode` is the SQLSTATE.
+/// Every failure is a ``/ScaleKit/ScaleKitError`` whose `nativeCode` is the SQLSTATE.
 ///
-/// Built for a ``ConnectionPool``: ``prepareForReuse()`` rolls back a
+/// Built for a ``/ScaleKit/ConnectionPool``: ``prepareForReuse()`` rolls back a
 /// transaction left open (or refuses a connection in an unknown state), and
 /// ``ping()`` is one `SELECT 1` round trip.
 public actor PostgresConnection: PooledConnection {
@@ -59,9 +59,9 @@ public actor PostgresConnection: PooledConnection {
     /// protocol state is unknown, and may still complete on the server.
     ///
     /// Blocks a dedicated thread (not the cooperative pool) while connecting.
-    /// - Throws: ``ScaleKitError/Code/connectionFailed`` when the server cannot be
-    ///   reached or refuses the connection, ``ScaleKitError/Code/timeout`` when it
-    ///   did not answer within `connect_timeout`; ``ScaleKitError/Code/invalidConfiguration``
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/connectionFailed`` when the server cannot be
+    ///   reached or refuses the connection, ``/ScaleKit/ScaleKitError/Code/timeout`` when it
+    ///   did not answer within `connect_timeout`; ``/ScaleKit/ScaleKitError/Code/invalidConfiguration``
     ///   for a `statement_cache` other than `on`/`off`; the message never contains the password.
     public static func connect(
         url: String, logger: Logger = Logger(label: "scalekit.postgres"), commandTimeout: Duration? = defaultCommandTimeout
@@ -107,8 +107,9 @@ public actor PostgresConnection: PooledConnection {
     ///   - sql: the statement with `$1`, `$2`… placeholders; never build it from values.
     ///   - name: names the statement in errors and logs (its arguments never appear).
     ///   - arguments: one text value per placeholder; `nil` is SQL NULL.
-    /// - Throws: ``ScaleKitError`` carrying the SQLSTATE; ``ScaleKitError/Code/connectionFailed``
-    ///   when the connection is lost; ``ScaleKitError/Code/timeout`` when no answer came
+    ///   - prepared: `false` sends the statement unnamed even with the cache on (one-off statements).
+    /// - Throws: ``/ScaleKit/ScaleKitError`` carrying the SQLSTATE; ``/ScaleKit/ScaleKitError/Code/connectionFailed``
+    ///   when the connection is lost; ``/ScaleKit/ScaleKitError/Code/timeout`` when no answer came
     ///   within the command timeout (the connection is then closed).
     ///   - prepared: `false` for one-off statements (schema migrations), which are
     ///     sent with their parameters but not kept prepared.
@@ -157,7 +158,7 @@ public actor PostgresConnection: PooledConnection {
         }
     }
 
-    /// `SELECT 1`: throws ``ScaleKitError/Code/connectionFailed`` when the connection is dead.
+    /// `SELECT 1`: throws ``/ScaleKit/ScaleKitError/Code/connectionFailed`` when the connection is dead.
     public func ping() async throws {
         _ = try query("SELECT 1", name: "ping")
     }
@@ -184,7 +185,7 @@ public actor PostgresConnection: PooledConnection {
     }
 
     /// Closes the connection (libpq's `PQfinish`). Later calls throw
-    /// ``ScaleKitError/Code/connectionFailed``.
+    /// ``/ScaleKit/ScaleKitError/Code/connectionFailed``.
     public func close() async {
         handle = nil
         preparedStatements.removeAll()

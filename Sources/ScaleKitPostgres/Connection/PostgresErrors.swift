@@ -2,16 +2,16 @@ import CLibPQ
 import Foundation
 import ScaleKit
 
-/// Marks a ``ScaleKitError`` thrown before a statement reached the server
+/// Marks a ``/ScaleKit/ScaleKitError`` thrown before a statement reached the server
 /// (the connection was already closed), so the caller may safely retry it
 /// on another connection.
 struct PostgresStatementNotSent: Error, Sendable, CustomStringConvertible {
     var description: String { "the statement was not sent" }
 }
 
-/// The one place where libpq failures become ``ScaleKitError``s.
+/// The one place where libpq failures become ``/ScaleKit/ScaleKitError``s.
 ///
-/// ``ScaleKitError/nativeCode`` holds the SQLSTATE (`"23505"`, `"08006"`).
+/// ``/ScaleKit/ScaleKitError/nativeCode`` holds the SQLSTATE (`"23505"`, `"08006"`).
 /// Messages name the statement, never its arguments: the server's primary
 /// message is kept except for data exceptions (class 22), whose messages
 /// quote the offending value, and the DETAIL field (which quotes row values)

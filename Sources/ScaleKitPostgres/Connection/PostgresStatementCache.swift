@@ -21,7 +21,7 @@ public enum PostgresStatementCache: String, Sendable, Hashable, CaseIterable {
 
     /// Splits ScaleKit's `statement_cache` parameter off a libpq URL or
     /// `key=value` string: returns the string for libpq and the mode (`on` when absent).
-    /// - Throws: ``ScaleKitError/Code/invalidConfiguration`` for a value other than `on`/`off`.
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` for a value other than `on`/`off`.
     public static func split(_ url: String) throws(ScaleKitError) -> (url: String, cache: PostgresStatementCache) {
         var found: String?
         let remaining: String

@@ -74,7 +74,7 @@ enum PostgresSchema {
         },
     ]
 
-    /// Version 2 of the claim decision (``ClaimRules``), one round trip.
+    /// Version 2 of the claim decision (``/ScaleKit/ClaimRules``), one round trip.
     /// Every instant is the server's (`statement_timestamp()`) unless `p_now`
     /// is given (tests with a manual clock); the caller only says how long a
     /// lease it wants. Locking as in ``claimFunction(_:)``.

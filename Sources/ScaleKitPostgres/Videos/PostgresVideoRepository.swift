@@ -4,7 +4,7 @@ public import ScaleKit
 public import ServiceLifecycle
 import Synchronization
 
-/// A ``VideoRepository`` on PostgreSQL, over a pool of libpq connections:
+/// A ``/ScaleKit/VideoRepository`` on PostgreSQL, over a pool of libpq connections:
 /// the distributed backend every worker of every machine can share.
 ///
 /// Each claim is one round trip: a server-side function (created by the
@@ -19,9 +19,9 @@ import Synchronization
 /// Creating a repository does no I/O: the pool connects on first use, and
 /// the first call on each repository also creates or upgrades the schema
 /// (serialized across processes by an advisory lock). A server that is down
-/// shows up as ``ScaleKitError/Code/connectionFailed`` on that call, fast;
+/// shows up as ``/ScaleKit/ScaleKitError/Code/connectionFailed`` on that call, fast;
 /// a pool whose connections are all busy for `DB_POOL_TIMEOUT` throws
-/// ``ScaleKitError/Code/poolExhausted``. Run the repository (a `Service`)
+/// ``/ScaleKit/ScaleKitError/Code/poolExhausted``. Run the repository (a `Service`)
 /// in your ServiceGroup, or call ``shutdown()``, to close its connections.
 public final class PostgresVideoRepository: VideoRepository, Service {
     /// The connection pool (statistics, shutdown).
@@ -40,7 +40,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     ///   - url: a `postgresql://` or `postgres://` URL (or libpq `key=value`
     ///     string); `sslmode`, `options` and every other libpq parameter pass
     ///     through unchanged.
-    ///   - pool: the pool's size, overflow, timeout and recycle age
+    ///   - configuration: (`pool:`) the pool's size, overflow, timeout and recycle age
     ///     (`ConnectionPoolConfiguration(settings)` from `DB_POOL_*`).
     ///   - schema: the PostgreSQL schema for ScaleKit's tables (created if
     ///     missing); `[A-Za-z_][A-Za-z0-9_]*`.
@@ -49,10 +49,10 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     ///   - policy: the attempt cap and the backoff between attempts.
     ///   - logger: receives migrations and the pool's connection events.
     ///   - commandTimeout: how long one statement may wait for the server's
-    ///     answer before the call throws ``ScaleKitError/Code/timeout`` (30 s;
+    ///     answer before the call throws ``/ScaleKit/ScaleKitError/Code/timeout`` (30 s;
     ///     `nil`: forever). Connecting is bounded by the URL's `connect_timeout`
     ///     (10 s unless the URL sets it).
-    /// - Throws: ``ScaleKitError/Code/invalidArgument`` for an empty URL or a bad schema name.
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidArgument`` for an empty URL or a bad schema name.
     public init(
         url: String, pool configuration: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
         schema: String = "public", time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
@@ -89,7 +89,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     }
 
     /// Closes idle connections now and busy ones when they come back; later
-    /// calls throw ``ScaleKitError/Code/poolShutDown``.
+    /// calls throw ``/ScaleKit/ScaleKitError/Code/poolShutDown``.
     public func shutdown() async {
         await pool.shutdown()
     }

@@ -1,6 +1,6 @@
 import ScaleKit
 
-/// The repository's SQL for one schema, and how a row becomes a ``Video``.
+/// The repository's SQL for one schema, and how a row becomes a ``/ScaleKit/Video``.
 ///
 /// Values are always bound parameters. Timestamps travel as whole
 /// microseconds since 1970 (`bigint`), converted exactly on the server, so a

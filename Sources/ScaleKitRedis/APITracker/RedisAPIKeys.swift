@@ -15,7 +15,7 @@ public struct RedisAPIKeys: Sendable, Hashable {
     /// The prefix inside braces: `{api_tracker}`.
     public let taggedPrefix: String
 
-    /// The keys under `keyPrefix` (``ScaleKit/APITrackerConfiguration/keyPrefix``).
+    /// The keys under `keyPrefix` (``/ScaleKit/APITrackerConfiguration/keyPrefix``).
     public init(keyPrefix: String) {
         taggedPrefix = "{\(keyPrefix)}"
     }

@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 public import ScaleKit
 
-/// An ``APITracking`` on Redis: every worker that points at the same server
+/// An ``/ScaleKit/APITracking`` on Redis: every worker that points at the same server
 /// and key prefix shares the same counts.
 ///
 /// ``checkAndCount()`` is one Lua script: both limits are checked, both
@@ -46,7 +46,7 @@ public final class RedisAPITracker: APITracking {
     /// Opens no connection yet. Build one ``RedisClient`` and pass it to both
     /// trackers instead when they should share a pool.
     ///
-    /// - Throws: ``ScaleKitError`` `invalidConfiguration` for a malformed URL,
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration` for a malformed URL,
     ///   `unsupported` for `rediss://` (no TLS in hiredis 0.14).
     public convenience init(
         url: String, configuration: APITrackerConfiguration = APITrackerConfiguration(),
@@ -61,7 +61,7 @@ public final class RedisAPITracker: APITracking {
 
     /// Atomically checks the limits and counts the call (one script, one round trip).
     ///
-    /// - Throws: ``ScaleKitError`` `connectionFailed`, `timeout` or
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `connectionFailed`, `timeout` or
     ///   `poolExhausted` when Redis is unreachable (unless fail-open);
     ///   `corruptData` when a counter or stats field holds something other
     ///   than a whole number (checked before anything is written, so nothing
@@ -133,7 +133,7 @@ public final class RedisAPITracker: APITracking {
 
     /// The counters of the current windows and the totals, read in one pipelined round trip.
     ///
-    /// - Throws: ``ScaleKitError`` when Redis is unreachable (also when fail-open:
+    /// - Throws: ``/ScaleKit/ScaleKitError`` when Redis is unreachable (also when fail-open:
     ///   there is no honest number to return) or a counter is not a number.
     public func usage() async throws -> APIUsage {
         let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)

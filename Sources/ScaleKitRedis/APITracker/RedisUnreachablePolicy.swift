@@ -1,7 +1,7 @@
 /// What ``RedisAPITracker`` answers when Redis cannot be reached
 /// (`connectionFailed`, `timeout` or `poolExhausted`).
 public enum RedisUnreachablePolicy: Sendable, Hashable {
-    /// Throw the ``ScaleKit/ScaleKitError``: a paid quota is never overrun.
+    /// Throw the ``/ScaleKit/ScaleKitError``: a paid quota is never overrun.
     /// The default.
     case failClosed
     /// Allow the call without counting it and log a warning: the service

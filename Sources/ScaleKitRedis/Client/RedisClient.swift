@@ -4,7 +4,7 @@ public import ServiceLifecycle
 
 /// A pool of ``RedisConnection``s to one server, shared by the trackers.
 ///
-/// Built on the core ``ScaleKit/ConnectionPool`` (QueuePool semantics: size,
+/// Built on the core ``/ScaleKit/ConnectionPool`` (QueuePool semantics: size,
 /// overflow, FIFO waiting up to a timeout, recycle, pre-ping). Each call
 /// leases one connection for its whole body, so a `WATCH` … `MULTI` … `EXEC`
 /// sequence never interleaves with another caller's commands, and a
@@ -37,7 +37,7 @@ public final class RedisClient: Service, Sendable {
 
     /// A client for a `redis://` or `unix://` URL (see ``RedisConnectionConfiguration/init(url:connectTimeout:commandTimeout:tcpKeepAlive:)``).
     ///
-    /// - Throws: ``ScaleKitError`` `invalidConfiguration`, or `unsupported` for `rediss://`.
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration`, or `unsupported` for `rediss://`.
     public convenience init(
         url: String, pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration,
         logger: Logger = Logger(label: "scalekit.redis")
@@ -47,7 +47,7 @@ public final class RedisClient: Service, Sendable {
 
     /// Leases a connection for the duration of `body`.
     ///
-    /// - Throws: what `body` throws; ``ScaleKitError`` `connectionFailed` or
+    /// - Throws: what `body` throws; ``/ScaleKit/ScaleKitError`` `connectionFailed` or
     ///   `timeout` when no connection can be opened, `poolExhausted` when none
     ///   became free within the pool timeout, `poolShutDown` after ``shutdown()``.
     ///   A connection whose body failed with a transport error is closed, not reused.

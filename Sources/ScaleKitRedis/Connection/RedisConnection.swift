@@ -3,7 +3,7 @@ public import ScaleKit
 
 /// One connection to Redis, owning one `redisContext`.
 ///
-/// An actor on its own ``DispatchQueueExecutor``: hiredis's blocking calls
+/// An actor on its own ``/ScaleKit/DispatchQueueExecutor``: hiredis's blocking calls
 /// run on that queue's thread, never on Swift's cooperative pool, and one
 /// caller at a time uses the context. Every call blocks for at most the
 /// configured command timeout (connecting: the connect timeout).
@@ -40,7 +40,7 @@ public actor RedisConnection: PooledConnection {
 
     /// Opens a connection, authenticates and selects the database.
     ///
-    /// - Throws: ``ScaleKitError`` `connectionFailed` (server unreachable,
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `connectionFailed` (server unreachable,
     ///   `AUTH` refused), `timeout` (no answer within the connect timeout).
     public static func connect(
         configuration: RedisConnectionConfiguration, logger: Logger = Logger(label: "scalekit.redis")
@@ -56,7 +56,7 @@ public actor RedisConnection: PooledConnection {
 
     /// Sends one command and returns its reply.
     ///
-    /// - Throws: ``ScaleKitError`` `serverError` for an error reply (its
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `serverError` for an error reply (its
     ///   first word as `nativeCode`); `connectionFailed`, `timeout` or
     ///   `protocolError` for a transport failure; `cancelled` when the task
     ///   was cancelled before the command was sent.
@@ -77,7 +77,7 @@ public actor RedisConnection: PooledConnection {
     /// ``RedisValue/error(_:)``, so one failing command does not hide the
     /// others' replies.
     ///
-    /// - Throws: ``ScaleKitError`` for a transport failure (then some of the
+    /// - Throws: ``/ScaleKit/ScaleKitError`` for a transport failure (then some of the
     ///   commands may have run) or `cancelled` before anything was sent.
     public func pipeline(_ commands: [RedisCommand]) throws(ScaleKitError) -> [RedisValue] {
         if commands.isEmpty { return [] }

@@ -3,7 +3,7 @@ import Foundation
 
 /// Where and how to connect to Redis: endpoint, credentials, database and timeouts.
 ///
-/// Built from a URL (``init(url:)``) in the forms the seed's `REDIS_URL`
+/// Built from a URL (``init(url:connectTimeout:commandTimeout:tcpKeepAlive:)``) in the forms the seed's `REDIS_URL`
 /// uses. The password is kept for `AUTH` but never appears in
 /// ``description``, in a log or in an error message.
 public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
@@ -54,9 +54,9 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
     /// - `unix:///path/to/redis.sock[?db=N][&password=…][&username=…]` or
     ///   `unix://[[user]:password@]/path/to/redis.sock`, as redis-py reads them.
     ///
-    /// - Throws: ``ScaleKitError/Code/unsupported`` for `rediss://`: hiredis
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/unsupported`` for `rediss://`: hiredis
     ///   0.14 has no TLS, and ScaleKit refuses to fall back to plain text.
-    ///   ``ScaleKitError/Code/invalidConfiguration`` for anything else it
+    ///   ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` for anything else it
     ///   cannot read; the message shows the URL with its password redacted.
     public init(
         url: String, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(5),

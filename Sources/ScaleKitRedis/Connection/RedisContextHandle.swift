@@ -69,7 +69,7 @@ final class RedisContextHandle {
         return descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR | POLLNVAL) != 0
     }
 
-    /// The one mapping from a hiredis failure to a ``ScaleKitError``.
+    /// The one mapping from a hiredis failure to a ``/ScaleKit/ScaleKitError``.
     private func failure(during action: String, errno savedErrno: Int32) -> ScaleKitError {
         let code = context.pointee.err
         let text = String(cString: scalekit_redis_errstr(context))

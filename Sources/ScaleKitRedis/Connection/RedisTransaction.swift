@@ -7,8 +7,8 @@ public import ScaleKit
 /// an error element inside EXEC's array reply; it does not roll anything back.
 /// A transaction has succeeded only when every element is a success.
 public enum RedisTransaction {
-    /// Throws the first failed command's error (``ScaleKitError/Code/serverError``
-    /// naming the command), or ``ScaleKitError/Code/protocolError`` when the
+    /// Throws the first failed command's error (``/ScaleKit/ScaleKitError/Code/serverError``
+    /// naming the command), or ``/ScaleKit/ScaleKitError/Code/protocolError`` when the
     /// reply is not an array of one reply per queued command.
     /// - Parameters:
     ///   - reply: EXEC's reply, already known not to be the nil reply (a WATCH conflict).

@@ -2,7 +2,7 @@ public import ScaleKit
 
 /// One reply from Redis, as a Swift value (RESP2, the protocol hiredis 0.14 speaks).
 ///
-/// Error replies at the top level are thrown as ``ScaleKitError`` (code
+/// Error replies at the top level are thrown as ``/ScaleKit/ScaleKitError`` (code
 /// `serverError`, the reply's first word such as `NOSCRIPT` or `WRONGTYPE` as
 /// its `nativeCode`); only errors nested in an array (an `EXEC` result)
 /// appear as ``error(_:)``.

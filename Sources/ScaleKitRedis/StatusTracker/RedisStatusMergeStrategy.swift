@@ -4,7 +4,7 @@
 /// nothing, so it is the one the public initialisers use.
 @_spi(Benchmarks)
 public enum RedisStatusMergeStrategy: Sendable, Hashable {
-    /// `WATCH key` + `GET`, merge in Swift with ``ScaleKit/JSONMergePatch``
+    /// `WATCH key` + `GET`, merge in Swift with ``/ScaleKit/JSONMergePatch``
     /// (exactly the in-memory tracker's semantics), then `MULTI` / `SET … PX` /
     /// `EXEC`; retried with a short jittered back-off when another writer got
     /// there first, at most `maxAttempts` times. Two round trips per attempt.

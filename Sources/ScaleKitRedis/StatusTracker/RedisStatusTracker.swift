@@ -3,20 +3,20 @@ import Tracing
 public import Logging
 public import ScaleKit
 
-/// A ``StatusTracking`` on Redis: one JSON string per job under
+/// A ``/ScaleKit/StatusTracking`` on Redis: one JSON string per job under
 /// `processing_status:<job id>` (the seed's key), with a TTL that every write
 /// refreshes (24 h unless configured or passed).
 ///
 /// ``mergeStatus(_:for:ttl:)`` is atomic across every process: it reads the
-/// status under `WATCH`, merges with ``JSONMergePatch`` exactly as
-/// ``InMemoryStatusTracker`` does, and writes it back in `MULTI`/`EXEC`,
+/// status under `WATCH`, merges with ``/ScaleKit/JSONMergePatch`` exactly as
+/// ``/ScaleKit/InMemoryStatusTracker`` does, and writes it back in `MULTI`/`EXEC`,
 /// retrying (bounded) when another writer changed the status in between, so
 /// concurrent merges of different members never lose one another's members.
 /// Merges of one job from one process are queued in the process first, so
 /// only writers in different processes ever retry.
 /// `updated_at` comes from the tracker's clock; expiry from the server's.
 ///
-/// When Redis is unreachable every method throws ``ScaleKitError``
+/// When Redis is unreachable every method throws ``/ScaleKit/ScaleKitError``
 /// (`connectionFailed`, `timeout` or `poolExhausted`) within the configured
 /// timeouts; nothing is cached or faked.
 public final class RedisStatusTracker: StatusTracking {
@@ -47,7 +47,7 @@ public final class RedisStatusTracker: StatusTracking {
     /// (`redis://[user:password@]host[:port][/db]` or `unix:///path`). Opens no connection yet.
     /// Build one ``RedisClient`` and pass it to both trackers instead when they should share a pool.
     ///
-    /// - Throws: ``ScaleKitError`` `invalidConfiguration` for a malformed URL,
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration` for a malformed URL,
     ///   `unsupported` for `rediss://` (no TLS in hiredis 0.14).
     public convenience init(
         url: String, configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(),
@@ -77,18 +77,18 @@ public final class RedisStatusTracker: StatusTracking {
     /// Replaces the status (`SET key json PX ttl`), stamping `updated_at`
     /// (and dropping any stored fence).
     ///
-    /// - Throws: ``ScaleKitError`` `invalidArgument` for a bad id, TTL or an
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidArgument` for a bad id, TTL or an
     ///   oversized status; `connectionFailed`/`timeout` when Redis is unreachable.
     public func setStatus(_ status: JobStatus, for jobID: String, ttl: Duration?) async throws {
         try await setStatus(status, for: jobID, ttl: ttl, fence: nil)
     }
 
-    /// Replaces the status under `fence` (``StatusFence``): the stored fence is
+    /// Replaces the status under `fence` (``/ScaleKit/StatusFence``): the stored fence is
     /// read under `WATCH` and the status written in `MULTI`/`EXEC` only when the
     /// fence is admitted, so no other write lands between the check and the
     /// write. Without a fence, one plain `SET`.
     ///
-    /// - Throws: ``ScaleKitError`` `notClaimHolder` when the fence is refused
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `notClaimHolder` when the fence is refused
     ///   (nothing stored); otherwise as ``setStatus(_:for:ttl:)``.
     public func setStatus(_ status: JobStatus, for jobID: String, ttl: Duration?, fence: StatusFence?) async throws {
         try Identifier.validate(jobID, kind: "job id")
@@ -120,7 +120,7 @@ public final class RedisStatusTracker: StatusTracking {
     /// Atomically merges an RFC 7396 patch into the status (absent: `{}`),
     /// stamps `updated_at`, refreshes the TTL and returns the result.
     ///
-    /// - Throws: ``ScaleKitError`` `invalidArgument` (checked before anything
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidArgument` (checked before anything
     ///   is sent: bad id, TTL or patch; or a merged status over the size
     ///   limit: nothing stored); `corruptData` when the stored value is not a
     ///   status; `timeout` when other writers won `maxAttempts` times in a
@@ -130,11 +130,11 @@ public final class RedisStatusTracker: StatusTracking {
         try await mergeStatus(patch, for: jobID, ttl: ttl, fence: nil)
     }
 
-    /// ``mergeStatus(_:for:ttl:)`` under `fence` (``StatusFence``): the stored
+    /// ``mergeStatus(_:for:ttl:)`` under `fence` (``/ScaleKit/StatusFence``): the stored
     /// fence is checked in the same `WATCH`/`MULTI`/`EXEC` transaction as the
     /// merge (always, whatever the merge strategy), so a refused write stores nothing.
     ///
-    /// - Throws: ``ScaleKitError`` `notClaimHolder` when the fence is refused;
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `notClaimHolder` when the fence is refused;
     ///   otherwise as ``mergeStatus(_:for:ttl:)``.
     @discardableResult
     public func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?, fence: StatusFence?) async throws -> JobStatus {
@@ -174,7 +174,7 @@ public final class RedisStatusTracker: StatusTracking {
 
     /// The stored status, or `nil` (`GET`).
     ///
-    /// - Throws: ``ScaleKitError`` `invalidArgument` for a bad id, `corruptData`
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidArgument` for a bad id, `corruptData`
     ///   when the stored value is not a status, `connectionFailed`/`timeout`.
     public func status(for jobID: String) async throws -> JobStatus? {
         try Identifier.validate(jobID, kind: "job id")
@@ -186,7 +186,7 @@ public final class RedisStatusTracker: StatusTracking {
 
     /// Removes the status (`DEL`); returns whether there was one.
     ///
-    /// - Throws: ``ScaleKitError`` `invalidArgument` for a bad id, `connectionFailed`/`timeout`.
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidArgument` for a bad id, `connectionFailed`/`timeout`.
     @discardableResult
     public func deleteStatus(for jobID: String) async throws -> Bool {
         try Identifier.validate(jobID, kind: "job id")

@@ -15,7 +15,7 @@ final class SQLiteConnection {
     /// Opens (creating if needed) the database file at `path`.
     ///
     /// Sets the busy timeout (how long a write waits for another
-    /// connection's lock before failing with ``ScaleKitError/Code/timeout``)
+    /// connection's lock before failing with ``/ScaleKit/ScaleKitError/Code/timeout``)
     /// and switches the file to WAL mode, so readers never block the writer.
     init(path: String, busyTimeout: Duration) throws(ScaleKitError) {
         var opened: OpaquePointer?

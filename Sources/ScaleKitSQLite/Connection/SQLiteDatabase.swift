@@ -37,7 +37,7 @@ actor SQLiteDatabase {
         return try body(connection)
     }
 
-    /// Closes the connection; later calls throw ``ScaleKitError/Code/poolShutDown``.
+    /// Closes the connection; later calls throw ``/ScaleKit/ScaleKitError/Code/poolShutDown``.
     func close() {
         connection = nil
     }

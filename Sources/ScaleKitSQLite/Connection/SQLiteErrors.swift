@@ -1,11 +1,11 @@
 import CSQLite
 import ScaleKit
 
-/// The one place where an SQLite result code becomes a ``ScaleKitError``.
+/// The one place where an SQLite result code becomes a ``/ScaleKit/ScaleKitError``.
 ///
 /// The message names the operation (a statement's name, never its SQL
 /// arguments) and SQLite's own message, which never echoes bound values.
-/// ``ScaleKitError/nativeCode`` holds the extended result code in decimal
+/// ``/ScaleKit/ScaleKitError/nativeCode`` holds the extended result code in decimal
 /// (`"5"` is `SQLITE_BUSY`, `"2067"` is `SQLITE_CONSTRAINT_UNIQUE`).
 enum SQLiteErrors {
     /// Throws unless `code` is `SQLITE_OK` (or one of `accepted`).

@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 public import ScaleKit
 
-/// A ``VideoRepository`` in an SQLite file: the embedded default, used when
+/// A ``/ScaleKit/VideoRepository`` in an SQLite file: the embedded default, used when
 /// no `DATABASE_URL` names a PostgreSQL server.
 ///
 /// Claims are atomic across every connection to the file, in this process
@@ -10,13 +10,13 @@ public import ScaleKit
 /// takes the file's write lock before reading, so two claimers never both
 /// see a video unclaimed. The file runs in WAL mode (readers never block the
 /// writer) with a busy timeout: a claim waits up to that long for another
-/// connection's write, then throws ``ScaleKitError/Code/timeout``.
+/// connection's write, then throws ``/ScaleKit/ScaleKitError/Code/timeout``.
 ///
 /// One repository owns one connection and runs its blocking SQLite calls on
 /// a dedicated dispatch queue, never on Swift's cooperative thread pool.
 /// Leases, expiry and backoff follow SQLite's own clock (`julianday('now')`:
 /// the one machine's clock, the same for every process sharing the file),
-/// unless a test injects one (``LeaseTimeSource/clock(_:)``).
+/// unless a test injects one (``/ScaleKit/LeaseTimeSource/clock(_:)``).
 public final class SQLiteVideoRepository: VideoRepository {
     /// The database file's path.
     public let path: String
@@ -34,8 +34,8 @@ public final class SQLiteVideoRepository: VideoRepository {
     ///   - policy: the attempt cap and the backoff between attempts.
     ///   - busyTimeout: how long a write waits for another connection's lock (5 s).
     ///   - logger: receives schema migrations (info) and nothing per call.
-    /// - Throws: ``ScaleKitError`` with ``ScaleKitError/Code/ioError`` when the file cannot be
-    ///   opened or created, ``ScaleKitError/Code/corruptData`` when it is not a database.
+    /// - Throws: ``/ScaleKit/ScaleKitError`` with ``/ScaleKit/ScaleKitError/Code/ioError`` when the file cannot be
+    ///   opened or created, ``/ScaleKit/ScaleKitError/Code/corruptData`` when it is not a database.
     public init(
         path: String, time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
         busyTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "scalekit.sqlite")
@@ -60,7 +60,7 @@ public final class SQLiteVideoRepository: VideoRepository {
 
     /// Opens the database a `DATABASE_URL` of the form `sqlite:///path` names
     /// (`sqlite:///relative.db`, `sqlite:////absolute/path.db`).
-    /// - Throws: ``ScaleKitError/Code/invalidConfiguration`` for any other URL.
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` for any other URL.
     public convenience init(
         url: String, time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
         busyTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "scalekit.sqlite")
@@ -87,7 +87,7 @@ public final class SQLiteVideoRepository: VideoRepository {
         return applied
     }
 
-    /// Closes the connection; later calls throw ``ScaleKitError/Code/poolShutDown``.
+    /// Closes the connection; later calls throw ``/ScaleKit/ScaleKitError/Code/poolShutDown``.
     public func close() async {
         await database.close()
     }

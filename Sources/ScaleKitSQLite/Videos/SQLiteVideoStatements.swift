@@ -1,6 +1,6 @@
 import ScaleKit
 
-/// The repository's SQL, and how a row becomes a ``Video``.
+/// The repository's SQL, and how a row becomes a ``/ScaleKit/Video``.
 ///
 /// Every value is a bound parameter; the only text spliced into SQL is the
 /// fixed column list and the clock expression below.

@@ -80,7 +80,9 @@ public struct AudioOutputFile: Sendable {
     ///
     /// The number is range-checked as a `Double` before it becomes an `Int`,
     /// so `1e300k`, `inf` or `nan` are refused instead of trapping.
-    /// - Parameter option: how the value was given, for the message (`--bitrate`).
+    /// - Parameters:
+    ///   - text: the bit rate as written.
+    ///   - option: how the value was given, for the message (`--bitrate`).
     /// - Throws: ``ScaleKitError/Code/invalidArgument`` unless it is within ``AudioLimits/bitRate``.
     public static func parseBitRate(_ text: String, option: String = "bit rate") throws(ScaleKitError) -> Int {
         let lower = text.lowercased()
