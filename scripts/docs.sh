@@ -18,8 +18,9 @@ MODULES=(ScaleKit ScaleKitServices ScaleKitRedis ScaleKitPostgres ScaleKitSQLite
 
 log() { echo "[docs] $*" >&2; }
 
-swift build >/dev/null
-BIN=$(swift build --show-bin-path)
+# --build-tests: the same flags as the unit stage's `swift test`, so nothing is rebuilt.
+swift build --build-tests >/dev/null
+BIN=$(swift build --build-tests --show-bin-path)
 TRIPLE=$(basename "$(dirname "$BIN")")
 # The C modules (the system libraries' module maps and the packages' C targets)
 # the Swift modules import, as the build itself passes them.
