@@ -109,15 +109,16 @@ ensure_servers() {  # restarts a server that died (on a shared machine, say), sa
 export SCALEKIT_BENCH_REDIS_URL="$REDIS_URL" SCALEKIT_BENCH_DATABASE_URL="$DATABASE_URL"
 export SCALEKIT_BENCH_PGBOUNCER_URL="$PGBOUNCER_URL?statement_cache=off"
 SUITES=()
-[ "$PARTS" = claims ] && SUITES=(--target ClaimBenchmarks)
+BASELINE=latest  # a partial run keeps its own baseline, so 'latest' stays the last full run's
+[ "$PARTS" = claims ] && SUITES=(--target ClaimBenchmarks) && BASELINE=claims
 log "running the Swift benchmarks${SUITES:+ (${SUITES[*]})} (building them first if needed)"
 (
   cd Benchmarks
-  swift package --allow-writing-to-package-directory benchmark baseline update latest "${SUITES[@]}" \
+  swift package --allow-writing-to-package-directory benchmark baseline update "$BASELINE" "${SUITES[@]}" \
     --no-progress >"$RAW/swift-benchmarks.txt" 2>&1 || exit 1
-  swift package --allow-writing-to-package-directory benchmark baseline read latest \
+  swift package --allow-writing-to-package-directory benchmark baseline read "$BASELINE" \
     --format histogramPercentiles --time-units nanoseconds --path "$RAW/percentiles" >/dev/null 2>&1
-  swift package --allow-writing-to-package-directory benchmark baseline read latest \
+  swift package --allow-writing-to-package-directory benchmark baseline read "$BASELINE" \
     --format metricP90AbsoluteThresholds --path "$RAW/p90" >/dev/null 2>&1
 ) || { tail -40 "$RAW/swift-benchmarks.txt" >&2; die "the Swift benchmarks failed (see $RAW/swift-benchmarks.txt)"; }
 

@@ -100,7 +100,7 @@ def read_swift(raw):
     out = {}
     for path in glob.glob(os.path.join(raw, "percentiles", "*.tsv")):
         base = os.path.basename(path)
-        m = re.match(r"latest\.([A-Za-z]+)\.(.+)\.([A-Za-z]+)\.histogram\.percentiles\.tsv$", base)
+        m = re.match(r"[A-Za-z]+\.([A-Za-z]+)\.(.+)\.([A-Za-z]+)\.histogram\.percentiles\.tsv$", base)
         if not m:
             continue
         target, name, metric = m.group(1), m.group(2), m.group(3)
