@@ -5,11 +5,12 @@
 #   bash scripts/bench.sh
 #
 # Installs what it needs (Debian packages through scripts/setup.sh, the seed's
-# pinned Python packages into a venv), starts the servers (scripts/servers.sh),
-# runs
+# pinned Python packages into a venv), starts the servers (scripts/servers.sh:
+# redis-server, PostgreSQL, and PgBouncer in pool_mode = transaction in front
+# of that PostgreSQL), runs
 #   - the ordo-one/benchmark suites in Benchmarks/ (concat strategies, pool,
-#     and the Redis / PostgreSQL / SQLite backends that are in the tree),
-#     then checks the server-less ones against Benchmarks/Thresholds/;
+#     and the Redis / PostgreSQL / PgBouncer / SQLite backends that are in the
+#     tree), then checks the server-less ones against Benchmarks/Thresholds/;
 #   - the seed's stack (../shared/seed-stack/bench_seed.py) on the same servers,
 #     SQLAlchemy's QueuePool on mock connections, redis-benchmark running
 #     ScaleKit's own check-and-count script;
@@ -22,7 +23,17 @@
 # Knobs: BENCH_SECONDS=3 (each seed run), BENCH_MIX=1 (0 skips the mixer),
 #        BENCH_PYDUB=1 (0 skips pydub, the slowest reference),
 #        BENCH_VENV=Benchmarks/.venv, SCALEKIT_SHARED=../shared,
-#        BENCH_CHECK_THRESHOLDS=1 (0 skips the regression check).
+#        BENCH_CHECK_THRESHOLDS=1 (0 skips the regression check),
+#        BENCH_PARTS=all (claims: only the claim suite, ClaimBenchmarks, and
+#          the seed's pg-claim runs it is compared with; no mixer, no
+#          threshold check. Its summary goes to Benchmarks/results/<time>/
+#          only: Benchmarks/results/latest.* and Docs/Benchmarks.md keep the
+#          last full run).
+#
+# The PostgreSQL benchmarks get SCALEKIT_BENCH_DATABASE_URL (the server) and
+# SCALEKIT_BENCH_PGBOUNCER_URL (PgBouncer's URL with statement_cache=off,
+# which transaction pooling needs); each suite registers only what it has a
+# URL for.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -38,6 +49,8 @@ AREF="$SHARED/audio-reference"
 [ -f "$AREF/ffmpeg_ref.py" ] || die "the audio reference is missing: expected $AREF/ffmpeg_ref.py"
 
 SECS=${BENCH_SECONDS:-3}
+PARTS=${BENCH_PARTS:-all}
+case "$PARTS" in all|claims) ;; *) die "BENCH_PARTS must be all or claims, not '$PARTS'" ;; esac
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS_DIR="$ROOT/Benchmarks/results"
 OUT="$RESULTS_DIR/$STAMP"
@@ -63,10 +76,12 @@ if "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 13))'; the
 PY="$VENV/bin/python"
 
 # ---- build (before the servers start, so they do not idle meanwhile) --------
-log "building scalekit (release) for the mixer"
-(cd Benchmarks && swift build -c release --product scalekit >"$RAW/build-scalekit.txt" 2>&1) \
-  || { tail -20 "$RAW/build-scalekit.txt" >&2; die "scalekit did not build"; }
 SCALEKIT_BIN="$ROOT/Benchmarks/.build/release/scalekit"
+if [ "$PARTS" = all ]; then
+  log "building scalekit (release) for the mixer"
+  (cd Benchmarks && swift build -c release --product scalekit >"$RAW/build-scalekit.txt" 2>&1) \
+    || { tail -20 "$RAW/build-scalekit.txt" >&2; die "scalekit did not build"; }
+fi
 
 # ---- servers ----------------------------------------------------------------
 # shellcheck source=servers.sh
@@ -75,6 +90,7 @@ trap stop_servers EXIT
 trap 'exit 130' INT TERM
 start_redis >&2
 start_postgres >&2
+start_pgbouncer >&2
 REDIS_HOST=127.0.0.1
 ensure_servers() {  # restarts a server that died (on a shared machine, say), same port
   if ! kill -0 "$REDIS_PID" 2>/dev/null; then log "redis-server was gone: restarting it"; restart_redis >&2; fi
@@ -82,24 +98,32 @@ ensure_servers() {  # restarts a server that died (on a shared machine, say), sa
     log "PostgreSQL was gone: restarting it ($(tail -2 "$SERVERS_DIR/pgrun/postgres.log" 2>/dev/null | tr '\n' ' '))"
     restart_postgres >&2
   fi
+  if ! kill -0 "$PGBOUNCER_PID" 2>/dev/null; then  # PGBOUNCER_PORT is kept: same port, same URL
+    log "PgBouncer was gone: restarting it"
+    start_pgbouncer >&2
+  fi
 }
 
 # ---- ScaleKit: the ordo-one/benchmark suites --------------------------------
 # The server benchmarks read these; without them they are not registered.
 export SCALEKIT_BENCH_REDIS_URL="$REDIS_URL" SCALEKIT_BENCH_DATABASE_URL="$DATABASE_URL"
-log "running the Swift benchmarks (building them first if needed)"
+export SCALEKIT_BENCH_PGBOUNCER_URL="$PGBOUNCER_URL?statement_cache=off"
+SUITES=()
+BASELINE=latest  # a partial run keeps its own baseline, so 'latest' stays the last full run's
+[ "$PARTS" = claims ] && SUITES=(--target ClaimBenchmarks) && BASELINE=claims
+log "running the Swift benchmarks${SUITES:+ (${SUITES[*]})} (building them first if needed)"
 (
   cd Benchmarks
-  swift package --allow-writing-to-package-directory benchmark baseline update latest \
+  swift package --allow-writing-to-package-directory benchmark baseline update "$BASELINE" "${SUITES[@]}" \
     --no-progress >"$RAW/swift-benchmarks.txt" 2>&1 || exit 1
-  swift package --allow-writing-to-package-directory benchmark baseline read latest \
+  swift package --allow-writing-to-package-directory benchmark baseline read "$BASELINE" \
     --format histogramPercentiles --time-units nanoseconds --path "$RAW/percentiles" >/dev/null 2>&1
-  swift package --allow-writing-to-package-directory benchmark baseline read latest \
+  swift package --allow-writing-to-package-directory benchmark baseline read "$BASELINE" \
     --format metricP90AbsoluteThresholds --path "$RAW/p90" >/dev/null 2>&1
 ) || { tail -40 "$RAW/swift-benchmarks.txt" >&2; die "the Swift benchmarks failed (see $RAW/swift-benchmarks.txt)"; }
 
 THRESHOLDS=skipped
-if [ "${BENCH_CHECK_THRESHOLDS:-1}" = 1 ]; then
+if [ "${BENCH_CHECK_THRESHOLDS:-1}" = 1 ] && [ "$PARTS" = all ]; then
   # The stored run against Benchmarks/Thresholds/ with the tolerances set in
   # each benchmark's code; only the suites that need no server are checked.
   (cd Benchmarks && swift package benchmark thresholds check latest \
@@ -128,20 +152,24 @@ seed() {  # bench_seed.py SUBCOMMAND ARGS... -> one JSON line
 ensure_servers
 log "running the seed's stack on the same servers"
 seed versions
-for t in 1 16; do
-  seed redis-record --check --threads "$t" --seconds "$SECS"
-  seed redis-merge --threads "$t" --seconds "$SECS" --key "seed-bench-hot-$t"
-done
+if [ "$PARTS" = all ]; then
+  for t in 1 16; do
+    seed redis-record --check --threads "$t" --seconds "$SECS"
+    seed redis-merge --threads "$t" --seconds "$SECS" --key "seed-bench-hot-$t"
+  done
+fi
 for t in 1 32; do
   seed pg-claim --mode new --threads "$t" --seconds "$SECS"
   seed pg-claim --mode hot --threads "$t" --seconds "$SECS"
 done
-for n in 10 100 1000 10000; do
-  seed concat --pieces "$n" --piece-bytes 8820
-done
-for t in 1 64; do
-  "$PY" "$ROOT/Benchmarks/baseline/queuepool_bench.py" --threads "$t" --size 8 --ops 10240 >>"$BASELINE_LINES"
-done
+if [ "$PARTS" = all ]; then
+  for n in 10 100 1000 10000; do
+    seed concat --pieces "$n" --piece-bytes 8820
+  done
+  for t in 1 64; do
+    "$PY" "$ROOT/Benchmarks/baseline/queuepool_bench.py" --threads "$t" --size 8 --ops 10240 >>"$BASELINE_LINES"
+  done
+fi
 
 # ---- redis-benchmark: ScaleKit's own check-and-count script, same server -----
 RB_PARSE='
@@ -156,7 +184,9 @@ print(json.dumps(out))
 '
 SCRIPT_SRC="$ROOT/Sources/ScaleKitRedis/APITracker/RedisAPITrackerScripts.swift"
 ensure_servers
-if [ -f "$SCRIPT_SRC" ] && LUA=$("$PY" "$ROOT/Benchmarks/tools/extract_lua.py" "$SCRIPT_SRC" checkAndCount); then
+if [ "$PARTS" != all ]; then
+  :  # the Redis suite did not run, so neither does its physical limit
+elif [ -f "$SCRIPT_SRC" ] && LUA=$("$PY" "$ROOT/Benchmarks/tools/extract_lua.py" "$SCRIPT_SRC" checkAndCount); then
   SHA=$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" SCRIPT LOAD "$LUA")
   for c in 1 16; do
     n=$((c == 1 ? 50000 : 150000))
@@ -183,7 +213,7 @@ timed() {  # N NAME CMD... -> one JSON line with wall seconds and peak RSS
   printf '{"bench": "mix", "impl": "%s", "clips": %s, "seconds": %s, "peak_rss_mb": %s, "ok": %s}\n' \
     "$name" "$n" "${secs:-null}" "$(( ${kb:-0} / 1024 ))" "$([ "$rc" -eq 0 ] && echo true || echo false)" >>"$MIX_LINES"
 }
-if [ "${BENCH_MIX:-1}" = 1 ]; then
+if [ "${BENCH_MIX:-1}" = 1 ] && [ "$PARTS" = all ]; then
   if "$SCALEKIT_BIN" --help 2>/dev/null | grep -Eq '^ +mix( |$)'; then
     WORKLOADS=${BENCH_WORKLOADS:-$ROOT/Benchmarks/.workloads}
     for n in 200 1000; do
@@ -215,7 +245,9 @@ fi
 # ---- report -----------------------------------------------------------------
 T_END=$(date +%s)
 cut -d' ' -f1-3 /proc/loadavg >"$RAW/loadavg-end.txt"
+PUBLISH=(--docs "$ROOT/Docs/Benchmarks.md" --latest "$RESULTS_DIR")
+[ "$PARTS" = all ] || PUBLISH=()  # a partial run leaves the last full run's figures in place
 "$PY" "$ROOT/Benchmarks/tools/report.py" \
   --raw "$RAW" --out "$OUT" --thresholds "$THRESHOLDS" --seconds-total $((T_END - T_START)) \
-  --docs "$ROOT/Docs/Benchmarks.md" --latest "$RESULTS_DIR"
+  --parts "$PARTS" "${PUBLISH[@]}"
 log "done in $((T_END - T_START)) s: $OUT/summary.md"

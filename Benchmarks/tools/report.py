@@ -60,6 +60,26 @@ COMPARISONS = [
      {"bench": "pg-claim-hot", "threads": 1}, "seed, 1 thread", None),
     ("PostgreSQL claim, one hot id, 32 tasks", r"postgresClaim\.hotId\.32tasks\..*",
      {"bench": "pg-claim-hot", "threads": 32}, "seed, 32 threads", None),
+    # claimNext always hands out work, as the seed's claim of a new id does (should_process);
+    # the seed has no claim-next of its own.
+    ("PostgreSQL claimNext, 1 task", r"postgresClaimNext\.1task\..*",
+     {"bench": "pg-claim-new", "threads": 1}, "seed get_or_create_video_atomic on new ids, 1 thread", None),
+    ("PostgreSQL claimNext, 32 tasks", r"postgresClaimNext\.32tasks\..*",
+     {"bench": "pg-claim-new", "threads": 32}, "seed on new ids, 32 threads", None),
+    # The same claims through PgBouncer (pool_mode = transaction, statement_cache=off);
+    # the seed's figures are on the direct connection.
+    ("PgBouncer claim, new ids, 1 task", r"pgbouncerClaim\.newIds\.1task\..*",
+     {"bench": "pg-claim-new", "threads": 1}, "seed direct, 1 thread", None),
+    ("PgBouncer claim, new ids, 32 tasks", r"pgbouncerClaim\.newIds\.32tasks\..*",
+     {"bench": "pg-claim-new", "threads": 32}, "seed direct, 32 threads", None),
+    ("PgBouncer claim, one hot id, 1 task", r"pgbouncerClaim\.hotId\.1task\..*",
+     {"bench": "pg-claim-hot", "threads": 1}, "seed direct, 1 thread", None),
+    ("PgBouncer claim, one hot id, 32 tasks", r"pgbouncerClaim\.hotId\.32tasks\..*",
+     {"bench": "pg-claim-hot", "threads": 32}, "seed direct, 32 threads", None),
+    ("PgBouncer claimNext, 1 task", r"pgbouncerClaimNext\.1task\..*",
+     {"bench": "pg-claim-new", "threads": 1}, "seed direct on new ids, 1 thread", None),
+    ("PgBouncer claimNext, 32 tasks", r"pgbouncerClaimNext\.32tasks\..*",
+     {"bench": "pg-claim-new", "threads": 32}, "seed direct on new ids, 32 threads", None),
     ("SQLite claim, new ids, 1 task", r"sqliteClaim\.newIds\.1task\..*",
      {"bench": "pg-claim-new", "threads": 1}, "seed on PostgreSQL (it has no SQLite path), 1 thread", None),
     ("SQLite claim, new ids, 32 tasks", r"sqliteClaim\.newIds\.32tasks\..*",
@@ -80,7 +100,7 @@ def read_swift(raw):
     out = {}
     for path in glob.glob(os.path.join(raw, "percentiles", "*.tsv")):
         base = os.path.basename(path)
-        m = re.match(r"latest\.([A-Za-z]+)\.(.+)\.([A-Za-z]+)\.histogram\.percentiles\.tsv$", base)
+        m = re.match(r"[A-Za-z]+\.([A-Za-z]+)\.(.+)\.([A-Za-z]+)\.histogram\.percentiles\.tsv$", base)
         if not m:
             continue
         target, name, metric = m.group(1), m.group(2), m.group(3)
@@ -276,6 +296,50 @@ def backend_markdown(rows):
         out.append(f"| {r['label']} | {fmt_rate(r['scalekit_ops_per_s'])} | "
                    f"{fmt_rate(r['baseline_ops_per_s'])} ({r['baseline']}) | "
                    f"**{fmt_ratio(r.get('ratio'))}** | {phys} |")
+    return "\n".join(out)
+
+
+# The same benchmark through PgBouncer and straight to PostgreSQL: (label, shape).
+PGBOUNCER_PAIRS = [
+    ("claim, new ids, 1 task", r"Claim\.newIds\.1task\..*"),
+    ("claim, new ids, 32 tasks", r"Claim\.newIds\.32tasks\..*"),
+    ("claim, one hot id, 1 task", r"Claim\.hotId\.1task\..*"),
+    ("claim, one hot id, 32 tasks", r"Claim\.hotId\.32tasks\..*"),
+    ("claimNext, 1 task", r"ClaimNext\.1task\..*"),
+    ("claimNext, 32 tasks", r"ClaimNext\.32tasks\..*"),
+]
+PGBOUNCER_TARGET = 1.5  # the PgBouncer figure may be at most this many times slower
+
+
+def pgbouncer_rows(swift):
+    rows = []
+    for label, shape in PGBOUNCER_PAIRS:
+        dname, direct = swift_lookup(swift, "postgres" + shape)
+        bname, bouncer = swift_lookup(swift, "pgbouncer" + shape)
+        if direct is None or bouncer is None:
+            continue
+        d, b = ops_per_second(dname, direct), ops_per_second(bname, bouncer)
+        row = {"label": label, "direct_benchmark": dname, "pgbouncer_benchmark": bname,
+               "direct_ops_per_s": d, "pgbouncer_ops_per_s": b}
+        if d and b:
+            row["slowdown"] = d / b
+            row["within_target"] = d / b <= PGBOUNCER_TARGET
+        rows.append(row)
+    return rows
+
+
+def pgbouncer_markdown(rows):
+    if not rows:
+        return "_PgBouncer was not measured in this run (no SCALEKIT_BENCH_PGBOUNCER_URL)._"
+    out = ["| benchmark | direct | through PgBouncer | direct ÷ PgBouncer | "
+           f"within {PGBOUNCER_TARGET}× |", "|---|---:|---:|---:|---|"]
+    for r in rows:
+        within = "—" if "within_target" not in r else ("yes" if r["within_target"] else "**no**")
+        out.append(f"| {r['label']} | {fmt_rate(r['direct_ops_per_s'])} | {fmt_rate(r['pgbouncer_ops_per_s'])} | "
+                   f"{fmt_ratio(r.get('slowdown'))} | {within} |")
+    out.append("")
+    out.append("Both with ScaleKit's defaults otherwise; through PgBouncer the URL carries `statement_cache=off` "
+               "(unnamed statements), which transaction pooling needs.")
     return "\n".join(out)
 
 
@@ -481,6 +545,7 @@ def main():
     ap.add_argument("--seconds-total", type=int, default=0)
     ap.add_argument("--docs")
     ap.add_argument("--latest")
+    ap.add_argument("--parts", default="all", help="what bench.sh ran: all, or claims (BENCH_PARTS)")
     a = ap.parse_args()
 
     swift = read_swift(a.raw)
@@ -495,6 +560,7 @@ def main():
 
     concat = concat_rows(swift, seed_rows)
     backends = backend_rows(swift, seed_rows)
+    bouncer = pgbouncer_rows(swift)
     end_load = None
     try:
         with open(os.path.join(a.raw, "loadavg-end.txt"), encoding="utf-8") as f:
@@ -508,7 +574,7 @@ def main():
         when = "{}-{}-{} {}:{} UTC".format(*stamp.groups())
     failed_checks = [r for r in seed_rows if r.get("ok") is False]
     result = {"when": when, "machine": info, "thresholds_check": a.thresholds,
-              "total_seconds": a.seconds_total, "concat": concat, "backends": backends,
+              "total_seconds": a.seconds_total, "concat": concat, "backends": backends, "pgbouncer": bouncer,
               "mix": mix_rows, "mix_compare": compares, "swift": swift, "baseline_lines": seed_rows}
     with open(os.path.join(a.out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(finite(result), f, indent=1, ensure_ascii=False)
@@ -523,26 +589,36 @@ def main():
                     f"redis-server {info.get('redis_server', '?')}, PostgreSQL {info.get('postgresql_server', '?')}; "
                     f"load average {info.get('loadavg', '?')} at the start, {info.get('loadavg_end')} at the end")
     md = [f"Run started {when}, {a.seconds_total} s in all. Machine: {machine_line}.",
-          "",
+          ""]
+    if a.parts != "all":
+        md += [f"Parts run: **{a.parts}** only (`BENCH_PARTS={a.parts}`).", ""]
+    md += [
           f"Threshold check of the server-less suites against `Benchmarks/Thresholds/`: **{a.thresholds}**."
           + (f" Seed checks that failed: {', '.join(r.get('bench', '?') for r in failed_checks)}." if failed_checks else
              " Every seed correctness check passed."),
           "",
-          "### Concat: n pieces of 8 820 B (p50; ratio to the memcpy of the same bytes; allocations per join)",
-          "",
-          concat_markdown(concat),
-          "",
-          "### Backends: operations per second, ScaleKit against the seed's stack on the same servers",
+          ]
+    if a.parts == "all":
+        md += ["### Concat: n pieces of 8 820 B (p50; ratio to the memcpy of the same bytes; allocations per join)",
+               "",
+               concat_markdown(concat),
+               ""]
+    md += ["### Backends: operations per second, ScaleKit against the seed's stack on the same servers",
           "",
           backend_markdown(backends),
           "",
+          "### PgBouncer (pool_mode = transaction) against the direct connection, same run",
+          "",
+          pgbouncer_markdown(bouncer),
+          "",
           "### Per operation (every batch benchmark; p50 time, p90 allocations)",
           "",
-          per_op_markdown(swift),
-          "",
-          "### Mixer: the 200- and 1 000-clip workloads",
-          "",
-          mix_markdown(mix_rows, compares)]
+          per_op_markdown(swift)]
+    if a.parts == "all":
+        md += ["",
+               "### Mixer: the 200- and 1 000-clip workloads",
+               "",
+               mix_markdown(mix_rows, compares)]
     summary = "\n".join(md) + "\n"
     with open(os.path.join(a.out, "summary.md"), "w", encoding="utf-8") as f:
         f.write(summary)
