@@ -78,18 +78,21 @@ package final class InterruptGate<Target: Sendable>: Sendable {
         state.withLock { state in
             state.open = false
             state.target = nil
+            state.requested = false
+            state.delivered = false
         }
         requestedFlag.store(false, ordering: .releasing)
         return try outcome.get()
     }
 
     /// Sets the target an interrupt reaches from now on (`nil`: none), for
-    /// the owner, inside a use. Returns `false`, and sets nothing, when an
-    /// interrupt was already requested: the owner should stop instead of
-    /// starting the blocking call the target was for.
+    /// the owner. Returns `false`, and sets nothing, when an interrupt was
+    /// already requested in the open use: the owner should stop instead of
+    /// starting the blocking call the target was for. Outside a use it is
+    /// harmless (nothing interrupts) and always succeeds.
     package func retarget(_ target: Target?) -> Bool {
         state.withLock { state in
-            if state.requested && target != nil { return false }
+            if state.open && state.requested && target != nil { return false }
             state.target = target
             return true
         }
