@@ -5,6 +5,14 @@ import ScaleKitTestSupport
 import ScaleKitTesting
 import Testing
 
+extension Result {
+    /// The error, when this is a failure.
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
+
 /// Cancelling a task reaches libpq: the statement it waits for is cancelled
 /// on the server (`PQcancel`, SQLSTATE 57014), the call throws `cancelled`,
 /// and the connection is either clean or closed, never handed out inside a
@@ -14,8 +22,9 @@ import Testing
 /// result); the one bound on elapsed time only tells a refusal from a hang.
 @Suite("PostgreSQL cancellation", .enabled(if: TestServers.postgresEnabled))
 struct PostgresCancellationTests {
-    /// Far above what a cancel takes, far below the 30 s command timeout and "never".
-    static let refusalBound: Duration = .seconds(10)
+    /// Far above what a cancel takes, and far below "never"; the error code
+    /// (`cancelled`, not the command timeout's `timeout`) tells the two apart.
+    static let refusalBound: Duration = TestServers.scaled(.seconds(10))
 
     /// A session of its own that holds the row lock (`SELECT … FOR UPDATE` in an open transaction).
     struct LockHolder {
@@ -104,7 +113,10 @@ struct PostgresCancellationTests {
 
     /// Inside an explicit transaction the cancelled statement leaves it
     /// failed; `prepareForReuse` (what the pool calls on return) rolls it
-    /// back, and the connection then runs statements again.
+    /// back, and the connection then runs statements again. (Had the server
+    /// not confirmed the cancel within the grace period, the connection
+    /// would be closed instead, and refused for reuse: either is correct,
+    /// so the test accepts both rather than depend on the machine's speed.)
     @Test func cancelledStatementInATransactionLeavesItForRollback() async throws {
         let url = try TestServers.requireDatabaseURL()
         let schema = PostgresTestDatabase.uniqueSchema()
@@ -124,17 +136,19 @@ struct PostgresCancellationTests {
         blocked.cancel()
         let outcome = await blocked.result
         #expect(ContinuousClock.now - cancelledAt < Self.refusalBound)
-        if case .failure(let error) = outcome {
-            #expect((error as? ScaleKitError)?.code == .cancelled, "\(error)")
-            #expect((error as? ScaleKitError)?.nativeCode == "57014", "\(error)")
-        } else {
-            Issue.record("the blocked statement returned although its task was cancelled")
-        }
+        let error = try #require(outcome.failure as? ScaleKitError, "the blocked statement returned although its task was cancelled")
+        #expect(error.code == .cancelled, "\(error)")
         #expect(await holder.rowIsStillLocked(id, in: schema, probe: probe))
-        #expect(await waiter.isInTransaction)
-        #expect(await waiter.prepareForReuse())
-        #expect(await waiter.isInTransaction == false)
-        #expect(try await waiter.query("SELECT 1", name: "after").first?[0] == "1")
+        if error.nativeCode == "57014" {
+            // The server cancelled the statement: the transaction is failed, and rolled back on return.
+            #expect(await waiter.isInTransaction)
+            #expect(await waiter.prepareForReuse())
+            #expect(await waiter.isInTransaction == false)
+            #expect(try await waiter.query("SELECT 1", name: "after").first?[0] == "1")
+        } else {
+            // The cancel went unconfirmed: the connection was closed and is refused for reuse.
+            #expect(await waiter.prepareForReuse() == false)
+        }
 
         try await holder.connection.execute("ROLLBACK", name: "release lock")
         await holder.connection.close()
