@@ -70,7 +70,12 @@ public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
         public static let audioEncoding = Code(.audioEncoding)
         /// A timeline or join request is malformed.
         public static let invalidTimeline = Code(.invalidTimeline)
-        /// The task was cancelled and the operation stopped.
+        /// The task was cancelled and the operation stopped: before it began
+        /// (nothing ran), or inside the C library, which cancellation reaches
+        /// (a PostgreSQL cancel request, `sqlite3_interrupt`, a Redis socket
+        /// shut down). A cancelled SQL statement rolled back; a Redis command
+        /// whose reply was cut off may have run. The connection is then clean
+        /// or closed, never handed out in a half-finished state.
         public static let cancelled = Code(.cancelled)
         /// The database reported an error; ``ScaleKitError/nativeCode`` holds the SQLSTATE or result code.
         public static let databaseError = Code(.databaseError)

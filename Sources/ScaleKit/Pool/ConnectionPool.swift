@@ -69,7 +69,10 @@ public final class ConnectionPool<Connection: PooledConnection>: Service, Sendab
     /// The connection is returned on every path, so it cannot leak; do not
     /// let it escape `body`. Throws ``ScaleKitError/Code/poolShutDown`` after
     /// ``shutdown()``, and ``ScaleKitError/Code/cancelled`` when the task is
-    /// cancelled while waiting (its place in the queue is given up).
+    /// cancelled while waiting (its place in the queue is given up). A body
+    /// that throws `cancelled` (the backend stopped its C call when the task
+    /// was cancelled) returns its connection through `prepareForReuse()`,
+    /// which reuses it or refuses it, so a half-finished one is never handed out.
     /// `body` runs in the caller's isolation.
     public func withConnection<R>(
         isolation: isolated (any Actor)? = #isolation,

@@ -16,9 +16,24 @@ public import ScaleKit
 /// Built for a ``/ScaleKit/ConnectionPool``: ``prepareForReuse()`` rolls back a
 /// transaction left open (or refuses a connection in an unknown state), and
 /// ``ping()`` is one `SELECT 1` round trip.
+///
+/// Cancelling the task that awaits ``query(_:name:_:prepared:)-async`` or
+/// ``execute(_:name:)-async`` sends the server a cancel request (`PQcancel`)
+/// for the statement in flight; the call throws ``/ScaleKit/ScaleKitError/Code/cancelled``
+/// (SQLSTATE 57014) and the connection stays usable: an implicit transaction
+/// is rolled back by the server, an explicit one is left failed for
+/// ``prepareForReuse()`` to roll back. When the request cannot be sent, or
+/// the server does not answer it within ``cancelGrace``, the connection is
+/// closed instead, never reused in an unknown state. The synchronous
+/// overloads (used inside ``transaction(_:)``) cannot see the task and are
+/// not interrupted.
 public actor PostgresConnection: PooledConnection {
     private let executor = DispatchQueueExecutor(label: "scalekit.postgres")
     private let url: String
+    /// Woken by a cancelled task's handler; watched while a statement runs.
+    private let wakeUp: PostgresWakeUpPipe
+    /// Lets a cancellation reach only the statement it was meant for.
+    private let interruptGate = InterruptGate<PostgresWakeUpPipe>()
     private let logger: Logger
     private let commandTimeout: Duration?
     private var handle: PostgresConnectionHandle?
@@ -35,8 +50,16 @@ public actor PostgresConnection: PooledConnection {
     /// The default ``connect(url:logger:commandTimeout:)`` command timeout: 30 s.
     public static let defaultCommandTimeout: Duration = .seconds(30)
 
-    private init(url: String, statementCache: PostgresStatementCache, logger: Logger, commandTimeout: Duration?) {
+    /// How long a cancelled statement waits for the server to confirm the
+    /// cancel request (2 s) before the connection is closed instead.
+    public static let cancelGrace: Duration = .seconds(2)
+
+    private init(
+        url: String, statementCache: PostgresStatementCache, logger: Logger, commandTimeout: Duration?,
+        wakeUp: PostgresWakeUpPipe
+    ) {
         self.url = url
+        self.wakeUp = wakeUp
         self.statementCache = statementCache
         self.logger = logger
         self.commandTimeout = commandTimeout
@@ -67,7 +90,9 @@ public actor PostgresConnection: PooledConnection {
         url: String, logger: Logger = Logger(label: "scalekit.postgres"), commandTimeout: Duration? = defaultCommandTimeout
     ) async throws(ScaleKitError) -> PostgresConnection {
         let (libpqURL, statementCache) = try PostgresStatementCache.split(url)
-        let connection = PostgresConnection(url: libpqURL, statementCache: statementCache, logger: logger, commandTimeout: commandTimeout)
+        let connection = PostgresConnection(
+            url: libpqURL, statementCache: statementCache, logger: logger, commandTimeout: commandTimeout,
+            wakeUp: try PostgresWakeUpPipe())
         try await connection.open()
         return connection
     }
@@ -113,31 +138,82 @@ public actor PostgresConnection: PooledConnection {
     ///   within the command timeout (the connection is then closed).
     ///   - prepared: `false` for one-off statements (schema migrations), which are
     ///     sent with their parameters but not kept prepared.
+    ///
+    /// Synchronous: for use inside ``transaction(_:)`` and other isolated
+    /// code; it does not react to task cancellation. Awaited from outside
+    /// the actor, the cancellable overload is the one called.
     @discardableResult
     public func query(_ sql: String, name: String, _ arguments: [String?] = [], prepared: Bool = true)
         throws(ScaleKitError) -> [PostgresRow]
     {
-        let connection = try liveConnection(before: name)
-        let count = Int32(arguments.count)
-        let result: OpaquePointer?
-        if prepared && statementCache == .on {
-            let statementName = try prepare(sql, name: name, on: connection)
-            result = try run(name, on: connection) {
-                withCStringArray(arguments) { PQsendQueryPrepared(connection, statementName, count, $0, nil, nil, 0) }
-            }
-        } else {
-            result = try run(name, on: connection) {
-                withCStringArray(arguments) { PQsendQueryParams(connection, sql, count, nil, $0, nil, nil, 0) }
-            }
+        try runQuery(sql, name: name, arguments, prepared: prepared)
+    }
+
+    /// Runs one parameterized statement, as the synchronous overload does,
+    /// and stops it when the calling task is cancelled.
+    ///
+    /// - Throws: as the synchronous overload; ``/ScaleKit/ScaleKitError/Code/cancelled``
+    ///   when the task was cancelled: before the statement was sent (nothing
+    ///   ran), or while it ran (the server cancelled it, SQLSTATE 57014, or
+    ///   the connection was closed because the cancel got no answer).
+    @discardableResult
+    public func query(_ sql: String, name: String, _ arguments: [String?] = [], prepared: Bool = true)
+        async throws(ScaleKitError) -> [PostgresRow]
+    {
+        try await cancellable(name) { connection throws(ScaleKitError) in
+            try connection.runQuery(sql, name: name, arguments, prepared: prepared)
         }
-        return try rows(of: result, connection: connection, statement: name)
     }
 
     /// Runs SQL without parameters (schema changes, `BEGIN`, `COMMIT`); several
     /// statements separated by semicolons run as one implicit transaction.
+    /// Synchronous: not interrupted by task cancellation (see the async overload).
     public func execute(_ sql: String, name: String) throws(ScaleKitError) {
+        try runExecute(sql, name: name)
+    }
+
+    /// Runs SQL without parameters, as the synchronous overload does, and
+    /// stops it when the calling task is cancelled (``/ScaleKit/ScaleKitError/Code/cancelled``).
+    public func execute(_ sql: String, name: String) async throws(ScaleKitError) {
+        try await cancellable(name) { connection throws(ScaleKitError) in try connection.runExecute(sql, name: name) }
+    }
+
+    private func runQuery(_ sql: String, name: String, _ arguments: [String?], prepared: Bool) throws(ScaleKitError)
+        -> [PostgresRow]
+    {
         let connection = try liveConnection(before: name)
-        _ = try rows(of: try run(name, on: connection) { PQsendQuery(connection, sql) }, connection: connection, statement: name)
+        let count = Int32(arguments.count)
+        if prepared && statementCache == .on {
+            let statementName = try prepare(sql, name: name, on: connection)
+            return try run(name, on: connection) {
+                withCStringArray(arguments) { PQsendQueryPrepared(connection, statementName, count, $0, nil, nil, 0) }
+            }
+        }
+        return try run(name, on: connection) {
+            withCStringArray(arguments) { PQsendQueryParams(connection, sql, count, nil, $0, nil, nil, 0) }
+        }
+    }
+
+    private func runExecute(_ sql: String, name: String) throws(ScaleKitError) {
+        let connection = try liveConnection(before: name)
+        _ = try run(name, on: connection) { PQsendQuery(connection, sql) }
+    }
+
+    /// Runs `body` with the task's cancellation turned into a cancel request
+    /// for whatever statement `body` is waiting for. A task cancelled before
+    /// anything was sent gets ``/ScaleKit/ScaleKitError/Code/cancelled`` at once.
+    private func cancellable<T>(
+        _ name: String, _ body: (isolated PostgresConnection) throws(ScaleKitError) -> T
+    ) async throws(ScaleKitError) -> T {
+        if Task.isCancelled {
+            throw ScaleKitError(.cancelled, "the task was cancelled before PostgreSQL statement '\(name)' was sent")
+        }
+        let (gate, wakeUp) = (interruptGate, self.wakeUp)
+        return try await gate.withInterruptOnCancel(target: wakeUp, interrupt: { $0.wake() }) { () throws(ScaleKitError) -> T in
+            // No wake-up can be written once the target is cleared; read any that was.
+            defer { if gate.clearTarget().delivered { wakeUp.drain() } }
+            return try body(self)
+        }
     }
 
     /// Runs `body` inside `BEGIN` … `COMMIT` on this connection; rolls back
@@ -159,8 +235,9 @@ public actor PostgresConnection: PooledConnection {
     }
 
     /// `SELECT 1`: throws ``/ScaleKit/ScaleKitError/Code/connectionFailed`` when the connection is dead.
+    /// Not interrupted by task cancellation (the pool pings at checkout).
     public func ping() async throws {
-        _ = try query("SELECT 1", name: "ping")
+        _ = try runQuery("SELECT 1", name: "ping", [], prepared: true)
     }
 
     /// Makes the connection clean for its next user: a transaction left open
@@ -174,7 +251,8 @@ public actor PostgresConnection: PooledConnection {
         case PQTRANS_INTRANS, PQTRANS_INERROR:
             logger.debug("rolling back a transaction left open on a returned connection")
             do {
-                try execute("ROLLBACK", name: "rollback on return")
+                // Never interrupted: this runs on a cancelled caller's task too.
+                try runExecute("ROLLBACK", name: "rollback on return")
             } catch {
                 return false
             }
@@ -217,30 +295,57 @@ public actor PostgresConnection: PooledConnection {
     private func prepare(_ sql: String, name: String, on connection: OpaquePointer) throws(ScaleKitError) -> String {
         if let prepared = preparedStatements[sql] { return prepared }
         let statementName = "scalekit_\(preparedStatements.count + 1)"
-        _ = try rows(
-            of: try run(name, on: connection) { PQsendPrepare(connection, statementName, sql, 0, nil) }, connection: connection,
-            statement: name)
+        _ = try run(name, on: connection) { PQsendPrepare(connection, statementName, sql, 0, nil) }
         preparedStatements[sql] = statementName
         return statementName
     }
 
-    /// Sends a statement with `send` (a `PQsend…` call) and waits, for at most
-    /// the command timeout, for the result `PQexec` would return.
-    private func run(_ name: String, on connection: OpaquePointer, _ send: () -> Int32) throws(ScaleKitError) -> OpaquePointer? {
+    /// Sends a statement with `send` (a `PQsend…` call), waits, for at most
+    /// the command timeout, for the result `PQexec` would return, and
+    /// returns its rows. A cancellation of the calling task (inside
+    /// ``cancellable(_:_:)``) becomes a cancel request while it waits.
+    private func run(_ name: String, on connection: OpaquePointer, _ send: () -> Int32) throws(ScaleKitError)
+        -> [PostgresRow]
+    {
+        if interruptGate.isRequested {
+            throw ScaleKitError(.cancelled, "the task was cancelled before PostgreSQL statement '\(name)' was sent")
+        }
         guard send() == 1 else { throw PostgresErrors.statementFailed(nil, connection, statement: name) }
+        let canceller = handle
+        var cancellation = PostgresResultWait.Cancellation(
+            wakeUp: wakeUp.readEnd, sendCancel: { canceller?.sendCancel() ?? false }, grace: Self.cancelGrace)
+        let result: OpaquePointer?
         do {
-            return try PostgresResultWait.result(of: connection, deadline: commandTimeout.map { ContinuousClock.now + $0 })
+            result = try PostgresResultWait.result(
+                of: connection, deadline: commandTimeout.map { ContinuousClock.now + $0 }, cancellation: &cancellation)
         } catch .timedOut {
             // The protocol state is unknown (a reply may still arrive): never reuse the connection.
-            handle = nil
-            preparedStatements.removeAll()
+            closeHandle()
             throw ScaleKitError(
                 .timeout,
                 "PostgreSQL statement '\(name)' got no answer within \(commandTimeout ?? .zero) from \(redactedURL); "
                     + "the connection was closed (the statement may still have run)")
+        } catch .cancelNotSent, .cancelUnanswered {
+            closeHandle()
+            throw ScaleKitError(
+                .cancelled,
+                "PostgreSQL statement '\(name)' was cancelled with its task, but the server did not confirm the cancel "
+                    + "within \(Self.cancelGrace); the connection was closed (the statement may still have run)")
         } catch {
             throw PostgresErrors.statementFailed(nil, connection, statement: name)
         }
+        do {
+            return try rows(of: result, connection: connection, statement: name)
+        } catch where cancellation.sent && error.nativeCode == "57014" {
+            // 57014 after our own cancel request: the task's cancellation, not statement_timeout.
+            throw ScaleKitError(
+                .cancelled, "PostgreSQL statement '\(name)' was cancelled with its task", nativeCode: "57014")
+        }
+    }
+
+    private func closeHandle() {
+        handle = nil
+        preparedStatements.removeAll()
     }
 
     private func rows(of pointer: OpaquePointer?, connection: OpaquePointer, statement: String) throws(ScaleKitError)

@@ -65,7 +65,9 @@ enum PostgresErrors {
         switch sqlState {
         case _ where sqlState.hasPrefix("08"): return .connectionFailed  // connection exception
         case "57P01", "57P02", "57P03", "53300": return .connectionFailed  // server shutting down, too many connections
-        case "57014": return .timeout  // statement_timeout or a cancel request
+        // statement_timeout (or someone else's cancel request); the connection's own
+        // cancel, sent when the caller's task is cancelled, becomes .cancelled instead.
+        case "57014": return .timeout
         case _ where sqlState.hasPrefix("23"): return .constraintViolation
         default: return .databaseError
         }

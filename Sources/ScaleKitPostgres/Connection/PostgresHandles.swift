@@ -1,15 +1,33 @@
 import CLibPQ
 
-/// Owns one `PGconn` and finishes it in `deinit`.
+/// Owns one `PGconn` and finishes it in `deinit`, with the `PGcancel`
+/// (`PQgetCancel`) that asks the server to stop the statement it runs.
 ///
 /// Not Sendable: only ``PostgresConnection`` holds it, and uses it on its
-/// own serial executor.
+/// own serial executor (the cancel request too, see ``PostgresResultWait``).
 final class PostgresConnectionHandle {
     let pointer: OpaquePointer
+    private let canceller: OpaquePointer?
 
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    init(_ pointer: OpaquePointer) {
+        self.pointer = pointer
+        self.canceller = PQgetCancel(pointer)
+    }
 
-    deinit { PQfinish(pointer) }
+    deinit {
+        if let canceller { PQfreeCancel(canceller) }
+        PQfinish(pointer)
+    }
+
+    /// Sends a cancel request for the statement in progress (`PQcancel`:
+    /// a short connection of its own to the server, which blocks the
+    /// calling thread until the server has passed the request on).
+    /// Returns `false` when the request could not be sent.
+    func sendCancel() -> Bool {
+        guard let canceller else { return false }
+        var message = [CChar](repeating: 0, count: 256)
+        return PQcancel(canceller, &message, Int32(message.count)) == 1
+    }
 }
 
 /// Owns one `PGresult` and clears it in `deinit`.

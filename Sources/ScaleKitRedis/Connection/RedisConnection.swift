@@ -16,11 +16,20 @@ public import ScaleKit
 /// succeeds. Commands are never re-sent after a failure: an `INCR` whose
 /// reply was lost may or may not have run.
 ///
-/// Task cancellation is checked before a command is sent; hiredis cannot
-/// interrupt a blocked read, so a call already waiting for its reply ends
-/// within the command timeout.
+/// Cancelling the task that awaits ``send(_:)-async``, ``pipeline(_:)-async``
+/// or ``evaluate(_:keys:arguments:)-async`` stops it: before anything is sent
+/// the call throws ``/ScaleKit/ScaleKitError/Code/cancelled`` at once; while it waits
+/// for a reply (a blocking command, a server that does not answer), the
+/// cancellation handler shuts the socket down (`shutdown(2)`, which hiredis's
+/// blocked read sees as end-of-file), the call throws `cancelled` (the
+/// commands may have run), and the context is dropped, so a pool closes the
+/// connection (``prepareForReuse()`` answers `false`) and a direct user gets
+/// a new context on the next call. The synchronous overloads, for code
+/// already isolated to the connection, are not interrupted.
 public actor RedisConnection: PooledConnection {
     private let executor: DispatchQueueExecutor
+    /// Lets a cancellation reach the socket only while one of this connection's round trips uses it.
+    private let interruptGate = InterruptGate<RedisSocket>()
     /// Runs every method on the connection's own dispatch queue.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -82,8 +91,14 @@ public actor RedisConnection: PooledConnection {
     public func pipeline(_ commands: [RedisCommand]) throws(ScaleKitError) -> [RedisValue] {
         if commands.isEmpty { return [] }
         if isClosed { throw ScaleKitError(.poolShutDown, "the Redis connection to \(configuration) is closed") }
-        if Task.isCancelled { throw ScaleKitError(.cancelled, "the task was cancelled before \(commands[0].name) was sent") }
+        if Task.isCancelled || interruptGate.isRequested {
+            throw ScaleKitError(.cancelled, "the task was cancelled before \(commands[0].name) was sent")
+        }
         let handle = try usableContext()
+        // From here until clearTarget() a cancellation may shut this socket down; the handle stays alive meanwhile.
+        guard interruptGate.retarget(handle.socket) else {
+            throw ScaleKitError(.cancelled, "the task was cancelled before \(commands[0].name) was sent")
+        }
         for command in commands {
             switch command.name {
             case "WATCH", "MULTI": mayHoldTransactionState = true
@@ -92,16 +107,74 @@ public actor RedisConnection: PooledConnection {
         }
         do {
             let replies = try handle.roundTrip(commands)
+            if interruptGate.clearTarget().delivered {
+                // Every reply arrived, but the socket was shut down just after: never use it again.
+                context = nil
+                mayHoldTransactionState = false
+                return replies
+            }
             if let last = commands.last?.name, last == "EXEC" || last == "DISCARD" || last == "UNWATCH" {
                 mayHoldTransactionState = false
             }
             return replies
         } catch {
+            let cancelled = interruptGate.clearTarget().delivered
             // The context's state is unknown after a transport failure: drop it.
             context = nil
             mayHoldTransactionState = false
             logger.debug("Redis connection dropped", metadata: ["server": "\(configuration)", "error": "\(error)"])
+            if cancelled {
+                throw ScaleKitError(
+                    .cancelled,
+                    "the task was cancelled while waiting for the reply to \(commands[0].name); the connection to "
+                        + "\(configuration) was closed (the command may have run)",
+                    nativeCode: error.nativeCode)
+            }
             throw error
+        }
+    }
+
+    /// Sends one command, as the synchronous overload does, and stops
+    /// waiting for its reply when the calling task is cancelled
+    /// (``/ScaleKit/ScaleKitError/Code/cancelled``; the connection is then closed).
+    public func send(_ command: RedisCommand) async throws(ScaleKitError) -> RedisValue {
+        try await cancellable(command.name) { connection throws(ScaleKitError) in try connection.send(command) }
+    }
+
+    /// Sends one command given as its name and arguments; see ``send(_:)-async``.
+    @discardableResult
+    public func send(_ name: String, _ arguments: RedisArgument...) async throws(ScaleKitError) -> RedisValue {
+        let command = RedisCommand(name, arguments)
+        return try await cancellable(name) { connection throws(ScaleKitError) in try connection.send(command) }
+    }
+
+    /// Pipelines `commands`, as the synchronous overload does, and stops
+    /// waiting for the replies when the calling task is cancelled
+    /// (``/ScaleKit/ScaleKitError/Code/cancelled``; some commands may have run).
+    public func pipeline(_ commands: [RedisCommand]) async throws(ScaleKitError) -> [RedisValue] {
+        try await cancellable(commands.first?.name ?? "nothing") { connection throws(ScaleKitError) in
+            try connection.pipeline(commands)
+        }
+    }
+
+    /// Runs a script, as the synchronous overload does, and stops waiting
+    /// for its reply when the calling task is cancelled (``/ScaleKit/ScaleKitError/Code/cancelled``).
+    public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument])
+        async throws(ScaleKitError) -> RedisValue
+    {
+        try await cancellable("EVALSHA") { connection throws(ScaleKitError) in
+            try connection.evaluate(script, keys: keys, arguments: arguments)
+        }
+    }
+
+    /// Runs `body` with the task's cancellation turned into a `shutdown(2)`
+    /// of the socket a round trip is waiting on.
+    private func cancellable<T>(
+        _ name: String, _ body: (isolated RedisConnection) throws(ScaleKitError) -> T
+    ) async throws(ScaleKitError) -> T {
+        if Task.isCancelled { throw ScaleKitError(.cancelled, "the task was cancelled before \(name) was sent") }
+        return try await interruptGate.withInterruptOnCancel(target: nil, interrupt: { $0.shutDown() }) {
+            () throws(ScaleKitError) -> T in try body(self)
         }
     }
 

@@ -37,6 +37,9 @@ final class RedisContextHandle {
 
     deinit { redisFree(context) }
 
+    /// The socket, for a cancellation handler to shut down (see ``RedisSocket``).
+    var socket: RedisSocket { RedisSocket(descriptor: context.pointee.fd) }
+
     /// Sends every command, then reads one reply per command (pipelining).
     /// Error replies come back as ``RedisValue/error(_:)``; a transport
     /// failure throws, after which this handle must not be used again.
@@ -129,6 +132,20 @@ final class RedisContextHandle {
             }
         }
     }
+}
+
+/// A context's socket as a cancelled task's handler sees it.
+///
+/// The handler may only call ``shutDown()``, never `close`: `shutdown(2)`
+/// wakes hiredis's blocked read on the connection's thread (end-of-file) and
+/// leaves the descriptor open, so it stays this context's until `redisFree`.
+/// ``RedisConnection`` hands it to its ``InterruptGate`` only for the
+/// duration of one round trip on a live context, so the number can never
+/// belong to another file by the time it is shut down.
+struct RedisSocket: Sendable, Equatable {
+    let descriptor: Int32
+
+    func shutDown() { _ = shutdown(descriptor, Int32(SHUT_RDWR)) }
 }
 
 private func timeval(_ duration: Duration) -> timeval {

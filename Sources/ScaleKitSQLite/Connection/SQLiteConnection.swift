@@ -8,16 +8,28 @@ import ScaleKit
 /// Not Sendable and never shared: ``SQLiteDatabase`` owns it and uses it
 /// only on its own serial executor, so its blocking calls (file I/O, the busy
 /// handler's sleeps) never run on Swift's cooperative thread pool.
+///
+/// ``interruptGate`` is how a cancelled task stops it: `sqlite3_interrupt`
+/// on a running statement, the busy handler (``SQLiteBusyWait``) giving up
+/// on a lock wait, and ``rows(_:name:_:)`` refusing to start the next statement.
 final class SQLiteConnection {
     private let handle: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
+    /// Lets a task's cancellation reach this connection while, and only while, it uses it.
+    let interruptGate: InterruptGate<SQLiteInterruptTarget>
+    /// The busy handler's state; outlives `handle` (stored properties are released after `deinit`).
+    private let busyWait: SQLiteBusyWait
 
     /// Opens (creating if needed) the database file at `path`.
     ///
     /// Sets the busy timeout (how long a write waits for another
-    /// connection's lock before failing with ``/ScaleKit/ScaleKitError/Code/timeout``)
+    /// connection's lock before failing with ``/ScaleKit/ScaleKitError/Code/timeout``,
+    /// waiting exactly as `sqlite3_busy_timeout` does, see ``SQLiteBusyWait``)
     /// and switches the file to WAL mode, so readers never block the writer.
-    init(path: String, busyTimeout: Duration) throws(ScaleKitError) {
+    init(path: String, busyTimeout: Duration, lockWaits: SQLiteLockWaits = SQLiteLockWaits()) throws(ScaleKitError) {
+        let gate = InterruptGate<SQLiteInterruptTarget>()
+        interruptGate = gate
+        busyWait = SQLiteBusyWait(timeout: busyTimeout, gate: gate, waits: lockWaits)
         var opened: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &opened, flags, nil)
@@ -31,8 +43,7 @@ final class SQLiteConnection {
         }
         handle = opened
         sqlite3_extended_result_codes(handle, 1)
-        let milliseconds = busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
-        sqlite3_busy_timeout(handle, Int32(clamping: milliseconds))
+        busyWait.install(on: handle)
         try enableWriteAheadLog(path: path, busyTimeout: busyTimeout)
         // NORMAL is safe with WAL: a crash never corrupts the file; a power
         // loss may roll back the last transactions, never half of one.
@@ -45,11 +56,29 @@ final class SQLiteConnection {
         sqlite3_close_v2(handle)
     }
 
+    /// What ``interruptGate`` interrupts.
+    var interruptTarget: SQLiteInterruptTarget { SQLiteInterruptTarget(handle: handle) }
+
     /// Runs `sql` (cached as a prepared statement) with `arguments`, returning its rows.
     /// - Parameter name: names the statement in errors; arguments never appear in them.
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/cancelled`` without starting it when the
+    ///   task using the connection was cancelled (an interrupt that arrives
+    ///   between two statements would otherwise be lost: SQLite clears it
+    ///   when the next statement starts).
     @discardableResult
     func rows(_ sql: String, name: String, _ arguments: [SQLiteValue] = []) throws(ScaleKitError) -> [SQLiteRow] {
-        try statement(sql, name: name).rows(arguments)
+        if interruptGate.isRequested {
+            throw ScaleKitError(.cancelled, "the task was cancelled before SQLite statement '\(name)'")
+        }
+        return try statement(sql, name: name).rows(arguments)
+    }
+
+    /// Rolls back a transaction left open (after a failure or a cancellation),
+    /// so the connection is never used again inside it. Never interrupted.
+    func rollBackIfInTransaction() {
+        guard sqlite3_get_autocommit(handle) == 0 else { return }
+        _ = interruptGate.retarget(nil)
+        _ = try? statement("ROLLBACK", name: "rollback").rows([])
     }
 
     /// Runs one statement without caching it (schema changes, pragmas).
@@ -67,9 +96,7 @@ final class SQLiteConnection {
             result = try body()
             try rows("COMMIT", name: "commit")
         } catch {
-            if sqlite3_get_autocommit(handle) == 0 {
-                _ = try? rows("ROLLBACK", name: "rollback")
-            }
+            rollBackIfInTransaction()
             throw error
         }
         return result

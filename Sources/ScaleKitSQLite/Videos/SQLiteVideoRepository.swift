@@ -20,7 +20,8 @@ public import ScaleKit
 public final class SQLiteVideoRepository: VideoRepository {
     /// The database file's path.
     public let path: String
-    private let database: SQLiteDatabase
+    /// The connection's actor (internal: tests read its lock-wait count).
+    let database: SQLiteDatabase
     private let time: LeaseTimeSource
     private let policy: ClaimPolicy
     private let logger: Logger
