@@ -159,7 +159,8 @@ struct QuotaLedger: Codable, Sendable, Hashable {
             let limitName = String(key.prefix { $0 != ":" })
             guard let rolling = quota.limit(named: limitName)?.window.rollingGeometry else { buckets[key] = nil; continue }
             let oldest = Self.floorDivide(rollingNow - rolling.length, rolling.bucket)
-            let kept = stored.filter { (Int64($0.key) ?? .min) >= oldest && $0.value > 0 }
+            let newest = Self.floorDivide(rollingNow, rolling.bucket) + 2 * Int64(QuotaWindow.rollingBuckets)
+            let kept = stored.filter { (oldest...newest).contains(Int64($0.key) ?? .min) && $0.value > 0 }
             buckets[key] = kept.isEmpty ? nil : kept
         }
         for (id, reservation) in reservations where (reservation.reservedUntil ?? .max) <= now {
@@ -198,7 +199,10 @@ struct QuotaLedger: Codable, Sendable, Hashable {
     private func counted(_ entry: QuotaPlan.Entry, rollingNow: Int64) -> [(index: Int64, count: Int)] {
         guard let rolling = entry.rolling, let stored = buckets[entry.storageKey] else { return [] }
         let oldest = Self.floorDivide(rollingNow - rolling.length, rolling.bucket)
-        return stored.compactMap { key, count in Int64(key).flatMap { $0 >= oldest ? ($0, count) : nil } }.sorted { $0.index < $1.index }
+        // Buckets slightly ahead (a clock stepped back) still count; absurd indices do not.
+        let newest = Self.floorDivide(rollingNow, rolling.bucket) + 2 * Int64(QuotaWindow.rollingBuckets)
+        return stored.compactMap { key, count in Int64(key).flatMap { (oldest...newest).contains($0) ? ($0, count) : nil } }
+            .sorted { $0.index < $1.index }
     }
 
     private func used(_ entry: QuotaPlan.Entry, rollingNow: Int64) -> Int {

@@ -17,6 +17,7 @@ import Foundation
 /// | `DB_POOL_RECYCLE` | seconds before a connection is replaced | 3600 |
 /// | `RAPIDAPI_DAILY_LIMIT` | API calls per day | 100 |
 /// | `RAPIDAPI_HOURLY_LIMIT` | API calls per hour | 20 |
+/// | `SCALEKIT_QUOTAS` | more API quotas: `NAME=COUNT/WINDOW[/key],…;…` (see ``Quota/parseList(_:variable:)`` and Docs/Quotas.md) | none |
 /// | `API_TRACKER_FILE` | the file tracker's path (no Redis) | `api_usage.json` |
 /// | `SCALEKIT_MAX_ATTEMPTS` | attempts per video before it is abandoned (1…1000) | 5 |
 /// | `SCALEKIT_RETRY_BACKOFF` | seconds a failed video waits before its second attempt; doubles per attempt, at most an hour | 0 |
@@ -36,14 +37,18 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     public var apiLimits: APILimits
     /// The file the file-based API tracker uses when there is no Redis.
     public var apiTrackerFile: String
+    /// Quotas besides the default one built from ``apiLimits`` (`SCALEKIT_QUOTAS`).
+    public var apiQuotas: [Quota]
     /// Attempts per video and the backoff between them.
     public var claimPolicy: ClaimPolicy
 
     /// The embedded defaults: no Redis, SQLite in the working directory.
     public init(
         redisURL: String? = nil, database: DatabaseLocation = .defaultSQLite, pool: PoolSettings = PoolSettings(),
-        apiLimits: APILimits = .default, apiTrackerFile: String = "api_usage.json", claimPolicy: ClaimPolicy = ClaimPolicy()
+        apiLimits: APILimits = .default, apiTrackerFile: String = "api_usage.json", claimPolicy: ClaimPolicy = ClaimPolicy(),
+        apiQuotas: [Quota] = []
     ) {
+        self.apiQuotas = apiQuotas
         self.claimPolicy = claimPolicy
         self.redisURL = redisURL
         self.database = database
@@ -73,6 +78,9 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
             hourly: try values.integer(Variable.hourlyLimit, default: 20, minimum: 0, maximum: APILimits.maximumCount)
         )
         apiTrackerFile = try values.nonEmptyString(Variable.apiTrackerFile) ?? "api_usage.json"
+        apiQuotas = try values.nonEmptyString(Variable.quotas).map { (text) throws(ScaleKitError) in
+            try Quota.parseList(text, variable: Variable.quotas.name)
+        } ?? []
         claimPolicy = ClaimPolicy(
             maxAttempts: try values.integer(
                 Variable.maxAttempts, default: ClaimPolicy.defaultMaxAttempts, minimum: 1, maximum: ClaimPolicy.maximumMaxAttempts),
@@ -172,12 +180,13 @@ public struct Variable: Sendable, Hashable {
     public static let dailyLimit = Variable(name: "RAPIDAPI_DAILY_LIMIT")
     public static let hourlyLimit = Variable(name: "RAPIDAPI_HOURLY_LIMIT")
     public static let apiTrackerFile = Variable(name: "API_TRACKER_FILE")
+    public static let quotas = Variable(name: "SCALEKIT_QUOTAS")
     public static let maxAttempts = Variable(name: "SCALEKIT_MAX_ATTEMPTS")
     public static let retryBackoff = Variable(name: "SCALEKIT_RETRY_BACKOFF")
 
     /// Every variable ScaleKit reads.
     public static let all: [Variable] = [
         redisURL, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
-        maxAttempts, retryBackoff,
+        maxAttempts, retryBackoff, quotas,
     ]
 }
