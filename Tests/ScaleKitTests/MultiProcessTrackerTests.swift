@@ -98,6 +98,11 @@ import Testing
     }
 
     @Test(.enabled(if: TestServers.redisEnabled))
+    func quotaOfThreeLimitsHoldsAcrossProcessesOnRedis() async throws {
+        try await quotaOfThreeLimitsHoldsAcrossProcesses(.redis, database: 9)
+    }
+
+    @Test(.enabled(if: TestServers.redisEnabled))
     func statusMergesFromProcessesLoseNothing() async throws {
         let folder = try TemporaryFolder()
         let environment = try await environment(.redis, database: 7, folder: folder)
