@@ -56,6 +56,8 @@ struct DoctorCommand: AsyncParsableCommand {
         } catch {
             throw output.report(error)
         }
+        let quotas: [Quota]
+        do { quotas = try await configuration.allAPIQuotas() } catch { throw output.report(error) }
         let environment = ProcessInfo.processInfo.environment
         let settings = Variable.all.map { variable in
             Report.Setting(
@@ -90,7 +92,7 @@ struct DoctorCommand: AsyncParsableCommand {
                         primitive: $0.primitive, backend: $0.backend, location: $0.location, reason: $0.reason,
                         message: $0.description, distributed: $0.isDistributed)
                 },
-                health: health, quotas: Self.quotaEntries(configuration), audit: findings)
+                health: health, quotas: Self.quotaEntries(configuration.apiLimits, quotas), audit: findings)
         }
         output.emit(report) {
             var lines = ["Configuration:"]
@@ -121,8 +123,8 @@ struct DoctorCommand: AsyncParsableCommand {
         if report.audit?.contains(where: { $0.verdict == .wrong }) == true { throw ExitStatus.auditFailed }
     }
 
-    private static func quotaEntries(_ configuration: ScaleKitConfiguration) -> [Report.QuotaEntry] {
-        let all = [Quota.rapidAPI(configuration.apiLimits)] + configuration.apiQuotas
+    private static func quotaEntries(_ limits: APILimits, _ extra: [Quota]) -> [Report.QuotaEntry] {
+        let all = [Quota.rapidAPI(limits)] + extra
         return all.map { quota in
             Report.QuotaEntry(name: quota.name, limits: quota.limits.map {
                 Report.QuotaEntry.Limit(name: $0.name, window: Self.describe($0.window), count: $0.count, perKey: $0.perKey)
@@ -131,7 +133,7 @@ struct DoctorCommand: AsyncParsableCommand {
     }
 
     private static func describe(_ window: QuotaWindow) -> String {
-        if case .calendar(let unit, let zone) = window, zone.identifier != "UTC" { return "\(unit.rawValue) (\(zone.identifier))" }
+        if case .calendar(let unit, let zone) = window, zone != .utc, !["UTC", "GMT"].contains(zone.identifier) { return "\(unit.rawValue) (\(zone.identifier))" }
         return window.label
     }
 
@@ -160,6 +162,7 @@ struct DoctorCommand: AsyncParsableCommand {
         case .hourlyLimit: return "\(configuration.apiLimits.hourly)"
         case .apiTrackerFile: return configuration.apiTrackerFile
         case .quotas: return configuration.apiQuotas.isEmpty ? "(none)" : configuration.apiQuotas.map(\.name).joined(separator: ", ")
+        case .quotasFile: return configuration.apiQuotaFile ?? "(unset)"
         default: return "?"
         }
     }

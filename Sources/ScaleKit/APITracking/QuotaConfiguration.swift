@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 
 extension Quota {
@@ -86,3 +87,48 @@ extension Quota {
         return .rolling(.milliseconds(amount * scale))
     }
 }
+
+extension Quota {
+    /// Reads quotas from a JSON configuration file with swift-configuration
+    /// (`SCALEKIT_QUOTAS_FILE`): `quotas` lists the names in order, and
+    /// `quota.NAME` lists each quota's limits in the ``parseList(_:variable:)`` syntax.
+    ///
+    /// ```json
+    /// {"quotas": ["deepgram", "elevenlabs"],
+    ///  "quota": {"deepgram": ["100/second", "5000/hour/key", "200000/day"],
+    ///            "elevenlabs": ["10000/rolling-60s/key", "2000000/month"]}}
+    /// ```
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidConfiguration` naming the file and
+    ///   the entry (`quota.tts`, its limit) that is missing or malformed.
+    public static func loadFile(_ path: String) async throws(ScaleKitError) -> [Quota] {
+        let reader: ConfigReader
+        do {
+            let location = ConfigReader(provider: InMemoryProvider(values: ["filePath": ConfigValue(.string(path), isSecret: false)]))
+            reader = ConfigReader(provider: try await FileProvider<JSONSnapshot>(config: location))
+        } catch {
+            throw ScaleKitError(.invalidConfiguration, "quota file \(path) cannot be read as JSON: \(error)", underlying: error)
+        }
+        let names: [String]
+        do { names = try reader.requiredStringArray(forKey: "quotas") } catch {
+            throw ScaleKitError(.invalidConfiguration, "quota file \(path): \"quotas\" must be an array of quota names")
+        }
+        var quotas: [Quota] = []
+        for name in names {
+            guard isName(name, maximumLength: 64) else {
+                throw ScaleKitError(.invalidConfiguration, "quota file \(path): quota name \(quoted(name)) must be 1 to 64 of a-z, 0-9, '-', '_'")
+            }
+            let limits: [String]
+            do { limits = try reader.requiredStringArray(forKey: ConfigKey(["quota", name])) } catch {
+                throw ScaleKitError(.invalidConfiguration, "quota file \(path): quota.\(name) must be an array of limits such as \"100/day\"")
+            }
+            let parsed = try parseList("\(name)=\(limits.joined(separator: ","))", variable: "quota file \(path), quota.\(name),")
+            guard !quotas.contains(where: { $0.name == name }) else {
+                throw ScaleKitError(.invalidConfiguration, "quota file \(path): quota \(name) is listed twice")
+            }
+            quotas += parsed
+        }
+        return quotas
+    }
+}
+
