@@ -109,3 +109,27 @@ import Testing
         #expect(plain.status == 0 && plain.standardOutput.contains("allowed"), "the seed's acquire still works: \(plain.standardOutput)")
     }
 }
+
+/// The UTC fast path names and ends windows exactly as Foundation's calendar does.
+@Suite struct QuotaCalendarWindowTests {
+    @Test func utcArithmeticMatchesTheCalendar() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
+        var instant = Date(timeIntervalSince1970: -86_400 * 400)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            instant = instant.addingTimeInterval(Double(UInt64.random(in: 1...40 * 86_400, using: &generator)) + 0.25)
+            for unit in QuotaCalendarUnit.allCases {
+                let window = QuotaCalendarWindow(unit, containing: instant, timeZone: .utc)
+                let component: Calendar.Component = [.second: .second, .minute: .minute, .hour: .hour, .day: .day, .month: .month][unit]!
+                let start = calendar.dateInterval(of: component, for: instant)!
+                #expect(window.end == start.end, "\(unit) at \(instant)")
+                let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: instant)
+                let full = String(format: "%04d-%02d-%02d-%02d-%02d-%02d", parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!)
+                let length = [.month: 7, .day: 10, .hour: 13, .minute: 16, .second: 19][unit]!
+                #expect(window.name == String(full.prefix(length)), "\(unit) at \(instant)")
+            }
+        }
+        #expect(QuotaCalendarWindow(.day, containing: Date(timeIntervalSince1970: 1_795_939_200), timeZone: .utc).name == "2026-11-29")
+    }
+}

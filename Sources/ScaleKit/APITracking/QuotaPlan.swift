@@ -14,6 +14,14 @@ public struct QuotaCalendarWindow: Sendable, Hashable {
     /// change has one name, so its two halves share one count: the limit
     /// then errs on the safe side (refuses early), never lets more through.
     public init(_ unit: QuotaCalendarUnit, containing instant: Date, timeZone: TimeZone) {
+        if timeZone.secondsFromGMT(for: instant) == 0, ["UTC", "GMT"].contains(timeZone.identifier) || timeZone == .utc {
+            self.init(utc: unit, containing: instant)
+        } else {
+            self.init(zoned: unit, containing: instant, timeZone: timeZone)
+        }
+    }
+
+    private init(zoned unit: QuotaCalendarUnit, containing instant: Date, timeZone: TimeZone) {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: instant)
@@ -43,6 +51,60 @@ public struct QuotaCalendarWindow: Sendable, Hashable {
         var end = calendar.date(byAdding: component, value: 1, to: startDate) ?? instant.addingTimeInterval(Double(unit.nominalSeconds))
         if end <= instant { end = instant.addingTimeInterval(1) }  // never an empty window, whatever the zone does
         self.end = end
+    }
+
+    /// The same window in UTC by arithmetic on the proleptic Gregorian
+    /// calendar (no `Calendar`: this runs on every call).
+    private init(utc unit: QuotaCalendarUnit, containing instant: Date) {
+        let seconds = Int64((instant.timeIntervalSince1970).rounded(.down))
+        let days = QuotaLedger.floorDivide(seconds, 86_400)
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = Self.civil(fromDays: days)
+        let hour = secondOfDay / 3600, minute = secondOfDay % 3600 / 60, second = secondOfDay % 60
+        var name = "\(Self.pad(Int(year), 4))-\(Self.pad(Int(month), 2))"
+        let end: Int64
+        switch unit {
+        case .month:
+            let (nextYear, nextMonth) = month == 12 ? (year + 1, Int64(1)) : (year, month + 1)
+            end = Self.days(fromCivil: nextYear, nextMonth, 1) * 86_400
+        case .day:
+            end = (days + 1) * 86_400
+        case .hour:
+            end = days * 86_400 + (hour + 1) * 3600
+        case .minute:
+            end = days * 86_400 + hour * 3600 + (minute + 1) * 60
+        case .second:
+            end = seconds + 1
+        }
+        if unit != .month { name += "-\(Self.pad(Int(day), 2))" }
+        if [.hour, .minute, .second].contains(unit) { name += "-\(Self.pad(Int(hour), 2))" }
+        if [.minute, .second].contains(unit) { name += "-\(Self.pad(Int(minute), 2))" }
+        if unit == .second { name += "-\(Self.pad(Int(second), 2))" }
+        self.name = name
+        self.end = Date(timeIntervalSince1970: Double(end))
+    }
+
+    /// Year, month, day of a count of days since 1970-01-01 (H. Hinnant's algorithm).
+    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = QuotaLedger.floorDivide(z, 146_097)
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthPart = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthPart + 2) / 5 + 1
+        let month = monthPart < 10 ? monthPart + 3 : monthPart - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
+    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = QuotaLedger.floorDivide(y, 400)
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     private static func pad(_ value: Int, _ width: Int) -> String {
