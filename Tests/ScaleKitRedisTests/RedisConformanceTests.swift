@@ -46,6 +46,7 @@ struct RedisConformanceTests {
         let ttls = try await TestRedis.keysWithTTL(matching: "{\(prefix):media}*")
         #expect(ttls.count == 4, "\(ttls)")
         for (key, ttl) in ttls where !key.hasSuffix(":stats") { #expect(ttl > 0, "\(key) has no TTL") }
+        #expect(ttls.first { $0.key.hasSuffix(":rolling-1s") }.map { $0.value > 2_000 } == true, "a rolling count is kept at least a minute: \(ttls)")
         #expect(ttls.keys.allSatisfy { $0.hasPrefix("{\(prefix):media}:") })
         #expect(try await tracker.refund(decision.receipt!) == .settled)
         #expect(try await tracker.refund(decision.receipt!) == .alreadySettled)

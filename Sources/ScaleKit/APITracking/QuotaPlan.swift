@@ -134,7 +134,8 @@ public struct QuotaPlan: Sendable {
         public var calendar: QuotaCalendarWindow?
         /// Length and bucket width in milliseconds, for a rolling limit.
         public var rolling: (length: Int64, bucket: Int64)?
-        /// How long the stored count is kept: twice the window's nominal length.
+        /// How long the stored count is kept: twice the window's nominal
+        /// length, and at least ``QuotaPlan/minimumLifetimeSeconds``.
         public var lifetimeSeconds: Int
     }
 
@@ -165,14 +166,20 @@ public struct QuotaPlan: Sendable {
             case .calendar(let unit, let timeZone):
                 let window = QuotaCalendarWindow(unit, containing: instant, timeZone: timeZone)
                 return Entry(limit: limit, storageKey: "\(limit.name):\(window.name)\(suffix)", calendar: window,
-                             rolling: nil, lifetimeSeconds: 2 * unit.nominalSeconds)
+                             rolling: nil, lifetimeSeconds: max(Self.minimumLifetimeSeconds, 2 * unit.nominalSeconds))
             case .rolling:
                 let geometry = limit.window.rollingGeometry!
                 return Entry(limit: limit, storageKey: "\(limit.name)\(suffix)", calendar: nil, rolling: geometry,
-                             lifetimeSeconds: Int((2 * geometry.length + 999) / 1000))
+                             lifetimeSeconds: max(Self.minimumLifetimeSeconds, Int((2 * geometry.length + 999) / 1000)))
             }
         }
     }
+
+    /// The shortest time a count is kept, a minute: a count named after its
+    /// window is never read after the window, so keeping a per-second count
+    /// a minute costs only memory, and no stalled caller ever finds the
+    /// count of its own, still current window gone.
+    public static let minimumLifetimeSeconds = 60
 
     /// The longest lifetime of the plan's counts: how long a receipt can matter.
     public var longestLifetimeSeconds: Int { entries.map(\.lifetimeSeconds).max() ?? 0 }

@@ -19,9 +19,9 @@ public import ScaleKit
 ///
 /// | key | type | TTL |
 /// |---|---|---|
-/// | `{api_tracker:tts}:day:2026-11-29` | calendar counter | twice the window, set when created |
+/// | `{api_tracker:tts}:day:2026-11-29` | calendar counter | twice the window (at least a minute), set when created |
 /// | `{api_tracker:tts}:day-per-key:2026-11-29:k:acme` | a key's calendar counter | twice the window |
-/// | `{api_tracker:tts}:rolling-60s` | rolling buckets: hash, bucket index → units | twice the window, renewed on each count |
+/// | `{api_tracker:tts}:rolling-60s` | rolling buckets: hash, bucket index → units | twice the window (at least a minute), renewed on each count |
 /// | `{api_tracker:tts}:reservations` | sorted set: receipt id by expiry (ms) | the longest hold plus the longest window, renewed |
 /// | `{api_tracker:tts}:reserved` | hash: receipt id → what to give back | as `reservations` |
 /// | `{api_tracker:tts}:settled:<id>` | marks a receipt refunded or released | twice the longest window |

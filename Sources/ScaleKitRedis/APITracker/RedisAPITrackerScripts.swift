@@ -152,7 +152,7 @@ enum RedisAPITrackerScripts {
                 local field = string.format('%.0f', bucket)
                 redis.call('HINCRBY', key, field, cost)
                 for _, f in ipairs(stale[i]) do redis.call('HDEL', key, f) end
-                redis.call('PEXPIRE', key, 2 * len)
+                redis.call('PEXPIRE', key, math.max(2 * len, 60000))
                 used[i] = used[i] + cost
                 if bucket > newest[i] then newest[i] = bucket end
                 buckets[i] = field
@@ -233,7 +233,7 @@ enum RedisAPITrackerScripts {
           redis.call('DEL', KEYS[1])
           if tonumber(ARGV[2]) > 0 then
             redis.call('HSET', KEYS[1], string.format('%.0f', math.floor(now / tonumber(ARGV[4]))), ARGV[2])
-            redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[3]))
+            redis.call('PEXPIRE', KEYS[1], math.max(2 * tonumber(ARGV[3]), 60000))
           end
         end
         return 1
