@@ -35,7 +35,7 @@ struct BackendBuilder {
     }
 
     mutating func makeAPITracker() throws -> any APITracking {
-        let trackerConfiguration = APITrackerConfiguration(limits: configuration.apiLimits)
+        let trackerConfiguration = APITrackerConfiguration(limits: configuration.apiLimits, extraQuotas: configuration.apiQuotas)
         if let redisURL = configuration.redisURL {
             let client = try sharedRedisClient(redisURL)
             choices.append(

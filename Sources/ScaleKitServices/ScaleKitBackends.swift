@@ -63,6 +63,8 @@ public struct ScaleKitBackends: Sendable {
     /// - Throws: ``/ScaleKit/ScaleKitError`` when the configuration names a backend this
     ///   build cannot create.
     public static func make(_ configuration: ScaleKitConfiguration, needs: Needs = .all, logger: Logger) async throws -> ScaleKitBackends {
+        var configuration = configuration
+        if needs.contains(.apiTracker) { configuration.apiQuotas = try await configuration.allAPIQuotas() }
         var builder = BackendBuilder(configuration: configuration, logger: logger)
         let apiTracker: any APITracking = needs.contains(.apiTracker) ? try builder.makeAPITracker() : UnbuiltBackend(primitive: "API tracker")
         let statusTracker: any StatusTracking =

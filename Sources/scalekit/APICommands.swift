@@ -1,16 +1,33 @@
 public import ArgumentParser
 public import ScaleKit
+import Foundation
+
+/// `--quota`, `--key` and `--cost`, shared by `acquire` and `usage`.
+struct QuotaOptions: ParsableArguments {
+    @Option(help: "The quota (see `scalekit doctor`).") var quota: String = Quota.defaultName
+    @Option(help: "The tenant, user or API key, for quotas with per-key limits.") var key: String?
+    @Option(help: "The units the call takes.") var cost: Int = 1
+
+    /// `true` for the seed's call: the default quota, no key, cost 1.
+    var isDefault: Bool { quota == Quota.defaultName && key == nil && cost == 1 }
+    var request: QuotaRequest { QuotaRequest(quota: quota, key: key, cost: cost) }
+}
 
 struct AcquireCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "acquire",
         abstract: "Check the API limits and count one call if allowed (atomic across workers).",
-        discussion: "Exits 0 when the call is allowed and counted, 3 when a limit denies it (nothing is counted)."
+        discussion: """
+            Exits 0 when the call is allowed and counted, 3 when a limit denies it (nothing is counted). \
+            With --quota, --key or --cost, prints every limit and, when allowed, the receipt that `scalekit refund` takes.
+            """
     )
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var quota: QuotaOptions
 
     func run() async throws {
+        if !quota.isDefault { return try await runQuota() }
         let decision = try await withBackends(output, needs: .apiTracker) { try await $0.apiTracker.checkAndCount() }
         output.emit(DecisionJSON(decision)) {
             decision.isAllowed
@@ -18,6 +35,51 @@ struct AcquireCommand: AsyncParsableCommand {
                 : "denied by the \(decision.deniedBy?.rawValue ?? "?") limit; resets at \(decision.deniedBy == .day ? decision.usage.dayResetsAt : decision.usage.hourResetsAt)"
         }
         if !decision.isAllowed { throw ExitStatus.denied }
+    }
+
+    private func runQuota() async throws {
+        let request = quota.request
+        let decision = try await withBackends(output, needs: .apiTracker) { try await $0.apiTracker.checkAndCount(request) }
+        output.emit(QuotaDecisionJSON(decision)) {
+            let limits = decision.usage.limits.map { "\($0.name) \($0.used)/\($0.limit)" }.joined(separator: ", ")
+            return decision.isAllowed
+                ? "allowed: \(decision.usage.remaining) unit(s) left (\(limits))\nreceipt: \(decision.receipt?.token ?? "")"
+                : "denied by the \(decision.deniedBy ?? "?") limit; \(decision.retryAt.map { "fits again at \($0)" } ?? "the cost never fits") (\(limits))"
+        }
+        if !decision.isAllowed { throw ExitStatus.denied }
+    }
+}
+
+struct RefundCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "refund",
+        abstract: "Give back the units of a call that `acquire` allowed, exactly once.",
+        discussion: "Takes the receipt `acquire --quota …` printed. Prints settled, alreadySettled or expired."
+    )
+
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The receipt (q1.…).") var receipt: String
+
+    func run() async throws {
+        let receipt: QuotaReceipt
+        do { receipt = try QuotaReceipt(token: self.receipt) } catch { throw output.report(error) }
+        let result = try await withBackends(output, needs: .apiTracker) { try await $0.apiTracker.refund(receipt) }
+        output.emit(["result": result.rawValue]) { result.rawValue }
+    }
+}
+
+struct QuotaDecisionJSON: Encodable {
+    var allowed: Bool
+    var deniedBy: String?
+    var retryAt: Date?
+    var usage: QuotaUsage
+    var receipt: String?
+    init(_ decision: QuotaDecision) {
+        allowed = decision.isAllowed
+        deniedBy = decision.deniedBy
+        retryAt = decision.retryAt
+        usage = decision.usage
+        receipt = decision.receipt?.token
     }
 }
 
@@ -45,12 +107,25 @@ extension APICallOutcome: ExpressibleByArgument {}
 struct UsageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "usage",
-        abstract: "Show the API call counts, limits and window resets."
+        abstract: "Show the API call counts, limits and window resets.",
+        discussion: "With --quota or --key, shows every limit of that quota (the key's own and the overall ones)."
     )
 
     @OptionGroup var output: OutputOptions
+    @Option(help: "The quota (see `scalekit doctor`).") var quota: String = Quota.defaultName
+    @Option(help: "The tenant, user or API key whose per-key limits to show.") var key: String?
 
     func run() async throws {
+        if quota != Quota.defaultName || key != nil {
+            let (quota, key) = (quota, key)
+            let usage = try await withBackends(output, needs: .apiTracker) { try await $0.apiTracker.usage(quota: quota, key: key) }
+            output.emit(usage) {
+                (usage.limits.map { "\($0.name): \($0.used)/\($0.limit)\($0.resetsAt.map { " (resets \($0))" } ?? "")" }
+                    + ["total: \(usage.totals.calls) calls, \(usage.totals.denied) denied, \(usage.totals.refunds) refunded"])
+                    .joined(separator: "\n")
+            }
+            return
+        }
         let usage = try await withBackends(output, needs: .apiTracker) { try await $0.apiTracker.usage() }
         output.emit(usage) {
             """

@@ -29,9 +29,16 @@ struct DoctorCommand: AsyncParsableCommand {
         struct Setting: Encodable { var variable: String; var value: String?; var effective: String }
         struct Choice: Encodable { var primitive, backend, location, reason, message: String; var distributed: Bool }
         struct Health: Encodable { var name: String; var ok: Bool; var error: String? }
+        struct QuotaEntry: Encodable {
+            struct Limit: Encodable { var name, window: String; var count: Int; var perKey: Bool }
+            var name: String
+            var limits: [Limit]
+        }
         var settings: [Setting]
         var backends: [Choice]
         var health: [Health]
+        /// Every API quota, the default first.
+        var quotas: [QuotaEntry]
         /// Present with `--audit`.
         var audit: [AuditFinding]?
     }
@@ -49,6 +56,8 @@ struct DoctorCommand: AsyncParsableCommand {
         } catch {
             throw output.report(error)
         }
+        let quotas: [Quota]
+        do { quotas = try await configuration.allAPIQuotas() } catch { throw output.report(error) }
         let environment = ProcessInfo.processInfo.environment
         let settings = Variable.all.map { variable in
             Report.Setting(
@@ -83,12 +92,17 @@ struct DoctorCommand: AsyncParsableCommand {
                         primitive: $0.primitive, backend: $0.backend, location: $0.location, reason: $0.reason,
                         message: $0.description, distributed: $0.isDistributed)
                 },
-                health: health, audit: findings)
+                health: health, quotas: Self.quotaEntries(configuration.apiLimits, quotas), audit: findings)
         }
         output.emit(report) {
             var lines = ["Configuration:"]
             for setting in report.settings {
                 lines.append("  \(setting.variable.padding(toLength: 22, withPad: " ", startingAt: 0)) \(setting.effective)\(setting.value == nil ? " (default)" : "")")
+            }
+            lines.append("API quotas:")
+            for quota in report.quotas {
+                let limits = quota.limits.map { "\($0.name) \($0.count)/\($0.window)\($0.perKey ? " per key" : "")" }
+                lines.append("  \(quota.name): \(limits.joined(separator: ", "))")
             }
             lines.append("Backends:")
             lines += report.backends.map { "  \($0.message)" }
@@ -107,6 +121,20 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         if report.health.contains(where: { !$0.ok }) { throw ExitStatus.backendFailure }
         if report.audit?.contains(where: { $0.verdict == .wrong }) == true { throw ExitStatus.auditFailed }
+    }
+
+    private static func quotaEntries(_ limits: APILimits, _ extra: [Quota]) -> [Report.QuotaEntry] {
+        let all = [Quota.rapidAPI(limits)] + extra
+        return all.map { quota in
+            Report.QuotaEntry(name: quota.name, limits: quota.limits.map {
+                Report.QuotaEntry.Limit(name: $0.name, window: Self.describe($0.window), count: $0.count, perKey: $0.perKey)
+            })
+        }
+    }
+
+    private static func describe(_ window: QuotaWindow) -> String {
+        if case .calendar(let unit, let zone) = window, zone != .utc, !["UTC", "GMT"].contains(zone.identifier) { return "\(unit.rawValue) (\(zone.identifier))" }
+        return window.label
     }
 
     /// The encoders for the lossy formats a dubbing service delivers.
@@ -133,6 +161,8 @@ struct DoctorCommand: AsyncParsableCommand {
         case .dailyLimit: return "\(configuration.apiLimits.daily)"
         case .hourlyLimit: return "\(configuration.apiLimits.hourly)"
         case .apiTrackerFile: return configuration.apiTrackerFile
+        case .quotas: return configuration.apiQuotas.isEmpty ? "(none)" : configuration.apiQuotas.map(\.name).joined(separator: ", ")
+        case .quotasFile: return configuration.apiQuotaFile ?? "(unset)"
         default: return "?"
         }
     }

@@ -75,9 +75,27 @@ struct HammerCommand: AsyncParsableCommand {
                 """)
         @OptionGroup var load: Load
         @Option(help: "Calls in all, spread over the tasks.") var calls: Int = 100
+        @Option(help: "Call this quota with checkAndCount(_:) instead of the default checkAndCount().") var quota: String?
+        @Option(help: "With --quota: task i uses key \"tenant-(i mod N)\"; counts are also printed per key.") var keys: Int = 0
+        @Option(help: "With --quota: the units each call takes.") var cost: Int = 1
 
         func run() async throws {
             let (calls, tasks, load) = (calls, max(1, load.tasks), load)
+            if let quota {
+                let (keys, cost) = (keys, cost)
+                let counts = try await hammerCounting(load) { backends in
+                    try await withThrowingTaskGroup(of: Counts.self) { group in
+                        for task in 0..<tasks {
+                            let share = calls / tasks + (task < calls % tasks ? 1 : 0)
+                            let request = QuotaRequest(quota: quota, key: keys > 0 ? "tenant-\(task % keys)" : nil, cost: cost)
+                            group.addTask { try await Self.callQuota(backends.apiTracker, request, calls: share, load: load) }
+                        }
+                        return try await group.reduce(into: Counts()) { $0.merge($1) }
+                    }
+                }
+                print(counts.json())
+                return
+            }
             let counts = try await hammerCounting(load) { backends in
                 try await withThrowingTaskGroup(of: Counts.self) { group in
                     for task in 0..<tasks {
@@ -88,6 +106,23 @@ struct HammerCommand: AsyncParsableCommand {
                 }
             }
             print(counts.json())
+        }
+
+        private static func callQuota(_ tracker: any APITracking, _ request: QuotaRequest, calls: Int, load: Load) async throws -> Counts {
+            var counts = Counts(["allowed": 0, "denied": 0])
+            for _ in 0..<calls {
+                let decision: QuotaDecision
+                do {
+                    decision = try await tracker.checkAndCount(request)
+                } catch {
+                    try await counts.failed(error, as: "errors", keepGoing: load.keepGoing)
+                    continue
+                }
+                counts.add(decision.isAllowed ? "allowed" : "denied")
+                if decision.isAllowed, let key = request.key { counts.add("allowed:\(key)") }
+                if let limit = decision.usage.limits.first(where: { $0.used > $0.limit }) { counts.add("overLimit:\(limit.name)") }
+            }
+            return counts
         }
 
         private static func callAPI(_ tracker: any APITracking, calls: Int, load: Load) async throws -> Counts {

@@ -25,6 +25,7 @@ struct ScaleKitCommand: AsyncParsableCommand {
             DemoCommand.self,
             AcquireCommand.self,
             RecordCommand.self,
+            RefundCommand.self,
             UsageCommand.self,
             StatusCommand.self,
             ClaimCommand.self,

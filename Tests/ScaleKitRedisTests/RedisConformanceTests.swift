@@ -22,6 +22,67 @@ struct RedisConformanceTests {
         try await expectEveryKeyExpires(matching: "{\(prefix)*", permanentSuffix: ":stats")
     }
 
+    @Test func quotasConform() async throws {
+        let client = client
+        let prefix = TestRedis.uniquePrefix("quota-conformance")
+        try await QuotaConformance.run { quotas, clock in
+            RedisAPITracker(
+                client: client, configuration: APITrackerConfiguration(keyPrefix: "\(prefix):\(UUID())", extraQuotas: quotas),
+                clock: clock, timeSource: .trackerClock)
+        }
+        try await expectEveryKeyExpires(matching: "{\(prefix)*", permanentSuffix: ":stats")
+    }
+
+    /// With the server's clock, a 3-limit quota is one script and its keys
+    /// share the quota's hash tag (one slot).
+    @Test func aQuotaIsOneScriptUnderOneHashTag() async throws {
+        let prefix = TestRedis.uniquePrefix("quota-tag")
+        let quota = Quota("media", limits: [
+            QuotaLimit(5, per: .rolling(.seconds(1))), QuotaLimit(3, per: .calendar(.hour), perKey: true), QuotaLimit(10, per: .calendar(.day)),
+        ])
+        let tracker = RedisAPITracker(client: client, configuration: APITrackerConfiguration(keyPrefix: prefix, extraQuotas: [quota]))
+        let decision = try await tracker.checkAndCount(QuotaRequest(quota: "media", key: "acme", cost: 2))
+        #expect(decision.isAllowed && decision.usage.limits.map(\.used) == [2, 2, 2])
+        let ttls = try await TestRedis.keysWithTTL(matching: "{\(prefix):media}*")
+        #expect(ttls.count == 4, "\(ttls)")
+        for (key, ttl) in ttls where !key.hasSuffix(":stats") { #expect(ttl > 0, "\(key) has no TTL") }
+        #expect(ttls.first { $0.key.hasSuffix(":rolling-1s") }.map { $0.value > 2_000 } == true, "a rolling count is kept at least a minute: \(ttls)")
+        #expect(ttls.keys.allSatisfy { $0.hasPrefix("{\(prefix):media}:") })
+        #expect(try await tracker.refund(decision.receipt!) == .settled)
+        #expect(try await tracker.refund(decision.receipt!) == .alreadySettled)
+        #expect(try await tracker.usage(quota: "media", key: "acme").limits.map(\.used) == [0, 0, 0])
+    }
+
+    /// Real time on the server: bursts of 15 calls every 100 ms for about
+    /// three seconds, the first just before a second boundary, against 10
+    /// per rolling second. Whatever the machine's speed, no window of one
+    /// second (on the server's clock, as the receipts carry it) holds more than 10.
+    @Test func aBurstAtABoundaryNeverPassesARollingLimit() async throws {
+        let prefix = TestRedis.uniquePrefix("quota-burst")
+        let quota = Quota("burst", limits: [QuotaLimit(10, per: .rolling(.seconds(1))), QuotaLimit(1_000_000, per: .calendar(.second))])
+        let tracker = RedisAPITracker(client: client, configuration: APITrackerConfiguration(keyPrefix: prefix, extraQuotas: [quota]))
+        let time = try await client.withConnection { try await $0.send("TIME") }
+        let microseconds = Int64(time.array?.last?.string ?? "0") ?? 0
+        try await Task.sleep(for: .microseconds(max(0, 950_000 - microseconds)))
+        var allowed: [Int64] = []
+        for _ in 0..<30 {
+            let decisions = try await withThrowingTaskGroup(of: QuotaDecision.self) { group in
+                for _ in 0..<15 { group.addTask { try await tracker.checkAndCount(QuotaRequest(quota: "burst")) } }
+                return try await group.reduce(into: [QuotaDecision]()) { $0.append($1) }
+            }
+            allowed += decisions.compactMap { $0.receipt?.rollingAt }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        allowed.sort()
+        #expect(allowed.count >= 10)
+        for (index, end) in allowed.enumerated() {
+            let inWindow = allowed[...index].filter { end - $0 < 1000 }.count
+            #expect(inWindow <= 10, "\(inWindow) calls in the second ending at \(end) ms")
+        }
+        let usage = try await tracker.usage(quota: "burst", key: nil)
+        #expect(usage.totals.calls == allowed.count && usage.totals.denied == 450 - allowed.count)
+    }
+
     @Test func statusTrackerConforms() async throws {
         let client = client
         let prefix = TestRedis.uniquePrefix("status-conformance")

@@ -39,6 +39,43 @@ struct RedisThroughputMeasurement {
         }
     }
 
+    /// A 3-limit quota (per second, per hour per key, per day) against a
+    /// 1-limit one, 16 tasks, rounds interleaved so both see the same machine.
+    @Test func quotaLimitsCost() async throws {
+        let client = try RedisClient(url: try TestServers.requireRedisURL())
+        let big = 1_000_000_000_000
+        let one = Quota("one", limits: [QuotaLimit(big, per: .calendar(.day))])
+        let three = Quota("three", limits: [
+            QuotaLimit(big, per: .calendar(.second)), QuotaLimit(big, per: .calendar(.hour), perKey: true), QuotaLimit(big, per: .calendar(.day)),
+        ])
+        let tracker = RedisAPITracker(
+            client: client, configuration: APITrackerConfiguration(keyPrefix: TestRedis.uniquePrefix("measure-quota"), extraQuotas: [one, three]))
+        let perTask = Self.calls / 16
+        var seconds: [String: Double] = [:]
+        for round in 0..<4 {
+            for (name, key) in [("one", nil), ("three", "tenant")] as [(String, String?)] {
+                let elapsed = try await ContinuousClock().measure {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for task in 0..<16 {
+                            group.addTask {
+                                for _ in 0..<perTask {
+                                    let decision = try await tracker.checkAndCount(QuotaRequest(quota: name, key: key.map { "\($0)-\(task % 4)" }))
+                                    precondition(decision.isAllowed)
+                                }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                }
+                if round > 0 { seconds[name, default: 0] += elapsed.timeInterval }  // round 0 warms up
+            }
+        }
+        let calls = Double(perTask * 16 * 3)
+        let (oneRate, threeRate) = (calls / seconds["one"]!, calls / seconds["three"]!)
+        print("MEASURE quota checkAndCount tasks=16 calls=\(Int(calls)) 1limit/s=\(Int(oneRate)) 3limits/s=\(Int(threeRate)) "
+            + "costRatio=\(String(format: "%.3f", oneRate / threeRate))")
+    }
+
     @Test func mergeStrategies() async throws {
         let client = try RedisClient(url: try TestServers.requireRedisURL())
         let strategies: [(String, RedisStatusMergeStrategy)] = [

@@ -11,6 +11,24 @@ import Testing
         }
     }
 
+    @Test func quotas() async throws {
+        let folder = try TemporaryFolder()
+        try await QuotaConformance.run { quotas, clock in
+            FileAPITracker(path: folder.path("\(UUID()).json"), configuration: APITrackerConfiguration(extraQuotas: quotas), clock: clock)
+        }
+    }
+
+    @Test func aFileFromBeforeNamedQuotasKeepsItsCounts() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("api_usage.json")
+        try Data(#"{"version":1,"windows":{"day:2026-01-01":7,"hour:2026-01-01-00":2},"total_requests":9,"successful_requests":1,"failed_requests":0,"denied_requests":3}"#.utf8)
+            .write(to: URL(fileURLWithPath: path))
+        let tracker = FileAPITracker(path: path, clock: ManualWallClock())
+        let decision = try await tracker.checkAndCount()
+        #expect(decision.isAllowed && decision.usage.dayCount == 8 && decision.usage.hourCount == 3 && decision.usage.totalCalls == 10)
+        #expect(decision.usage.denied == 3 && decision.usage.successes == 1)
+    }
+
     @Test func corruptFileIsATypedErrorAndStaysUntouched() async throws {
         let folder = try TemporaryFolder()
         let path = folder.path("api_usage.json")

@@ -10,6 +10,12 @@ import Testing
         }
     }
 
+    @Test func quotas() async throws {
+        try await QuotaConformance.run { quotas, clock in
+            InMemoryAPITracker(configuration: APITrackerConfiguration(extraQuotas: quotas), clock: clock)
+        }
+    }
+
     @Test func statusTracker() async throws {
         try await StatusTrackingConformance.run(
             { clock in InMemoryStatusTracker(clock: clock) },

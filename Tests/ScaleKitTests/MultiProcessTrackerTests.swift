@@ -60,6 +60,48 @@ import Testing
         #expect(counts.map { $0["denied"] ?? 0 }.reduce(0, +) == 180)
     }
 
+    /// 4 processes × 16 tasks against a quota of 3 limits (per second, per
+    /// hour per tenant, per day overall): the day binds at exactly 100, no
+    /// tenant passes 30, no decision ever shows a limit exceeded, and the
+    /// stored counts equal the allowed decisions.
+    func quotaOfThreeLimitsHoldsAcrossProcesses(_ backend: Backend, database: Int) async throws {
+        let folder = try TemporaryFolder()
+        var environment = try await environment(backend, database: database, folder: folder)
+        environment["SCALEKIT_QUOTAS"] = "three=1000000/second,30/hour/key,100/day"
+        let results = try await ScaleKitProcesses.run(count: 4, environment: environment) { _ in
+            ["hammer", "api", "--quota", "three", "--keys", "4", "--calls", "64", "--tasks", "16"]
+        }
+        for result in results { #expect(result.status == 0, "\(result.standardError)") }
+        let counts = try results.map { try $0.counts() }
+        func total(_ name: String) -> Int { counts.map { $0[name] ?? 0 }.reduce(0, +) }
+        #expect(total("allowed") == 100)
+        #expect(total("denied") == 156)
+        #expect(counts.allSatisfy { $0.keys.allSatisfy { !$0.hasPrefix("overLimit") } }, "\(counts)")
+        var perKey = 0
+        for tenant in 0..<4 {
+            let allowed = total("allowed:tenant-\(tenant)")
+            #expect(allowed <= 30)
+            perKey += allowed
+            let usage = try await ScaleKitProcesses.runOne(
+                environment: environment, arguments: ["usage", "--quota", "three", "--key", "tenant-\(tenant)", "--json"])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(usage.standardOutput.utf8)) as? [String: Any], "\(usage.standardError)")
+            let limits = try #require(object["limits"] as? [[String: Any]])
+            #expect(limits.first { $0["name"] as? String == "hour-per-key" }?["used"] as? Int == allowed)
+            #expect(limits.first { $0["name"] as? String == "day" }?["used"] as? Int == 100)
+            #expect((object["totals"] as? [String: Any])?["total_requests"] as? Int == 100)
+        }
+        #expect(perKey == 100)
+    }
+
+    @Test func quotaOfThreeLimitsHoldsAcrossProcessesOnTheFile() async throws {
+        try await quotaOfThreeLimitsHoldsAcrossProcesses(.file, database: 8)
+    }
+
+    @Test(.enabled(if: TestServers.redisEnabled))
+    func quotaOfThreeLimitsHoldsAcrossProcessesOnRedis() async throws {
+        try await quotaOfThreeLimitsHoldsAcrossProcesses(.redis, database: 9)
+    }
+
     @Test(.enabled(if: TestServers.redisEnabled))
     func statusMergesFromProcessesLoseNothing() async throws {
         let folder = try TemporaryFolder()

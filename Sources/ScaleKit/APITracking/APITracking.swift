@@ -27,6 +27,85 @@ public protocol APITracking: Sendable {
 
     /// A snapshot of the counters, limits and window resets.
     func usage() async throws -> APIUsage
+
+    /// The quotas this tracker knows, the default (``Quota/defaultName``) first.
+    var quotas: [Quota] { get }
+
+    /// Atomically checks every limit of the request's quota (overall and
+    /// the key's own) for its cost and, if all of the cost fits in every
+    /// one, counts it in all of them; otherwise counts it in none.
+    ///
+    /// The old ``checkAndCount()`` is this call for the default quota.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for an unknown quota,
+    ///   a bad key, a missing key where the quota has per-key limits, or a
+    ///   cost outside 1…``APILimits/maximumCount``; otherwise as ``checkAndCount()``.
+    func checkAndCount(_ request: QuotaRequest) async throws -> QuotaDecision
+
+    /// Like ``checkAndCount(_:)``, and the allowed units stay reserved until
+    /// ``confirm(_:)`` keeps them or ``refund(_:)`` releases them; past
+    /// `holdFor` they are released by themselves, so a worker that dies
+    /// holding a reservation leaks nothing.
+    func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision
+
+    /// Keeps a reservation's units for good. `.expired` when it was released by its expiry.
+    func confirm(_ receipt: QuotaReceipt) async throws -> QuotaSettlement
+
+    /// Gives the units of a counted call (or a reservation) back, exactly
+    /// once: a second refund of the same receipt is `.alreadySettled` and
+    /// changes nothing; a receipt whose windows have all ended is `.expired`.
+    func refund(_ receipt: QuotaReceipt) async throws -> QuotaSettlement
+
+    /// Tells the tracker what the provider reports as left on one limit
+    /// (for example RapidAPI's `x-ratelimit-requests-remaining`): the
+    /// limit's current count becomes `limit - remaining` (at least 0), and
+    /// later decisions start from it.
+    func reconcile(quota: String, limit: String, key: String?, remaining: Int) async throws -> QuotaUsage
+
+    /// Every limit of a quota, for `key` (required when it has per-key limits).
+    func usage(quota: String, key: String?) async throws -> QuotaUsage
+
+    /// Records a call's outcome in a quota's totals.
+    func recordOutcome(_ outcome: APICallOutcome, quota: String) async throws
+}
+
+extension APITracking {
+    /// Only the default quota, for trackers that predate named quotas.
+    public var quotas: [Quota] { [] }
+
+    public func checkAndCount(_ request: QuotaRequest) async throws -> QuotaDecision { throw Self.noQuotas() }
+    public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision { throw Self.noQuotas() }
+    public func confirm(_ receipt: QuotaReceipt) async throws -> QuotaSettlement { throw Self.noQuotas() }
+    public func refund(_ receipt: QuotaReceipt) async throws -> QuotaSettlement { throw Self.noQuotas() }
+    public func reconcile(quota: String, limit: String, key: String?, remaining: Int) async throws -> QuotaUsage { throw Self.noQuotas() }
+    public func usage(quota: String, key: String?) async throws -> QuotaUsage { throw Self.noQuotas() }
+    public func recordOutcome(_ outcome: APICallOutcome, quota: String) async throws { throw Self.noQuotas() }
+
+    private static func noQuotas() -> ScaleKitError {
+        ScaleKitError(.unsupported, "\(Self.self) counts only the default API quota")
+    }
+}
+
+/// The seed's API (one quota, a day and an hour limit) is the default quota
+/// of a tracker that implements named quotas: one implementation, two views.
+extension APITracking {
+    /// ``checkAndCount(_:)`` for the default quota, no key, cost 1.
+    public func checkAndCount() async throws -> APICallDecision {
+        let decision = try await checkAndCount(QuotaRequest())
+        return APICallDecision(
+            isAllowed: decision.isAllowed, deniedBy: decision.deniedBy.flatMap(APILimitWindow.init(rawValue:)),
+            usage: APIUsage(decision.usage))
+    }
+
+    /// ``recordOutcome(_:quota:)`` for the default quota.
+    public func recordOutcome(_ outcome: APICallOutcome) async throws {
+        try await recordOutcome(outcome, quota: Quota.defaultName)
+    }
+
+    /// ``usage(quota:key:)`` of the default quota.
+    public func usage() async throws -> APIUsage {
+        APIUsage(try await usage(quota: Quota.defaultName, key: nil))
+    }
 }
 
 /// Whether an external API call succeeded.

@@ -59,6 +59,16 @@ public struct APIUsage: Sendable, Hashable, Codable {
         self.hourResetsAt = hourResetsAt
     }
 
+    /// The seed's view of the default quota's usage (limits `day` and `hour`).
+    public init(_ usage: QuotaUsage) {
+        let day = usage.limit("day"), hour = usage.limit("hour")
+        self.init(
+            dayCount: day?.used ?? 0, hourCount: hour?.used ?? 0,
+            limits: APILimits(daily: day?.limit ?? 0, hourly: hour?.limit ?? 0), totalCalls: usage.totals.calls,
+            successes: usage.totals.successes, failures: usage.totals.failures, denied: usage.totals.denied,
+            dayResetsAt: day?.resetsAt ?? Date(timeIntervalSince1970: 0), hourResetsAt: hour?.resetsAt ?? Date(timeIntervalSince1970: 0))
+    }
+
     /// Calls still allowed today (never negative).
     public var remainingToday: Int { max(0, limits.daily - dayCount) }
     /// Calls still allowed this hour (never negative).
@@ -75,11 +85,32 @@ public struct APITrackerConfiguration: Sendable, Hashable {
     public var timeZone: TimeZone
     /// The prefix of every key or record (`api_tracker`, as in the seed).
     public var keyPrefix: String
+    /// Quotas besides the default one (``Quota/defaultName``, built from ``limits`` and ``timeZone``).
+    public var extraQuotas: [Quota]
 
-    public init(limits: APILimits = .default, timeZone: TimeZone = .utc, keyPrefix: String = "api_tracker") {
+    public init(limits: APILimits = .default, timeZone: TimeZone = .utc, keyPrefix: String = "api_tracker", extraQuotas: [Quota] = []) {
         self.limits = limits
         self.timeZone = timeZone
         self.keyPrefix = keyPrefix
+        self.extraQuotas = extraQuotas
+    }
+
+    /// Every quota: the default first, then ``extraQuotas``.
+    public var quotas: [Quota] { [Quota.rapidAPI(limits, timeZone: timeZone)] + extraQuotas }
+
+    /// The quota named `name`, validated.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` when there is none;
+    ///   `invalidConfiguration` when it is malformed or defined twice.
+    public func quota(named name: String) throws(ScaleKitError) -> Quota {
+        let matches = quotas.filter { $0.name == name }
+        guard let quota = matches.first else {
+            throw ScaleKitError(
+                .invalidArgument, "no quota named \(Quota.quoted(name)); known: \(quotas.map(\.name).joined(separator: ", "))")
+        }
+        guard matches.count == 1 else { throw ScaleKitError(.invalidConfiguration, "quota \(name) is defined more than once") }
+        try quota.validate()
+        return quota
     }
 }
 

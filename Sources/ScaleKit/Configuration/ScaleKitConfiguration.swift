@@ -17,6 +17,8 @@ import Foundation
 /// | `DB_POOL_RECYCLE` | seconds before a connection is replaced | 3600 |
 /// | `RAPIDAPI_DAILY_LIMIT` | API calls per day | 100 |
 /// | `RAPIDAPI_HOURLY_LIMIT` | API calls per hour | 20 |
+/// | `SCALEKIT_QUOTAS` | more API quotas: `NAME=COUNT/WINDOW[/key],…;…` (see ``Quota/parseList(_:variable:)`` and Docs/Quotas.md) | none |
+/// | `SCALEKIT_QUOTAS_FILE` | a JSON file of more API quotas, read with swift-configuration (see ``Quota/loadFile(_:)``) | none |
 /// | `API_TRACKER_FILE` | the file tracker's path (no Redis) | `api_usage.json` |
 /// | `SCALEKIT_MAX_ATTEMPTS` | attempts per video before it is abandoned (1…1000) | 5 |
 /// | `SCALEKIT_RETRY_BACKOFF` | seconds a failed video waits before its second attempt; doubles per attempt, at most an hour | 0 |
@@ -36,14 +38,20 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     public var apiLimits: APILimits
     /// The file the file-based API tracker uses when there is no Redis.
     public var apiTrackerFile: String
+    /// Quotas besides the default one built from ``apiLimits`` (`SCALEKIT_QUOTAS`).
+    public var apiQuotas: [Quota]
+    /// A JSON file of more quotas (`SCALEKIT_QUOTAS_FILE`), read by ``allAPIQuotas()``.
+    public var apiQuotaFile: String?
     /// Attempts per video and the backoff between them.
     public var claimPolicy: ClaimPolicy
 
     /// The embedded defaults: no Redis, SQLite in the working directory.
     public init(
         redisURL: String? = nil, database: DatabaseLocation = .defaultSQLite, pool: PoolSettings = PoolSettings(),
-        apiLimits: APILimits = .default, apiTrackerFile: String = "api_usage.json", claimPolicy: ClaimPolicy = ClaimPolicy()
+        apiLimits: APILimits = .default, apiTrackerFile: String = "api_usage.json", claimPolicy: ClaimPolicy = ClaimPolicy(),
+        apiQuotas: [Quota] = []
     ) {
+        self.apiQuotas = apiQuotas
         self.claimPolicy = claimPolicy
         self.redisURL = redisURL
         self.database = database
@@ -73,6 +81,10 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
             hourly: try values.integer(Variable.hourlyLimit, default: 20, minimum: 0, maximum: APILimits.maximumCount)
         )
         apiTrackerFile = try values.nonEmptyString(Variable.apiTrackerFile) ?? "api_usage.json"
+        apiQuotaFile = try values.nonEmptyString(Variable.quotasFile)
+        apiQuotas = try values.nonEmptyString(Variable.quotas).map { (text) throws(ScaleKitError) in
+            try Quota.parseList(text, variable: Variable.quotas.name)
+        } ?? []
         claimPolicy = ClaimPolicy(
             maxAttempts: try values.integer(
                 Variable.maxAttempts, default: ClaimPolicy.defaultMaxAttempts, minimum: 1, maximum: ClaimPolicy.maximumMaxAttempts),
@@ -87,6 +99,19 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     /// Reads and checks every variable from the process environment.
     public static func fromProcessEnvironment() throws(ScaleKitError) -> ScaleKitConfiguration {
         try ScaleKitConfiguration(environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// ``apiQuotas`` followed by the quotas of ``apiQuotaFile``, if any.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidConfiguration` for a malformed
+    ///   file, or a quota defined both in `SCALEKIT_QUOTAS` and in the file.
+    public func allAPIQuotas() async throws(ScaleKitError) -> [Quota] {
+        guard let apiQuotaFile else { return apiQuotas }
+        let fromFile = try await Quota.loadFile(apiQuotaFile)
+        if let twice = fromFile.first(where: { quota in apiQuotas.contains { $0.name == quota.name } }) {
+            throw ScaleKitError(.invalidConfiguration, "quota \(twice.name) is defined both in SCALEKIT_QUOTAS and in \(apiQuotaFile)")
+        }
+        return apiQuotas + fromFile
     }
 
     /// `REDIS_URL` with its password replaced by `***`, for logs and `scalekit doctor`.
@@ -172,12 +197,14 @@ public struct Variable: Sendable, Hashable {
     public static let dailyLimit = Variable(name: "RAPIDAPI_DAILY_LIMIT")
     public static let hourlyLimit = Variable(name: "RAPIDAPI_HOURLY_LIMIT")
     public static let apiTrackerFile = Variable(name: "API_TRACKER_FILE")
+    public static let quotas = Variable(name: "SCALEKIT_QUOTAS")
+    public static let quotasFile = Variable(name: "SCALEKIT_QUOTAS_FILE")
     public static let maxAttempts = Variable(name: "SCALEKIT_MAX_ATTEMPTS")
     public static let retryBackoff = Variable(name: "SCALEKIT_RETRY_BACKOFF")
 
     /// Every variable ScaleKit reads.
     public static let all: [Variable] = [
         redisURL, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
-        maxAttempts, retryBackoff,
+        maxAttempts, retryBackoff, quotas, quotasFile,
     ]
 }

@@ -35,70 +35,101 @@ public final class FileAPITracker: APITracking {
         self.clock = clock
     }
 
-    /// Checks the limits and counts the call under the file lock.
+    /// Every quota: the default first, then the configured ones.
+    public var quotas: [Quota] { configuration.quotas }
+
+    /// Checks every limit of the quota and counts the call under the file lock.
     ///
     /// Traced as `api_tracker.check_and_count` (`scalekit.backend=file`),
-    /// with the decision and the limit that denied.
-    public func checkAndCount() async throws -> APICallDecision {
+    /// with the quota, the decision and the limit that denied.
+    public func checkAndCount(_ request: QuotaRequest) async throws -> QuotaDecision {
+        try await traced(request) { try await self.count(request, reserveFor: nil) }
+    }
+
+    public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision {
+        try await traced(request) { try await self.count(request, reserveFor: holdFor) }
+    }
+
+    private func traced(_ request: QuotaRequest, _ body: @escaping @Sendable () async throws -> QuotaDecision) async throws -> QuotaDecision {
         try await ScaleKitSpan.run("api_tracker.check_and_count", kind: .internal) { span in
             span.set("scalekit.backend", "file")
-            let decision = try await countCall()
+            span.set("scalekit.api.quota", request.quota)
+            let decision = try await body()
             span.set("scalekit.api.allowed", decision.isAllowed)
-            if let deniedBy = decision.deniedBy { span.set("scalekit.api.denied_by", deniedBy.rawValue) }
+            if let deniedBy = decision.deniedBy { span.set("scalekit.api.denied_by", deniedBy) }
             return decision
         }
     }
 
-    private func countCall() async throws -> APICallDecision {
-        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
-        let limits = configuration.limits
-        return try await update(windows) { (file: inout FileCounters) throws(ScaleKitError) -> APICallDecision in
-            let day = file.windows[FileCounters.dayKey(windows), default: 0]
-            let hour = file.windows[FileCounters.hourKey(windows), default: 0]
-            let deniedBy: APILimitWindow? = day >= limits.daily ? .day : hour >= limits.hourly ? .hour : nil
-            if deniedBy == nil {
-                file.windows[FileCounters.dayKey(windows)] = try FileCounters.increment(day, "the day counter")
-                file.windows[FileCounters.hourKey(windows)] = try FileCounters.increment(hour, "the hour counter")
-                file.totalCalls = try FileCounters.increment(file.totalCalls, "total_requests")
-            } else {
-                file.denied = try FileCounters.increment(file.denied, "denied_requests")
-            }
-            return APICallDecision(isAllowed: deniedBy == nil, deniedBy: deniedBy, usage: file.usage(windows, limits))
+    private func count(_ request: QuotaRequest, reserveFor: Duration?) async throws(ScaleKitError) -> QuotaDecision {
+        let quota = try configuration.quota(named: request.quota)
+        let now = clock.now()
+        let plan = try QuotaPlan(quota: quota, key: request.key, at: now)
+        let until = try reserveFor.map { (hold) throws(ScaleKitError) in try InMemoryAPITracker.deadline(now, hold) }
+        let cost = request.cost
+        try QuotaLedger.validateCost(cost)
+        return try await update(quota, now) { (ledger: inout QuotaLedger) throws(ScaleKitError) in
+            try ledger.checkAndCount(plan, cost: cost, now: now.quotaMilliseconds, rollingNow: now.quotaMilliseconds, reserveUntil: until)
         }
     }
 
-    public func recordOutcome(_ outcome: APICallOutcome) async throws {
-        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
-        try await update(windows) { (file: inout FileCounters) throws(ScaleKitError) in
-            switch outcome {
-            case .success: file.successes = try FileCounters.increment(file.successes, "successful_requests")
-            case .failure: file.failures = try FileCounters.increment(file.failures, "failed_requests")
-            }
+    public func confirm(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
+        let quota = try configuration.quota(named: receipt.quota)
+        let now = clock.now()
+        return try await update(quota, now) { (ledger: inout QuotaLedger) throws(ScaleKitError) in
+            try ledger.confirm(receipt, quota: quota, now: now.quotaMilliseconds, rollingNow: now.quotaMilliseconds)
         }
     }
 
-    public func usage() async throws -> APIUsage {
-        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
-        let limits = configuration.limits
-        return try await runBlocking(on: queue) { () throws(ScaleKitError) -> APIUsage in
+    public func refund(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
+        let quota = try configuration.quota(named: receipt.quota)
+        let now = clock.now()
+        return try await update(quota, now) { (ledger: inout QuotaLedger) throws(ScaleKitError) in
+            try ledger.refund(receipt, quota: quota, now: now.quotaMilliseconds, rollingNow: now.quotaMilliseconds)
+        }
+    }
+
+    public func reconcile(quota name: String, limit: String, key: String?, remaining: Int) async throws -> QuotaUsage {
+        let quota = try configuration.quota(named: name)
+        let now = clock.now()
+        let plan = try QuotaPlan(quota: quota, key: key, at: now, readingOnly: true)
+        return try await update(quota, now) { (ledger: inout QuotaLedger) throws(ScaleKitError) in
+            try ledger.reconcile(plan, limit: limit, remaining: remaining, now: now.quotaMilliseconds, rollingNow: now.quotaMilliseconds)
+        }
+    }
+
+    public func recordOutcome(_ outcome: APICallOutcome, quota name: String) async throws {
+        let quota = try configuration.quota(named: name)
+        try await update(quota, clock.now()) { (ledger: inout QuotaLedger) throws(ScaleKitError) in try ledger.recordOutcome(outcome) }
+    }
+
+    public func usage(quota name: String, key: String?) async throws -> QuotaUsage {
+        let quota = try configuration.quota(named: name)
+        let now = clock.now()
+        let plan = try QuotaPlan(quota: quota, key: key, at: now, readingOnly: true)
+        return try await runBlocking(on: queue) { () throws(ScaleKitError) -> QuotaUsage in
             let path = try self.resolvedPath()
-            return try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> APIUsage in
-                try FileCounters.read(from: path).usage(windows, limits)
+            return try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> QuotaUsage in
+                var ledger = try FileCounters.read(from: path).ledger(quota.name, now: now)
+                ledger.expire(quota, now: now.quotaMilliseconds, rollingNow: now.quotaMilliseconds)
+                return ledger.usage(plan, rollingNow: now.quotaMilliseconds)
             }
         }
     }
 
-    /// Locks, reads, applies `change`, prunes expired windows, writes atomically, unlocks.
+    /// Locks, reads, applies `change` to the quota's ledger, writes atomically, unlocks.
     @discardableResult
     private func update<T: Sendable>(
-        _ windows: APIWindows, _ change: @escaping @Sendable (inout FileCounters) throws(ScaleKitError) -> T
+        _ quota: Quota, _ now: Date, _ change: @escaping @Sendable (inout QuotaLedger) throws(ScaleKitError) -> T
     ) async throws(ScaleKitError) -> T {
         return try await runBlocking(on: queue) { () throws(ScaleKitError) -> T in
             let path = try self.resolvedPath()
             return try FileLock.withExclusiveLock(on: path + ".lock") { () throws(ScaleKitError) -> T in
                 var file = try FileCounters.read(from: path)
-                let result = try change(&file)  // a refused change writes nothing
-                file.prune(keeping: windows)
+                var ledger = file.ledger(quota.name, now: now)
+                let result = try change(&ledger)  // a refused change writes nothing
+                ledger.expire(quota, now: now.quotaMilliseconds, rollingNow: now.quotaMilliseconds)
+                file.setLedger(ledger, for: quota.name)
                 try file.write(to: path)
                 return result
             }
@@ -113,12 +144,14 @@ extension FileAPITracker {
     @_spi(Fuzzing)
     public static func fuzzFileContents(_ bytes: [UInt8]) throws(ScaleKitError) -> APIUsage {
         var counters = try FileCounters.decode(Data(bytes), path: "fuzz input")
-        let windows = APIWindows(containing: Date(timeIntervalSince1970: 0), timeZone: .utc)
-        counters.windows[FileCounters.dayKey(windows)] = try FileCounters.increment(counters.windows[FileCounters.dayKey(windows), default: 0], "day")
-        counters.totalCalls = try FileCounters.increment(counters.totalCalls, "total_requests")
-        counters.successes = try FileCounters.increment(counters.successes, "successful_requests")
-        counters.prune(keeping: windows)
-        return counters.usage(windows, .default)
+        let now = Date(timeIntervalSince1970: 0)
+        let quota = Quota.rapidAPI(.default)
+        var ledger = counters.ledger(quota.name, now: now)
+        let plan = try QuotaPlan(quota: quota, key: nil, at: now)
+        _ = try ledger.checkAndCount(plan, cost: 1, now: 0, rollingNow: 0)
+        try ledger.recordOutcome(.success)
+        counters.setLedger(ledger, for: quota.name)
+        return APIUsage(ledger.usage(plan, rollingNow: 0))
     }
 
     /// Resolves ``path`` on the first call and returns the same target ever after.
@@ -131,21 +164,31 @@ extension FileAPITracker {
     }
 }
 
-/// The file's contents: window counters by name plus totals.
+/// The file's contents. The default quota keeps the seed's layout at the
+/// top level (`windows` with `day:2026-11-29`-style names, `total_requests`,
+/// …), so older readers still understand it; every other quota is a
+/// ledger under `quotas`.
 struct FileCounters: Codable {
     var version = 1
     var windows: [String: Int] = [:]
+    var windowExpiries: [String: Int64]?
     var totalCalls = 0
     var successes = 0
     var failures = 0
     var denied = 0
+    var refunds: Int?
+    var settled: [String: Int64]?
+    var reservations: [String: QuotaReceipt]?
+    var quotas: [String: QuotaLedger]?
 
     enum CodingKeys: String, CodingKey {
-        case version, windows
+        case version, windows, settled, reservations, quotas
+        case windowExpiries = "window_expiries"
         case totalCalls = "total_requests"
         case successes = "successful_requests"
         case failures = "failed_requests"
         case denied = "denied_requests"
+        case refunds = "refunded_requests"
     }
 
     /// The largest count the file holds: 2^53 − 1, the largest whole number
@@ -154,33 +197,43 @@ struct FileCounters: Codable {
 
     /// Every number in the file with the name an operator sees in it.
     var numberedFields: [(String, Int)] {
-        [("total_requests", totalCalls), ("successful_requests", successes), ("failed_requests", failures), ("denied_requests", denied)]
+        [("total_requests", totalCalls), ("successful_requests", successes), ("failed_requests", failures), ("denied_requests", denied),
+         ("refunded_requests", refunds ?? 0)]
             + windows.sorted { $0.key < $1.key }.map { ("windows[\"\($0.key)\"]", $0.value) }
+            + (quotas ?? [:]).sorted { $0.key < $1.key }.flatMap { name, ledger in
+                ledger.numberedFields.map { ("quotas[\"\(name)\"].\($0.0)", $0.1) }
+            }
     }
 
-    /// `value + 1`, or ``ScaleKitError/Code/corruptData`` naming `field` once it would pass ``maximumCount``.
-    static func increment(_ value: Int, _ field: String) throws(ScaleKitError) -> Int {
-        guard value < maximumCount else {
-            throw ScaleKitError(.corruptData, "the API tracker's \(field) has reached its maximum of \(maximumCount)")
+    /// The ledger of quota `name`; a window without a recorded expiry (a
+    /// file from before named quotas) is kept two days from `now`.
+    func ledger(_ name: String, now: Date) -> QuotaLedger {
+        guard name == Quota.defaultName else { return quotas?[name] ?? QuotaLedger() }
+        var ledger = QuotaLedger()
+        let fallback = now.quotaMilliseconds + 2 * 86_400_000
+        ledger.counters = windows.reduce(into: [:]) { $0[$1.key] = QuotaLedger.Count(count: $1.value, expiresAt: windowExpiries?[$1.key] ?? fallback) }
+        ledger.totals = QuotaTotals(calls: totalCalls, denied: denied, successes: successes, failures: failures, refunds: refunds ?? 0)
+        ledger.settled = settled ?? [:]
+        ledger.reservations = reservations ?? [:]
+        return ledger
+    }
+
+    mutating func setLedger(_ ledger: QuotaLedger, for name: String) {
+        guard name == Quota.defaultName else {
+            var all = quotas ?? [:]
+            all[name] = ledger
+            quotas = all
+            return
         }
-        return value + 1
-    }
-
-    static func dayKey(_ windows: APIWindows) -> String { "day:\(windows.dayName)" }
-    static func hourKey(_ windows: APIWindows) -> String { "hour:\(windows.hourName)" }
-
-    func usage(_ windows: APIWindows, _ limits: APILimits) -> APIUsage {
-        APIUsage(
-            dayCount: self.windows[Self.dayKey(windows), default: 0],
-            hourCount: self.windows[Self.hourKey(windows), default: 0],
-            limits: limits, totalCalls: totalCalls, successes: successes, failures: failures, denied: denied,
-            dayResetsAt: windows.dayEnd, hourResetsAt: windows.hourEnd)
-    }
-
-    /// Keeps only the current windows, so the file does not grow forever.
-    mutating func prune(keeping current: APIWindows) {
-        let keep: Set = [Self.dayKey(current), Self.hourKey(current)]
-        windows = windows.filter { keep.contains($0.key) }
+        windows = ledger.counters.mapValues(\.count)
+        windowExpiries = ledger.counters.mapValues(\.expiresAt)
+        totalCalls = ledger.totals.calls
+        successes = ledger.totals.successes
+        failures = ledger.totals.failures
+        denied = ledger.totals.denied
+        refunds = ledger.totals.refunds == 0 ? nil : ledger.totals.refunds
+        settled = ledger.settled.isEmpty ? nil : ledger.settled
+        reservations = ledger.reservations.isEmpty ? nil : ledger.reservations
     }
 
     static func read(from path: String) throws(ScaleKitError) -> FileCounters {
@@ -197,6 +250,12 @@ struct FileCounters: Codable {
             }
             // Every number is range-checked here, where it enters, so no
             // later `+ 1` or conversion can trap on a hand-edited file.
+            let receipts = (counters.reservations ?? [:]).values + (counters.quotas ?? [:]).values.flatMap(\.reservations.values)
+            for receipt in receipts {
+                do { try receipt.validate() } catch {
+                    throw ScaleKitError(.corruptData, "API tracker file \(path) holds a malformed reservation; it was left untouched: fix or remove it")
+                }
+            }
             for (field, value) in counters.numberedFields where !(0...maximumCount).contains(value) {
                 throw ScaleKitError(
                     .corruptData,

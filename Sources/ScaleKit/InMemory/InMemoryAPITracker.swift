@@ -3,65 +3,103 @@ import Foundation
 /// An ``APITracking`` that keeps its counters in this process's memory.
 ///
 /// For unit tests and single-process tools: atomic across the tasks of one
-/// process, invisible to every other process. Never blocks.
+/// process, invisible to every other process. Never blocks. Decisions are
+/// the same pure functions over a ledger value as the file tracker's.
 public final class InMemoryAPITracker: APITracking {
-    private struct Counters {
-        var windows: [String: Int] = [:]
-        var totalCalls = 0
-        var successes = 0
-        var failures = 0
-        var denied = 0
-    }
-
     public let configuration: APITrackerConfiguration
     private let clock: any WallClock
-    private let counters = SanitizerVisibleMutex(Counters())
+    private let ledgers = SanitizerVisibleMutex([String: QuotaLedger]())
 
     public init(configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
         self.configuration = configuration
         self.clock = clock
     }
 
-    public func checkAndCount() async throws -> APICallDecision {
-        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
-        let limits = configuration.limits
-        return counters.withLock { counters in
-            let day = counters.windows["day:\(windows.dayName)", default: 0]
-            let hour = counters.windows["hour:\(windows.hourName)", default: 0]
-            let deniedBy: APILimitWindow? =
-                day >= limits.daily ? .day : hour >= limits.hourly ? .hour : nil
-            if deniedBy == nil {
-                counters.windows["day:\(windows.dayName)"] = day + 1
-                counters.windows["hour:\(windows.hourName)"] = hour + 1
-                counters.totalCalls += 1
-            } else {
-                counters.denied += 1
-            }
-            return APICallDecision(
-                isAllowed: deniedBy == nil, deniedBy: deniedBy, usage: Self.usage(counters, windows, limits))
+    public var quotas: [Quota] { configuration.quotas }
+
+    public func checkAndCount(_ request: QuotaRequest) async throws -> QuotaDecision {
+        try count(request, reserveFor: nil)
+    }
+
+    public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision {
+        try count(request, reserveFor: holdFor)
+    }
+
+    private func count(_ request: QuotaRequest, reserveFor: Duration?) throws(ScaleKitError) -> QuotaDecision {
+        let quota = try configuration.quota(named: request.quota)
+        let now = clock.now()
+        let plan = try QuotaPlan(quota: quota, key: request.key, at: now)
+        let until = try reserveFor.map { (hold) throws(ScaleKitError) in try Self.deadline(now, hold) }
+        return try withLedger(quota.name) { (ledger: inout QuotaLedger) throws(ScaleKitError) in
+            try ledger.checkAndCount(plan, cost: request.cost, now: now.quotaMilliseconds, rollingNow: now.quotaMilliseconds, reserveUntil: until)
         }
     }
 
-    public func recordOutcome(_ outcome: APICallOutcome) async throws {
-        counters.withLock { counters in
-            switch outcome {
-            case .success: counters.successes += 1
-            case .failure: counters.failures += 1
-            }
+    public func confirm(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
+        let quota = try configuration.quota(named: receipt.quota)
+        let now = clock.now().quotaMilliseconds
+        return try withLedger(quota.name) { (ledger: inout QuotaLedger) throws(ScaleKitError) in
+            try ledger.confirm(receipt, quota: quota, now: now, rollingNow: now)
         }
     }
 
-    public func usage() async throws -> APIUsage {
-        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
-        return counters.withLock { Self.usage($0, windows, configuration.limits) }
+    public func refund(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
+        let quota = try configuration.quota(named: receipt.quota)
+        let now = clock.now().quotaMilliseconds
+        return try withLedger(quota.name) { (ledger: inout QuotaLedger) throws(ScaleKitError) in
+            try ledger.refund(receipt, quota: quota, now: now, rollingNow: now)
+        }
     }
 
-    private static func usage(_ counters: Counters, _ windows: APIWindows, _ limits: APILimits) -> APIUsage {
-        APIUsage(
-            dayCount: counters.windows["day:\(windows.dayName)", default: 0],
-            hourCount: counters.windows["hour:\(windows.hourName)", default: 0],
-            limits: limits, totalCalls: counters.totalCalls, successes: counters.successes,
-            failures: counters.failures, denied: counters.denied,
-            dayResetsAt: windows.dayEnd, hourResetsAt: windows.hourEnd)
+    public func reconcile(quota name: String, limit: String, key: String?, remaining: Int) async throws -> QuotaUsage {
+        let quota = try configuration.quota(named: name)
+        let now = clock.now()
+        let plan = try QuotaPlan(quota: quota, key: key, at: now, readingOnly: true)
+        return try withLedger(quota.name) { (ledger: inout QuotaLedger) throws(ScaleKitError) in
+            try ledger.reconcile(plan, limit: limit, remaining: remaining, now: now.quotaMilliseconds, rollingNow: now.quotaMilliseconds)
+        }
+    }
+
+    public func usage(quota name: String, key: String?) async throws -> QuotaUsage {
+        let quota = try configuration.quota(named: name)
+        let now = clock.now()
+        let plan = try QuotaPlan(quota: quota, key: key, at: now, readingOnly: true)
+        return withLedgerNoThrow(quota.name) { ledger in
+            ledger.expire(quota, now: now.quotaMilliseconds, rollingNow: now.quotaMilliseconds)
+            return ledger.usage(plan, rollingNow: now.quotaMilliseconds)
+        }
+    }
+
+    public func recordOutcome(_ outcome: APICallOutcome, quota name: String) async throws {
+        let quota = try configuration.quota(named: name)
+        try withLedger(quota.name) { (ledger: inout QuotaLedger) throws(ScaleKitError) in try ledger.recordOutcome(outcome) }
+    }
+
+    /// Runs `change` on a copy of the quota's ledger and keeps it only when `change` returns.
+    private func withLedger<T: Sendable>(_ name: String, _ change: (inout QuotaLedger) throws(ScaleKitError) -> T) throws(ScaleKitError) -> T {
+        try ledgers.withLock { (ledgers: inout [String: QuotaLedger]) throws(ScaleKitError) -> T in
+            var ledger = ledgers[name] ?? QuotaLedger()
+            let value = try change(&ledger)  // a refused change keeps the old ledger
+            ledgers[name] = ledger
+            return value
+        }
+    }
+
+    private func withLedgerNoThrow<T: Sendable>(_ name: String, _ body: (inout QuotaLedger) -> T) -> T {
+        ledgers.withLock { ledgers in
+            var ledger = ledgers[name] ?? QuotaLedger()
+            let value = body(&ledger)
+            ledgers[name] = ledger
+            return value
+        }
+    }
+
+    /// `now + hold` in milliseconds; a hold must be within 1 ms…31 days.
+    static func deadline(_ now: Date, _ hold: Duration) throws(ScaleKitError) -> Int64 {
+        let milliseconds = hold.milliseconds
+        guard (1...31 * 86_400_000).contains(milliseconds) else {
+            throw ScaleKitError(.invalidArgument, "a reservation must be held for 1 ms…31 days, not \(hold)")
+        }
+        return now.quotaMilliseconds + milliseconds
     }
 }

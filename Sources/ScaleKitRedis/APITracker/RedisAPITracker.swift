@@ -5,9 +5,9 @@ public import ScaleKit
 /// An ``/ScaleKit/APITracking`` on Redis: every worker that points at the same server
 /// and key prefix shares the same counts.
 ///
-/// ``checkAndCount()`` is one Lua script: both limits are checked, both
-/// counters incremented and given their expiry, and the totals updated
-/// atomically on the server, so any number of concurrent callers in any
+/// ``checkAndCount(_:)`` is one Lua script whatever the number of limits:
+/// every limit of the quota is checked, every counter incremented and given
+/// its expiry, and the totals updated atomically on the server, so any number of concurrent callers in any
 /// number of processes get exactly `limit` allowed decisions. The key schema
 /// (see ``RedisAPIKeys`` and Docs/Redis.md) keeps the seed's names inside a
 /// hash tag: `{api_tracker}:day:2026-11-29`.
@@ -27,10 +27,18 @@ public final class RedisAPITracker: APITracking {
     private let clock: any WallClock
     private let logger: Logger
 
+    /// Which clock rolling windows and reservation expiries follow.
+    public let timeSource: RedisTimeSource
+
     /// A tracker on a shared ``RedisClient``.
+    ///
+    /// Calendar windows are named from `clock` (as the seed named its keys);
+    /// rolling windows and reservation expiries follow `timeSource`: the
+    /// server's `TIME` by default, so workers with skewed clocks share one timeline.
     public init(
         client: RedisClient, configuration: APITrackerConfiguration = APITrackerConfiguration(),
         unreachablePolicy: RedisUnreachablePolicy = .failClosed, clock: any WallClock = .system,
+        timeSource: RedisTimeSource = .server,
         logger: Logger = Logger(label: "scalekit.redis.api-tracker")
     ) {
         self.client = client
@@ -38,6 +46,7 @@ public final class RedisAPITracker: APITracking {
         self.unreachablePolicy = unreachablePolicy
         self.keys = RedisAPIKeys(keyPrefix: configuration.keyPrefix)
         self.clock = clock
+        self.timeSource = timeSource
         self.logger = logger
     }
 
@@ -59,70 +68,226 @@ public final class RedisAPITracker: APITracking {
             unreachablePolicy: unreachablePolicy, clock: clock, logger: logger)
     }
 
-    /// Atomically checks the limits and counts the call (one script, one round trip).
+    /// Every quota: the default first, then the configured ones.
+    public var quotas: [Quota] { configuration.quotas }
+
+    /// Atomically checks every limit of the quota and counts the call: one
+    /// `EVALSHA`, one round trip, whatever the number of limits.
     ///
-    /// - Throws: ``/ScaleKit/ScaleKitError`` `connectionFailed`, `timeout` or
-    ///   `poolExhausted` when Redis is unreachable (unless fail-open);
-    ///   `corruptData` when a counter or stats field holds something other
-    ///   than a whole number (checked before anything is written, so nothing
-    ///   is counted); `serverError` when Redis refuses the script.
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidArgument` for a bad request;
+    ///   `connectionFailed`, `timeout` or `poolExhausted` when Redis is
+    ///   unreachable (unless fail-open, which allows the call uncounted and
+    ///   without a receipt); `corruptData` when a stored value is not a whole
+    ///   number (checked before anything is written, so nothing is counted);
+    ///   `serverError` when Redis refuses the script.
     ///
-    /// Traced as `api_tracker.check_and_count` with the decision and the limit that denied.
-    public func checkAndCount() async throws -> APICallDecision {
+    /// Traced as `api_tracker.check_and_count` with the quota, the decision and the limit that denied.
+    public func checkAndCount(_ request: QuotaRequest) async throws -> QuotaDecision {
+        try await traced(request) { try await self.count(request, hold: nil) }
+    }
+
+    /// ``checkAndCount(_:)`` that also holds the units as a reservation until
+    /// confirmed, refunded, or `holdFor` passes on the ``timeSource`` clock.
+    public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision {
+        let milliseconds = holdFor.components.seconds.multipliedReportingOverflow(by: 1000)
+        let hold = milliseconds.overflow ? Int64.max : milliseconds.partialValue + holdFor.components.attoseconds / 1_000_000_000_000_000
+        guard (1...31 * 86_400_000).contains(hold) else {
+            throw ScaleKitError(.invalidArgument, "a reservation must be held for 1 ms…31 days, not \(holdFor)")
+        }
+        return try await traced(request) { try await self.count(request, hold: hold) }
+    }
+
+    private func traced(_ request: QuotaRequest, _ body: @escaping @Sendable () async throws -> QuotaDecision) async throws -> QuotaDecision {
         try await ScaleKitSpan.run("api_tracker.check_and_count") { span in
             client.configuration.describe(span, operation: "EVALSHA")
-            let decision = try await countCall()
+            span.set("scalekit.api.quota", request.quota)
+            let decision = try await body()
             span.set("scalekit.api.allowed", decision.isAllowed)
-            if let deniedBy = decision.deniedBy { span.set("scalekit.api.denied_by", deniedBy.rawValue) }
+            if let deniedBy = decision.deniedBy { span.set("scalekit.api.denied_by", deniedBy) }
             return decision
         }
     }
 
-    private func countCall() async throws -> APICallDecision {
-        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
-        let limits = configuration.limits
-        let reply: RedisValue
+    private var clockArgument: RedisArgument {
+        timeSource == .server ? RedisArgument("") : RedisArgument(Int(clock.now().timeIntervalSince1970 * 1000))
+    }
+
+    private func quotaKeys(_ quota: String) -> (stats: String, reservations: String, reserved: String, settled: String) {
+        let tag = keys.tag(quota)
+        return ("\(tag):stats", "\(tag):reservations", "\(tag):reserved", "\(tag):settled:")
+    }
+
+    /// Runs the check script in `mode` for `plan`.
+    private func run(_ plan: QuotaPlan, mode: String, cost: Int, hold: Int64?, id: String) async throws -> RedisValue {
+        let names = quotaKeys(plan.quota.name)
+        var arguments: [RedisArgument] = [
+            RedisArgument(mode), RedisArgument(cost), clockArgument, RedisArgument(Int(hold ?? 0)), RedisArgument(id),
+            RedisArgument(names.settled), RedisArgument(plan.longestLifetimeSeconds), RedisArgument(plan.entries.count),
+        ]
+        for entry in plan.entries {
+            if let calendar = entry.calendar {
+                arguments += [RedisArgument("c"), RedisArgument(entry.limit.count), RedisArgument(entry.lifetimeSeconds), RedisArgument(0),
+                              RedisArgument(Int(calendar.end.timeIntervalSince1970 * 1000))]
+            } else if let rolling = entry.rolling {
+                arguments += [RedisArgument("r"), RedisArgument(entry.limit.count), RedisArgument(Int(rolling.length)),
+                              RedisArgument(Int(rolling.bucket)), RedisArgument(0)]
+            }
+        }
+        let scriptKeys = [names.stats, names.reservations, names.reserved].map { RedisArgument($0) }
+            + plan.entries.map { RedisArgument(keys.key(plan.quota.name, $0.storageKey)) }
         do {
-            reply = try await client.withConnection { connection in
-                try await connection.evaluate(
-                    RedisAPITrackerScripts.checkAndCount,
-                    keys: [RedisArgument(keys.day(windows)), RedisArgument(keys.hour(windows)), RedisArgument(keys.stats)],
-                    arguments: [
-                        RedisArgument(limits.daily), RedisArgument(limits.hourly),
-                        RedisArgument(Int(APIWindows.dayCounterLifetime.components.seconds)),
-                        RedisArgument(Int(APIWindows.hourCounterLifetime.components.seconds)),
-                    ])
+            return try await client.withConnection { connection in
+                try await connection.evaluate(RedisAPITrackerScripts.checkAndCount, keys: scriptKeys, arguments: arguments)
             }
         } catch let error as ScaleKitError where error.nativeCode == "CORRUPT" {
             // The script checked the stored values before its first write: nothing was counted.
             throw ScaleKitError(
-                .corruptData, "an API tracker value under \(keys.taggedPrefix) is corrupt; nothing was counted: \(error.message)",
+                .corruptData, "an API tracker value under \(keys.tag(plan.quota.name)) is corrupt; nothing was counted: \(error.message)",
                 nativeCode: "CORRUPT")
+        }
+    }
+
+    private func count(_ request: QuotaRequest, hold: Int64?) async throws -> QuotaDecision {
+        let quota = try configuration.quota(named: request.quota)
+        let now = clock.now()
+        let plan = try QuotaPlan(quota: quota, key: request.key, at: now)
+        guard (1...APILimits.maximumCount).contains(request.cost) else {
+            throw ScaleKitError(.invalidArgument, "a call's cost must be within 1…\(APILimits.maximumCount), not \(request.cost)")
+        }
+        let id = UUID().uuidString.lowercased()
+        let reply: RedisValue
+        do {
+            reply = try await run(plan, mode: hold == nil ? "check" : "reserve", cost: request.cost, hold: hold, id: id)
         } catch let error as ScaleKitError where unreachablePolicy == .failOpen && Self.isUnreachable(error) {
             logger.warning(
                 "Redis unreachable; allowing the API call uncounted (fail-open)",
-                metadata: ["server": "\(client.configuration)", "error": "\(error)"])
-            return APICallDecision(isAllowed: true, deniedBy: nil, usage: Self.unknownUsage(windows, limits))
+                metadata: ["server": "\(client.configuration)", "quota": "\(quota.name)", "error": "\(error)"])
+            return QuotaDecision(isAllowed: true, deniedBy: nil, retryAt: nil, usage: Self.unknownUsage(plan), receipt: nil)
         }
-        guard let numbers = reply.array?.compactMap(\.integer), numbers.count == 7 else {
-            throw ScaleKitError(.corruptData, "the API tracker script returned an unexpected reply: \(reply)")
+        let parsed = try parse(reply, plan)
+        guard parsed.allowed else {
+            let refusals = parsed.retries.enumerated().filter { $0.element != -2 }
+            let worst = refusals.first { $0.element == -1 } ?? refusals.max { $0.element < $1.element }
+            let retryAt = worst.flatMap { $0.element >= 0 ? Date(timeIntervalSince1970: Double($0.element) / 1000) : nil }
+            return QuotaDecision(
+                isAllowed: false, deniedBy: worst.map { plan.entries[$0.offset].limit.name }, retryAt: retryAt, usage: parsed.usage, receipt: nil)
         }
-        let deniedBy: APILimitWindow? = numbers[0] == 1 ? .day : numbers[0] == 2 ? .hour : nil
-        let usage = APIUsage(
-            dayCount: Int(numbers[1]), hourCount: Int(numbers[2]), limits: limits, totalCalls: Int(numbers[3]),
-            successes: Int(numbers[4]), failures: Int(numbers[5]), denied: Int(numbers[6]),
-            dayResetsAt: windows.dayEnd, hourResetsAt: windows.hourEnd)
-        return APICallDecision(isAllowed: deniedBy == nil, deniedBy: deniedBy, usage: usage)
+        let receipt = QuotaReceipt(
+            id: id, quota: quota.name, key: request.key, cost: request.cost,
+            calendarAt: Int64((now.timeIntervalSince1970 * 1000).rounded(.down)), rollingAt: parsed.now,
+            reservedUntil: hold.map { parsed.now + $0 })
+        return QuotaDecision(isAllowed: true, deniedBy: nil, retryAt: nil, usage: parsed.usage, receipt: receipt)
     }
 
-    /// Adds one to `successful_requests` or `failed_requests` (one `HINCRBY`).
+    private func parse(_ reply: RedisValue, _ plan: QuotaPlan) throws(ScaleKitError) -> (allowed: Bool, now: Int64, usage: QuotaUsage, retries: [Int64]) {
+        guard let numbers = reply.array?.compactMap(\.integer), numbers.count == 7 + 3 * plan.entries.count else {
+            throw ScaleKitError(.corruptData, "the API tracker script returned an unexpected reply: \(reply)")
+        }
+        let totals = QuotaTotals(
+            calls: Int(numbers[2]), denied: Int(numbers[3]), successes: Int(numbers[4]), failures: Int(numbers[5]), refunds: Int(numbers[6]))
+        var statuses: [QuotaLimitStatus] = []
+        var retries: [Int64] = []
+        for (index, entry) in plan.entries.enumerated() {
+            let used = Int(numbers[7 + 3 * index]), newest = numbers[9 + 3 * index]
+            retries.append(numbers[8 + 3 * index])
+            var resetsAt = entry.calendar?.end
+            if let rolling = entry.rolling, used > 0, newest >= 0 {
+                resetsAt = Date(timeIntervalSince1970: Double((newest + 1) * rolling.bucket + rolling.length) / 1000)
+            }
+            statuses.append(QuotaLimitStatus(
+                name: entry.limit.name, window: entry.limit.window.label, perKey: entry.limit.perKey, limit: entry.limit.count,
+                used: used, resetsAt: resetsAt))
+        }
+        return (numbers[0] == 1, numbers[1], QuotaUsage(quota: plan.quota.name, key: plan.key, limits: statuses, totals: totals), retries)
+    }
+
+    /// Gives a receipt's units back, exactly once (one script: a settled
+    /// mark set with `NX`, then the counters and buckets decremented, never below zero).
+    public func refund(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
+        try receipt.validate()
+        let quota = try configuration.quota(named: receipt.quota)
+        let plan = try QuotaPlan(quota: quota, key: receipt.key, at: Date(timeIntervalSince1970: Double(receipt.calendarAt) / 1000))
+        let lifetime = Int64(plan.longestLifetimeSeconds) * 1000
+        guard Int64(clock.now().timeIntervalSince1970 * 1000) < receipt.calendarAt + lifetime else { return .expired }
+        let names = quotaKeys(quota.name)
+        let scriptKeys = [names.stats, names.reservations, names.reserved, names.settled + receipt.id].map { RedisArgument($0) }
+            + plan.entries.map { RedisArgument(keys.key(quota.name, $0.storageKey)) }
+        let buckets = plan.entries.map { entry in
+            entry.rolling.map { RedisArgument(String(Self.floorDivide(receipt.rollingAt, $0.bucket))) } ?? RedisArgument("")
+        }
+        let reply = try await client.withConnection { connection in
+            try await connection.evaluate(
+                RedisAPITrackerScripts.refund, keys: scriptKeys,
+                arguments: [RedisArgument(receipt.cost), RedisArgument(plan.longestLifetimeSeconds), RedisArgument(receipt.id)] + buckets)
+        }
+        return reply.integer == 1 ? .settled : .alreadySettled
+    }
+
+    /// Keeps a reservation's units for good (one script).
+    public func confirm(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
+        try receipt.validate()
+        guard let until = receipt.reservedUntil else {
+            throw ScaleKitError(.invalidArgument, "the receipt is not a reservation: there is nothing to confirm")
+        }
+        let quota = try configuration.quota(named: receipt.quota)
+        let plan = try QuotaPlan(quota: quota, key: receipt.key, at: Date(timeIntervalSince1970: Double(receipt.calendarAt) / 1000))
+        let names = quotaKeys(quota.name)
+        let reply = try await client.withConnection { connection in
+            try await connection.evaluate(
+                RedisAPITrackerScripts.confirm, keys: [names.stats, names.reservations, names.reserved].map { RedisArgument($0) },
+                arguments: [RedisArgument(receipt.id), self.clockArgument, RedisArgument(names.settled), RedisArgument(plan.longestLifetimeSeconds)])
+        }
+        guard let numbers = reply.array?.compactMap(\.integer), numbers.count == 2 else {
+            throw ScaleKitError(.corruptData, "the confirm script returned an unexpected reply: \(reply)")
+        }
+        if numbers[0] == 1 { return .settled }
+        return numbers[1] >= until ? .expired : .alreadySettled
+    }
+
+    /// Sets one limit's current count to `limit - remaining` (one script), then reads the quota.
+    public func reconcile(quota name: String, limit: String, key: String?, remaining: Int) async throws -> QuotaUsage {
+        let quota = try configuration.quota(named: name)
+        let plan = try QuotaPlan(quota: quota, key: key, at: clock.now(), readingOnly: true)
+        guard let entry = plan.entries.first(where: { $0.limit.name == limit }) else {
+            if quota.limit(named: limit)?.perKey == true {
+                throw ScaleKitError(.invalidArgument, "limit \(limit) of quota \(name) is per key: name the key")
+            }
+            throw ScaleKitError(.invalidArgument, "quota \(name) has no limit named \(limit.debugDescription)")
+        }
+        guard (0...APILimits.maximumCount).contains(remaining) else {
+            throw ScaleKitError(.invalidArgument, "remaining \(remaining) is outside 0…\(APILimits.maximumCount)")
+        }
+        let used = max(0, entry.limit.count - remaining)
+        let arguments: [RedisArgument] = entry.rolling.map {
+            [RedisArgument("r"), RedisArgument(used), RedisArgument(Int($0.length)), RedisArgument(Int($0.bucket)), clockArgument]
+        } ?? [RedisArgument("c"), RedisArgument(used), RedisArgument(entry.lifetimeSeconds), RedisArgument(0), RedisArgument("")]
+        let target = RedisArgument(keys.key(name, entry.storageKey))
+        _ = try await client.withConnection { connection in
+            try await connection.evaluate(RedisAPITrackerScripts.reconcile, keys: [target], arguments: arguments)
+        }
+        return try await usage(quota: name, key: key)
+    }
+
+    /// Every limit of a quota as it stands (the check script in its read-only mode).
     ///
-    /// - Throws: as ``checkAndCount()``; fail-open drops the outcome with a warning instead.
-    public func recordOutcome(_ outcome: APICallOutcome) async throws {
+    /// - Throws: ``/ScaleKit/ScaleKitError`` when Redis is unreachable (also when fail-open:
+    ///   there is no honest number to return) or a counter is not a number.
+    public func usage(quota name: String, key: String?) async throws -> QuotaUsage {
+        let quota = try configuration.quota(named: name)
+        let plan = try QuotaPlan(quota: quota, key: key, at: clock.now(), readingOnly: true)
+        return try parse(try await run(plan, mode: "usage", cost: 1, hold: nil, id: ""), plan).usage
+    }
+
+    /// Adds one to `successful_requests` or `failed_requests` of a quota (one `HINCRBY`).
+    ///
+    /// - Throws: as ``checkAndCount(_:)``; fail-open drops the outcome with a warning instead.
+    public func recordOutcome(_ outcome: APICallOutcome, quota name: String) async throws {
+        let quota = try configuration.quota(named: name)
         let field = outcome == .success ? RedisAPIKeys.StatsField.successful : RedisAPIKeys.StatsField.failed
+        let stats = quotaKeys(quota.name).stats
         do {
             try await client.withConnection { connection in
-                _ = try await connection.send("HINCRBY", RedisArgument(keys.stats), RedisArgument(field), 1)
+                _ = try await connection.send("HINCRBY", RedisArgument(stats), RedisArgument(field), 1)
             }
         } catch let error as ScaleKitError where unreachablePolicy == .failOpen && Self.isUnreachable(error) {
             logger.warning(
@@ -131,48 +296,22 @@ public final class RedisAPITracker: APITracking {
         }
     }
 
-    /// The counters of the current windows and the totals, read in one pipelined round trip.
-    ///
-    /// - Throws: ``/ScaleKit/ScaleKitError`` when Redis is unreachable (also when fail-open:
-    ///   there is no honest number to return) or a counter is not a number.
-    public func usage() async throws -> APIUsage {
-        let windows = APIWindows(containing: clock.now(), timeZone: configuration.timeZone)
-        let replies = try await client.withConnection { connection in
-            try await connection.pipeline([
-                RedisCommand("GET", [RedisArgument(keys.day(windows))]),
-                RedisCommand("GET", [RedisArgument(keys.hour(windows))]),
-                RedisCommand(
-                    "HMGET",
-                    [
-                        RedisArgument(keys.stats), RedisArgument(RedisAPIKeys.StatsField.total),
-                        RedisArgument(RedisAPIKeys.StatsField.successful), RedisArgument(RedisAPIKeys.StatsField.failed),
-                        RedisArgument(RedisAPIKeys.StatsField.denied),
-                    ]),
-            ])
-        }
-        for reply in replies { if case .error(let error) = reply { throw error.scaleKitError } }
-        let totals = replies[2].array ?? []
-        func count(_ value: RedisValue?) throws(ScaleKitError) -> Int {
-            guard let value, !value.isNull else { return 0 }
-            guard let number = value.integer, number >= 0 else {
-                throw ScaleKitError(.corruptData, "an API tracker counter under \(keys.taggedPrefix) is not a whole number")
-            }
-            return Int(number)
-        }
-        return APIUsage(
-            dayCount: try count(replies[0]), hourCount: try count(replies[1]), limits: configuration.limits,
-            totalCalls: try count(totals.first), successes: try count(totals.dropFirst(1).first),
-            failures: try count(totals.dropFirst(2).first), denied: try count(totals.dropFirst(3).first),
-            dayResetsAt: windows.dayEnd, hourResetsAt: windows.hourEnd)
+    static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
+        let quotient = value / divisor
+        return (value % divisor != 0 && (value < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 
     static func isUnreachable(_ error: ScaleKitError) -> Bool {
         [.connectionFailed, .timeout, .poolExhausted].contains(error.code)
     }
 
-    private static func unknownUsage(_ windows: APIWindows, _ limits: APILimits) -> APIUsage {
-        APIUsage(
-            dayCount: 0, hourCount: 0, limits: limits, totalCalls: 0, successes: 0, failures: 0, denied: 0,
-            dayResetsAt: windows.dayEnd, hourResetsAt: windows.hourEnd)
+    private static func unknownUsage(_ plan: QuotaPlan) -> QuotaUsage {
+        QuotaUsage(
+            quota: plan.quota.name, key: plan.key,
+            limits: plan.entries.map {
+                QuotaLimitStatus(name: $0.limit.name, window: $0.limit.window.label, perKey: $0.limit.perKey, limit: $0.limit.count,
+                                 used: 0, resetsAt: $0.calendar?.end)
+            },
+            totals: QuotaTotals())
     }
 }
