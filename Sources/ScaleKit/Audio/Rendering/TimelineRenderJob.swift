@@ -114,7 +114,7 @@ package final class TimelineRenderJob: AudioRenderJob {
         while nextPending < pending.count, pending[nextPending].startFrame - leadFrames < position + length {
             let item = pending[nextPending]
             let gain = linearGain(decibels: item.clip.gainDB)
-            let source = try open(item.clip.source, SourceRequest(role: "clip \(item.index)", gain: gain, allowsLeadingFrames: true))
+            let source = try openClip(item, gain: gain)
             let lead = min(source.leadingFrames, leadFrames)
             var start = item.startFrame - lead
             if start < position {
@@ -139,6 +139,18 @@ package final class TimelineRenderJob: AudioRenderJob {
         }
         for slot in finished.reversed() { active.remove(at: slot) }
         return used
+    }
+
+    /// Opens a clip's source, cut and faded when the clip says so. A clip that
+    /// starts inside its source or fades in has no resampler pre-ringing in
+    /// front of it (the fade or the cut starts it), so it is opened without leading frames.
+    private func openClip(_ item: PendingClip, gain: Float) throws -> any PCMFrameSource {
+        let clip = item.clip
+        let cutOrFadedIn = clip.fadeIn != nil || (clip.trim?.offset ?? 0) > 0
+        let request = SourceRequest(role: "clip \(item.index)", gain: gain, allowsLeadingFrames: !cutOrFadedIn)
+        let source = try open(clip.source, request)
+        guard clip.isShaped else { return source }
+        return ShapedFrameSource(source, trim: clip.trim, fadeIn: clip.fadeIn, fadeOut: clip.fadeOut, format: output.format)
     }
 
     private func discard(_ frames: Int, from source: any PCMFrameSource) throws {
