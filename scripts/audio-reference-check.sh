@@ -9,7 +9,8 @@
 # Needs: ffmpeg, espeak-ng, python3 with venv; numpy is installed into a venv
 # under .build/ on first use (PyPI must be reachable then).
 # Asserts, against the ffmpeg rendering:
-#   WAV: zero lag, identical length, SNR >= 60 dB overall and >= 40 dB per clip
+#   WAV: zero lag, identical length, identical samples (SNR infinite),
+#        SNR >= 60 dB overall and >= 40 dB per clip
 #   M4A (AAC 192k): zero lag, length within 1024 frames, SNR >= 15 dB,
 #                   per-clip level difference <= 0.5 dB
 set -euo pipefail
@@ -55,6 +56,7 @@ checks = [
     ("WAV lag is 0", wav["lag_samples"] == 0, wav["lag_samples"]),
     ("WAV length is identical", wav["len_diff"] == 0, wav["len_diff"]),
     ("WAV SNR >= 60 dB", wav["snr_db"] >= 60, wav["snr_db"]),
+    ("WAV samples bit-identical", wav["max_abs_diff_lsb16"] == 0, wav["max_abs_diff_lsb16"]),
     ("WAV per-clip SNR >= 40 dB", wav["clip_snr_db_min"] >= 40, wav["clip_snr_db_min"]),
     ("WAV L/R not swapped", wav["snr_db"] > wav["snr_db_LR_swapped"], wav["snr_db_LR_swapped"]),
     ("M4A lag is 0", m4a["lag_samples"] == 0, m4a["lag_samples"]),

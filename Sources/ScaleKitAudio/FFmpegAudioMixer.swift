@@ -10,7 +10,9 @@ public import ScaleKit
 /// output's length or the number of clips. A join holds one segment's
 /// decoder at a time. All decoding and encoding runs on a dispatch queue of
 /// its own per call, never on Swift's cooperative pool; cancellation is
-/// checked between windows and removes the partial file.
+/// checked between windows and removes the partial file. Resampler contexts
+/// are set up once per input format and rate and reused, reset, by every
+/// later source of the same render with that format.
 public struct FFmpegAudioMixer: AudioMixing {
     /// Seconds of output per window (progress and cancellation granularity).
     public var windowSeconds: Double
@@ -25,8 +27,9 @@ public struct FFmpegAudioMixer: AudioMixing {
         return try await runRenderJob(label: "scalekit.ffmpeg-join", trace: .join(join, mixer: "ffmpeg"), progress: progress) {
             try join.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
+            let pool = FFmpegResamplerPool()
             return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
-                try openFFmpegSource($0, request: $1, output: output.format)
+                try openFFmpegSource($0, request: $1, output: output.format, pool: pool)
             }
         }
     }
@@ -36,8 +39,10 @@ public struct FFmpegAudioMixer: AudioMixing {
         return try await runRenderJob(label: "scalekit.ffmpeg-mix", trace: .mix(timeline, mixer: "ffmpeg"), progress: progress) {
             try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
+            // One pool per render: clips with the same input format share their resampler set-up.
+            let pool = FFmpegResamplerPool()
             return try TimelineRenderJob(timeline: timeline, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
-                try openFFmpegSource($0, request: $1, output: output.format)
+                try openFFmpegSource($0, request: $1, output: output.format, pool: pool)
             }
         }
     }

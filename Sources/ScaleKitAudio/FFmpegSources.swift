@@ -52,6 +52,7 @@ struct PendingFrames {
 final class FloatConverter {
     private let toFloat: FFmpegResampler
     private let toRate: FFmpegResampler?
+    private let pool: FFmpegResamplerPool?
     private let gain: Float
     let channels: Int
     private(set) var leadingFrames = 0
@@ -60,22 +61,33 @@ final class FloatConverter {
 
     init(
         layout: AVChannelLayout, format: AVSampleFormat, rate: Int32, output: AudioFormat, gain: Float = 1,
-        preRoll: Bool = false, label: String
+        preRoll: Bool = false, pool: FFmpegResamplerPool? = nil, label: String
     ) throws {
         let sourceChannels = layout.nb_channels
         let input = sourceChannels <= 2 || layout.order == AV_CHANNEL_ORDER_UNSPEC ? defaultChannelLayout(sourceChannels) : layout
         let outputChannels = sourceChannels <= 2 ? sourceChannels : Int32(output.channels)
         let floatLayout = defaultChannelLayout(outputChannels)
-        toFloat = try FFmpegResampler(
-            input: input, inputFormat: format, inputRate: rate, output: floatLayout, outputFormat: AV_SAMPLE_FMT_FLT, outputRate: rate,
-            code: .audioDecoding, label: label)
+        func make(_ input: AVChannelLayout, _ format: AVSampleFormat, _ outputRate: Int32) throws -> FFmpegResampler {
+            if let pool {
+                return try pool.resampler(
+                    input: input, inputFormat: format, inputRate: rate, output: floatLayout, outputFormat: AV_SAMPLE_FMT_FLT,
+                    outputRate: outputRate, code: .audioDecoding, label: label)
+            }
+            return try FFmpegResampler(
+                input: input, inputFormat: format, inputRate: rate, output: floatLayout, outputFormat: AV_SAMPLE_FMT_FLT,
+                outputRate: outputRate, code: .audioDecoding, label: label)
+        }
+        self.pool = pool
+        toFloat = try make(input, format, rate)
         if Int(rate) == output.sampleRate {
             toRate = nil
         } else {
-            toRate = try FFmpegResampler(
-                input: floatLayout, inputFormat: AV_SAMPLE_FMT_FLT, inputRate: rate,
-                output: floatLayout, outputFormat: AV_SAMPLE_FMT_FLT, outputRate: Int32(output.sampleRate),
-                code: .audioDecoding, label: label)
+            do {
+                toRate = try make(floatLayout, AV_SAMPLE_FMT_FLT, Int32(output.sampleRate))
+            } catch {
+                pool?.giveBack(toFloat)
+                throw error
+            }
         }
         channels = Int(outputChannels)
         self.gain = gain
@@ -88,6 +100,11 @@ final class FloatConverter {
             leadingFrames = silence.output
             pendingLead = lead
         }
+    }
+
+    deinit {
+        pool?.giveBack(toFloat)
+        if let toRate { pool?.giveBack(toRate) }
     }
 
     /// Output of the pre-roll, handed to the first `convert`.
@@ -122,7 +139,10 @@ final class FloatConverter {
             return try toFloat.convert(planes, frames: frames, into: &output, capacity: capacity, code: .audioDecoding)
         }
         if gain != 1 {
-            for i in 0..<(Int(converted) * channels) { floats[i] *= gain }
+            let gain = gain
+            floats.withUnsafeMutableBufferPointer { floats in
+                for i in 0..<(Int(converted) * channels) { floats[i] *= gain }
+            }
         }
         if toRate == nil {
             floats.withUnsafeBufferPointer { pending.append($0.baseAddress!, frames: Int(converted), sourceChannels: channels) }
@@ -165,10 +185,13 @@ final class FFmpegFileSource: PCMFrameSource {
     private(set) var leadingFrames = 0
 
     /// Opens the file and decodes its first frame, so a broken file fails here, naming it.
-    init(path: String, request: SourceRequest, output: AudioFormat) throws {
+    private let pool: FFmpegResamplerPool?
+
+    init(path: String, request: SourceRequest, output: AudioFormat, pool: FFmpegResamplerPool? = nil) throws {
         decoder = try FFmpegDecoder(path: path, role: request.role)
         self.output = output
         self.request = request
+        self.pool = pool
         pending = PendingFrames(channels: output.channels)
         estimatedFrames = decoder.declaredSeconds.map { Int(($0 * Double(output.sampleRate)).rounded()) }
         try decodeMore()
@@ -188,6 +211,8 @@ final class FFmpegFileSource: PCMFrameSource {
         } else {
             try converter?.convert(nil, frames: 0, into: &pending)
             ended = true
+            // Flushed: its contexts can serve the next source now.
+            converter = nil
         }
     }
 
@@ -202,7 +227,7 @@ final class FFmpegFileSource: PCMFrameSource {
         }
         let made = try FloatConverter(
             layout: frame.pointee.ch_layout, format: AVSampleFormat(rawValue: frame.pointee.format), rate: frame.pointee.sample_rate,
-            output: output, gain: request.gain, preRoll: first && request.allowsLeadingFrames, label: decoder.label)
+            output: output, gain: request.gain, preRoll: first && request.allowsLeadingFrames, pool: pool, label: decoder.label)
         converter = made
         inputShape = shape
         return made
@@ -220,7 +245,7 @@ final class FFmpegMemorySource: PCMFrameSource {
     let gainApplied: Bool
     let leadingFrames: Int
 
-    init(buffer: PCMBuffer, name: String, request: SourceRequest, output: AudioFormat) throws {
+    init(buffer: PCMBuffer, name: String, request: SourceRequest, output: AudioFormat, pool: FFmpegResamplerPool? = nil) throws {
         guard (1...2).contains(buffer.format.channels), buffer.format.sampleRate > 0 else {
             throw ScaleKitError(.audioDecoding, "\(request.role) (\(name)) has \(buffer.format) PCM; 1 or 2 channels are supported")
         }
@@ -233,7 +258,7 @@ final class FFmpegMemorySource: PCMFrameSource {
             converter = try FloatConverter(
                 layout: defaultChannelLayout(Int32(buffer.format.channels)), format: AV_SAMPLE_FMT_FLT,
                 rate: Int32(buffer.format.sampleRate), output: output, gain: request.gain, preRoll: request.allowsLeadingFrames,
-                label: "\(request.role) (\(name))")
+                pool: pool, label: "\(request.role) (\(name))")
         }
         gainApplied = converter != nil
         leadingFrames = converter?.leadingFrames ?? 0
@@ -264,9 +289,11 @@ final class FFmpegMemorySource: PCMFrameSource {
 }
 
 /// Opens any ``/ScaleKit/AudioSource`` for the FFmpeg mixer.
-func openFFmpegSource(_ source: AudioSource, request: SourceRequest, output: AudioFormat) throws -> any PCMFrameSource {
+func openFFmpegSource(
+    _ source: AudioSource, request: SourceRequest, output: AudioFormat, pool: FFmpegResamplerPool? = nil
+) throws -> any PCMFrameSource {
     switch source {
-    case .file(let path): try FFmpegFileSource(path: path, request: request, output: output)
-    case .pcm(let buffer, let name): try FFmpegMemorySource(buffer: buffer, name: name, request: request, output: output)
+    case .file(let path): try FFmpegFileSource(path: path, request: request, output: output, pool: pool)
+    case .pcm(let buffer, let name): try FFmpegMemorySource(buffer: buffer, name: name, request: request, output: output, pool: pool)
     }
 }

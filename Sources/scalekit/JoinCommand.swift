@@ -16,8 +16,17 @@ struct JoinCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds of silence between neighbouring files.")
     var gap: Double = 0
 
+    @Option(name: .long, help: "Overlap neighbouring files by this many seconds, fading one out as the next fades in (excludes --gap).")
+    var crossfade: Double?
+
+    @Option(name: .long, help: "The crossfade's curve: linear or equal-power.")
+    var crossfadeCurve: String = "linear"
+
     func run() async throws {
-        let join = AudioJoin(segments: files.map { AudioSource.file($0) }, gap: gap)
+        guard let curve = FadeCurve(name: crossfadeCurve) else {
+            throw ValidationError("--crossfade-curve must be linear or equal-power, not \(crossfadeCurve)")
+        }
+        let join = AudioJoin(segments: files.map { AudioSource.file($0) }, gap: gap, crossfade: crossfade.map { Fade(seconds: $0, curve: curve) })
         let audioOutput = try reportingAudioErrors { try output.makeOutput(preferred: nil) }
         try await runAudioCommand(quiet: output.quiet) { progress in
             try await FFmpegAudioMixer().join(join, into: audioOutput, progress: progress)

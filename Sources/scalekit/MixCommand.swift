@@ -11,7 +11,10 @@ struct MixCommand: AsyncParsableCommand {
             TIMELINE is JSON: {"sample_rate_out": 48000, "background": {"file": "bg.wav", "gain_db": 0, \
             "duck_db": 12, "duck_ramp": 0.1}, "clips": [{"file": "a.wav", "start": 0.5, "gain_db": -6}]}. \
             Paths are relative to the timeline file. Gains are summed without normalisation; \
-            the output lasts as long as the background (or until the last clip ends).
+            the output lasts as long as the background (or until the last clip ends). \
+            A clip may add "trim_start" and "trim_duration" (seconds of its source), \
+            "fade_in" and "fade_out" (seconds) and "fade_in_curve"/"fade_out_curve" \
+            ("linear" or "equal_power").
             """)
 
     @Argument(help: "The timeline JSON file.")

@@ -14,7 +14,9 @@ extension Quota {
     /// deepgram=100/second,5000/hour/key,200000/day;elevenlabs=10000/rolling-60s/key,2000000/month
     /// ```
     ///
-    /// - Parameter variable: the name shown in errors.
+    /// - Parameters:
+    ///   - text: the entries, as written in the variable.
+    ///   - variable: the name shown in errors.
     /// - Throws: ``ScaleKitError`` `invalidConfiguration` naming the entry (its
     ///   position and text) and what is wrong with it; also for a quota named
     ///   ``Quota/defaultName`` (that one comes from `RAPIDAPI_DAILY_LIMIT` and

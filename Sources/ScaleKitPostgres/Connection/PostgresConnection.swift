@@ -17,8 +17,8 @@ public import ScaleKit
 /// transaction left open (or refuses a connection in an unknown state), and
 /// ``ping()`` is one `SELECT 1` round trip.
 ///
-/// Cancelling the task that awaits ``query(_:name:_:prepared:)-async`` or
-/// ``execute(_:name:)-async`` sends the server a cancel request (`PQcancel`)
+/// Cancelling the task that awaits `query(_:name:_:prepared:)` or
+/// `execute(_:name:)` sends the server a cancel request (`PQcancel`)
 /// for the statement in flight; the call throws ``/ScaleKit/ScaleKitError/Code/cancelled``
 /// (SQLSTATE 57014) and the connection stays usable: an implicit transaction
 /// is rolled back by the server, an explicit one is left failed for

@@ -16,8 +16,8 @@ public import ScaleKit
 /// succeeds. Commands are never re-sent after a failure: an `INCR` whose
 /// reply was lost may or may not have run.
 ///
-/// Cancelling the task that awaits ``send(_:)-async``, ``pipeline(_:)-async``
-/// or ``evaluate(_:keys:arguments:)-async`` stops it: before anything is sent
+/// Cancelling the task that awaits `send(_:)`, `pipeline(_:)`
+/// or `evaluate(_:keys:arguments:)` stops it: before anything is sent
 /// the call throws ``/ScaleKit/ScaleKitError/Code/cancelled`` at once; while it waits
 /// for a reply (a blocking command, a server that does not answer), the
 /// cancellation handler shuts the socket down (`shutdown(2)`, which hiredis's
@@ -75,7 +75,7 @@ public actor RedisConnection: PooledConnection {
         return reply
     }
 
-    /// Sends one command given as its name and arguments; see ``send(_:)``.
+    /// Sends one command given as its name and arguments; see `send(_:)`.
     @discardableResult
     public func send(_ name: String, _ arguments: RedisArgument...) throws(ScaleKitError) -> RedisValue {
         try send(RedisCommand(name, arguments))
@@ -141,7 +141,7 @@ public actor RedisConnection: PooledConnection {
         try await cancellable(command.name) { connection throws(ScaleKitError) in try connection.send(command) }
     }
 
-    /// Sends one command given as its name and arguments; see ``send(_:)-async``.
+    /// Sends one command given as its name and arguments; see `send(_:)`.
     @discardableResult
     public func send(_ name: String, _ arguments: RedisArgument...) async throws(ScaleKitError) -> RedisValue {
         let command = RedisCommand(name, arguments)
@@ -181,7 +181,7 @@ public actor RedisConnection: PooledConnection {
     /// Runs a script with `EVALSHA`; on `NOSCRIPT` sends it with `EVAL`
     /// (which caches it again) and returns that reply. Atomic on the server.
     ///
-    /// - Throws: as ``send(_:)``; a Lua error is `serverError`.
+    /// - Throws: as `send(_:)`; a Lua error is `serverError`.
     public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) throws(ScaleKitError) -> RedisValue {
         let tail = [RedisArgument(keys.count)] + keys + arguments
         let reply = try pipeline([RedisCommand("EVALSHA", [RedisArgument(script.sha1)] + tail)])[0]

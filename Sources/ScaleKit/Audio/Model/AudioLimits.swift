@@ -17,6 +17,8 @@ public enum AudioLimits {
     public static let defaultMaximumDuration: Double = 6 * 3_600
     /// The largest ``AudioOutput/maximumDuration`` accepted: 7 days.
     public static let maximumDurationCeiling: Double = 7 * 86_400
+    /// Fades, crossfades and trimmed durations, in seconds (a fade reads its length ahead, so it is bounded).
+    public static let fadeSeconds: ClosedRange<Double> = 0.000_1...60
     /// The mixers' `windowSeconds`.
     public static let windowSeconds: ClosedRange<Double> = 0.001...60
 

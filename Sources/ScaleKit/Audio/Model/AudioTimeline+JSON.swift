@@ -6,6 +6,12 @@ extension AudioTimeline {
     ///   "background": {"file": "bg.wav", "gain_db": 0, "duck_db": 12, "duck_ramp": 0.1},
     ///   "clips": [{"file": "clips/a.wav", "start": 0.5, "gain_db": -6}]}`.
     ///
+    /// A clip may also say which part of its source plays and how it fades:
+    /// `"trim_start": 1.5` (seconds skipped in the source), `"trim_duration": 2`
+    /// (seconds played), `"fade_in": 0.05`, `"fade_out": 0.3` (seconds), and
+    /// `"fade_in_curve"` / `"fade_out_curve"`: `"linear"` (the default) or
+    /// `"equal_power"`. A file without them reads as before.
+    ///
     /// Relative paths are resolved against the timeline file's folder; other
     /// keys (`duration`, `text`, `semantics`) are ignored. Blocking file read.
     /// - Throws: ``ScaleKitError/Code/invalidTimeline`` naming the file for
@@ -35,8 +41,20 @@ extension AudioTimeline {
             if file.hasPrefix("/") { return .file(file) }
             return .file(URL(fileURLWithPath: baseDirectory).appendingPathComponent(file).standardizedFileURL.path)
         }
-        let clips = document.clips.map {
-            TimelineClip(source: resolve($0.file), start: $0.start, gainDB: $0.gain_db ?? 0)
+        let clips = try document.clips.enumerated().map { index, clip in
+            func fade(_ seconds: Double?, _ curveName: String?, _ field: String) throws -> Fade? {
+                guard let seconds else { return nil }
+                guard let curve = FadeCurve(name: curveName ?? "linear") else {
+                    throw ScaleKitError(
+                        .invalidTimeline,
+                        "timeline \(name) is not valid: clips[\(index)].\(field)_curve is \"\(curveName ?? "")\"; it must be \"linear\" or \"equal_power\"")
+                }
+                return Fade(seconds: seconds, curve: curve)
+            }
+            let trim = clip.trim_start == nil && clip.trim_duration == nil ? nil : Trim(offset: clip.trim_start ?? 0, duration: clip.trim_duration)
+            return TimelineClip(
+                source: resolve(clip.file), start: clip.start, gainDB: clip.gain_db ?? 0, trim: trim,
+                fadeIn: try fade(clip.fade_in, clip.fade_in_curve, "fade_in"), fadeOut: try fade(clip.fade_out, clip.fade_out_curve, "fade_out"))
         }
         let background = document.background.map { bg in
             BackgroundTrack(
@@ -92,6 +110,12 @@ private struct TimelineDocument: Decodable {
         var file: String
         var start: Double
         var gain_db: Double?
+        var trim_start: Double?
+        var trim_duration: Double?
+        var fade_in: Double?
+        var fade_out: Double?
+        var fade_in_curve: String?
+        var fade_out_curve: String?
     }
 
     struct Background: Decodable {

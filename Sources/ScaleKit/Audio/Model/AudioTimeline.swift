@@ -8,11 +8,20 @@ public struct TimelineClip: Sendable {
     public var start: Double
     /// Gain in decibels (0 = unchanged, −6.02 ≈ half amplitude).
     public var gainDB: Double
+    /// The part of the source that plays, or `nil` for all of it.
+    public var trim: Trim?
+    /// A fade in over the first seconds that play, or `nil`.
+    public var fadeIn: Fade?
+    /// A fade out over the last seconds that play (the end of the trim or of the source), or `nil`.
+    public var fadeOut: Fade?
 
-    public init(source: AudioSource, start: Double, gainDB: Double = 0) {
+    public init(source: AudioSource, start: Double, gainDB: Double = 0, trim: Trim? = nil, fadeIn: Fade? = nil, fadeOut: Fade? = nil) {
         self.source = source
         self.start = start
         self.gainDB = gainDB
+        self.trim = trim
+        self.fadeIn = fadeIn
+        self.fadeOut = fadeOut
     }
 }
 
@@ -91,6 +100,14 @@ public struct AudioTimeline: Sendable {
                     "\(field) start is \(clip.start) s; starts must be within 0..<\(maximumDuration) s, the output's maximum duration (raise it with AudioOutput.maximumDuration or --max-duration)")
             }
             try AudioLimits.check(clip.gainDB, in: AudioLimits.gainDB, "\(field) gain", unit: "dB")
+            if let trim = clip.trim {
+                try AudioLimits.check(trim.offset, in: 0...maximumDuration, "\(field) trim offset", unit: "s")
+                if let duration = trim.duration {
+                    try AudioLimits.check(duration, in: AudioLimits.fadeSeconds.lowerBound...maximumDuration, "\(field) trim duration", unit: "s")
+                }
+            }
+            if let fade = clip.fadeIn { try AudioLimits.check(fade.seconds, in: AudioLimits.fadeSeconds, "\(field) fade in", unit: "s") }
+            if let fade = clip.fadeOut { try AudioLimits.check(fade.seconds, in: AudioLimits.fadeSeconds, "\(field) fade out", unit: "s") }
         }
         if let background {
             try AudioLimits.check(background.gainDB, in: AudioLimits.gainDB, "background (\(background.source.name)) gain", unit: "dB")
@@ -108,10 +125,19 @@ public struct AudioJoin: Sendable {
     public var segments: [AudioSource]
     /// Seconds of silence between two segments (none before the first or after the last).
     public var gap: Double
+    /// Overlap neighbouring segments by this fade, or `nil` to play them back to back.
+    ///
+    /// The last `round(seconds × rate)` frames of a segment are mixed with the
+    /// first frames of the next, the first fading out and the second fading in
+    /// (ffmpeg's `acrossfade`: frame `i` of `n` gets `curve((n − 1 − i) / n)` and
+    /// `curve(i / n)`), so the join is that many frames shorter per neighbour.
+    /// Every segment must be at least that long; a crossfade excludes a gap.
+    public var crossfade: Fade?
 
-    public init(segments: [AudioSource], gap: Double = 0) {
+    public init(segments: [AudioSource], gap: Double = 0, crossfade: Fade? = nil) {
         self.segments = segments
         self.gap = gap
+        self.crossfade = crossfade
     }
 
     /// Throws ``ScaleKitError/Code/invalidTimeline`` for no segments and
@@ -125,6 +151,12 @@ public struct AudioJoin: Sendable {
             throw ScaleKitError(
                 .invalidArgument,
                 "join gap is \(gap) s; it must be finite, ≥ 0, and the \(segments.count - 1) gap(s) together at most \(maximumDuration) s, the output's maximum duration")
+        }
+        if let crossfade {
+            try AudioLimits.check(crossfade.seconds, in: AudioLimits.fadeSeconds, "join crossfade", unit: "s")
+            guard gap == 0 else {
+                throw ScaleKitError(.invalidArgument, "a join has either a crossfade or a gap, not both (gap \(gap) s, crossfade \(crossfade.seconds) s)")
+            }
         }
     }
 }

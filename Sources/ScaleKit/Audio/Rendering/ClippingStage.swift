@@ -27,6 +27,18 @@ package struct ClippingStage {
     /// Processes `frames` interleaved frames in place.
     /// - Throws: ``ScaleKitError/Code/audioEncoding`` under ``ClippingRule/fail`` when a sample exceeds ±1.
     package mutating func process(_ samples: UnsafeMutablePointer<Float>, frames: Int, startFrame: Int, sampleRate: Int) throws {
+        // The common case first: nothing in the window reaches the ceiling and no
+        // release is under way, so the rule changes nothing; one vectorisable
+        // pass finds the peak. `max` keeps its first argument for a NaN exactly
+        // as the per-frame loop below does, so both paths see the same peak.
+        if gain >= 1 {
+            var loudest: Float = 0
+            for i in 0..<(frames * channels) { loudest = max(loudest, abs(samples[i])) }
+            if loudest <= ceiling {
+                if loudest > peak { peak = loudest }
+                return
+            }
+        }
         for frame in 0..<frames {
             let base = frame * channels
             var loudest: Float = 0

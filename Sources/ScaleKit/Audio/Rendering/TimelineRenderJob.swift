@@ -107,14 +107,14 @@ package final class TimelineRenderJob: AudioRenderJob {
     /// Opens clips that start in this window, adds every active clip into `speech`, and drops finished ones.
     /// Returns the number of frames of the window any clip reached.
     private func mixActiveClips(length: Int) throws -> Int {
-        for i in 0..<(length * channels) { speech[i] = 0 }
-        if ducking != nil { for i in 0..<length { coverage[i] = false } }
+        speech.withUnsafeMutableBufferPointer { $0.baseAddress!.update(repeating: 0, count: length * channels) }
+        if ducking != nil { coverage.withUnsafeMutableBufferPointer { $0.baseAddress!.update(repeating: false, count: length) } }
         // Open clips that start in this window, or a little earlier when their
         // source delivers leading frames (resampler pre-ringing) before the start.
         while nextPending < pending.count, pending[nextPending].startFrame - leadFrames < position + length {
             let item = pending[nextPending]
             let gain = linearGain(decibels: item.clip.gainDB)
-            let source = try open(item.clip.source, SourceRequest(role: "clip \(item.index)", gain: gain, allowsLeadingFrames: true))
+            let source = try openClip(item, gain: gain)
             let lead = min(source.leadingFrames, leadFrames)
             var start = item.startFrame - lead
             if start < position {
@@ -132,15 +132,25 @@ package final class TimelineRenderJob: AudioRenderJob {
             let wanted = length - offset
             guard wanted > 0 else { continue }
             let got = try scratch.withUnsafeMutableBufferPointer { try clip.source.read(into: $0.baseAddress!, frames: wanted) }
-            let gain = clip.gain
-            let base = offset * channels
-            for i in 0..<(got * channels) { speech[base + i] += gain * scratch[i] }
-            if ducking != nil { for i in offset..<(offset + got) { coverage[i] = true } }
+            addScaled(gain: clip.gain, frames: got, at: offset)
+            if ducking != nil { coverage.withUnsafeMutableBufferPointer { ($0.baseAddress! + offset).update(repeating: true, count: got) } }
             used = max(used, offset + got)
             if got < wanted { finished.append(slot) }
         }
         for slot in finished.reversed() { active.remove(at: slot) }
         return used
+    }
+
+    /// Opens a clip's source, cut and faded when the clip says so. A clip that
+    /// starts inside its source or fades in has no resampler pre-ringing in
+    /// front of it (the fade or the cut starts it), so it is opened without leading frames.
+    private func openClip(_ item: PendingClip, gain: Float) throws -> any PCMFrameSource {
+        let clip = item.clip
+        let cutOrFadedIn = clip.fadeIn != nil || (clip.trim?.offset ?? 0) > 0
+        let request = SourceRequest(role: "clip \(item.index)", gain: gain, allowsLeadingFrames: !cutOrFadedIn)
+        let source = try open(clip.source, request)
+        guard clip.isShaped else { return source }
+        return ShapedFrameSource(source, trim: clip.trim, fadeIn: clip.fadeIn, fadeOut: clip.fadeOut, format: output.format)
     }
 
     private func discard(_ frames: Int, from source: any PCMFrameSource) throws {
@@ -152,19 +162,43 @@ package final class TimelineRenderJob: AudioRenderJob {
         }
     }
 
+    /// `speech[offset…] += gain × scratch` for `frames` frames: one pass over
+    /// plain pointers, which the compiler vectorises (the sum and product are
+    /// the same float operations in the same order as before).
+    private func addScaled(gain: Float, frames: Int, at offset: Int) {
+        let count = frames * channels
+        speech.withUnsafeMutableBufferPointer { speech in
+            scratch.withUnsafeBufferPointer { scratch in
+                let destination = speech.baseAddress! + offset * channels
+                let source = scratch.baseAddress!
+                for i in 0..<count { destination[i] += gain * source[i] }
+            }
+        }
+    }
+
     /// `speech = background × gain × ducking + speech`, the same order of operations as a plain two-input sum.
     private func applyBackground(frames: Int) {
-        if var envelope = ducking {
-            for frame in 0..<frames {
-                let gain = backgroundGain * envelope.next(clipPlaying: coverage[frame])
-                for c in 0..<channels {
-                    let i = frame * channels + c
-                    speech[i] = backgroundBuffer[i] * gain + speech[i]
+        let channels = channels
+        let backgroundGain = backgroundGain
+        speech.withUnsafeMutableBufferPointer { speechBuffer in
+            backgroundBuffer.withUnsafeBufferPointer { backgroundBuffer in
+                let speech = speechBuffer.baseAddress!
+                let background = backgroundBuffer.baseAddress!
+                if var envelope = ducking {
+                    coverage.withUnsafeBufferPointer { coverage in
+                        for frame in 0..<frames {
+                            let gain = backgroundGain * envelope.next(clipPlaying: coverage[frame])
+                            for c in 0..<channels {
+                                let i = frame * channels + c
+                                speech[i] = background[i] * gain + speech[i]
+                            }
+                        }
+                    }
+                    ducking = envelope
+                } else {
+                    for i in 0..<(frames * channels) { speech[i] = background[i] * backgroundGain + speech[i] }
                 }
             }
-            ducking = envelope
-        } else {
-            for i in 0..<(frames * channels) { speech[i] = backgroundBuffer[i] * backgroundGain + speech[i] }
         }
     }
 
