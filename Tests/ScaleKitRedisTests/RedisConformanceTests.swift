@@ -101,7 +101,8 @@ struct RedisConformanceTests {
     @Test func hundredConcurrentCallersGetExactlyTheHourlyLimit() async throws {
         let tracker = RedisAPITracker(
             client: client,
-            configuration: APITrackerConfiguration(limits: APILimits(daily: 1000, hourly: 20), keyPrefix: TestRedis.uniquePrefix("hundred")))
+            configuration: APITrackerConfiguration(limits: APILimits(daily: 1000, hourly: 20), keyPrefix: TestRedis.uniquePrefix("hundred")),
+            clock: ManualWallClock(start: Date()))  // stays in one hour: no window boundary inside the test
         let decisions = try await withThrowingTaskGroup(of: APICallDecision.self) { group in
             for _ in 0..<100 { group.addTask { try await tracker.checkAndCount() } }
             return try await group.reduce(into: []) { $0.append($1) }

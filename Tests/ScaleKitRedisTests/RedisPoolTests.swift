@@ -1,6 +1,7 @@
 import Foundation
 import ScaleKit
 import ScaleKitRedis
+import ScaleKitTesting
 import ScaleKitTestSupport
 import Testing
 
@@ -11,7 +12,8 @@ struct RedisPoolTests {
             url: try TestServers.requireRedisURL(), pool: ConnectionPoolConfiguration(size: 4, maxOverflow: 0, timeout: TestServers.scaled(.seconds(60))))
         let tracker = RedisAPITracker(
             client: client,
-            configuration: APITrackerConfiguration(limits: APILimits(daily: 1000, hourly: 1000), keyPrefix: TestRedis.uniquePrefix("pool")))
+            configuration: APITrackerConfiguration(limits: APILimits(daily: 1000, hourly: 1000), keyPrefix: TestRedis.uniquePrefix("pool")),
+            clock: ManualWallClock(start: Date()))  // stays in one hour: no window boundary inside the test
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<64 { group.addTask { _ = try await tracker.checkAndCount() } }
             try await group.waitForAll()
@@ -28,8 +30,9 @@ struct RedisPoolTests {
         let client = try RedisClient(
             url: try TestServers.requireRedisURL(), pool: ConnectionPoolConfiguration(size: 1, maxOverflow: 0, timeout: .milliseconds(100)))
         let configuration = APITrackerConfiguration(keyPrefix: TestRedis.uniquePrefix("exhausted"))
-        let closed = RedisAPITracker(client: client, configuration: configuration)
-        let open = RedisAPITracker(client: client, configuration: configuration, unreachablePolicy: .failOpen)
+        let clock = ManualWallClock(start: Date())  // stays in one hour: no window boundary inside the test
+        let closed = RedisAPITracker(client: client, configuration: configuration, clock: clock)
+        let open = RedisAPITracker(client: client, configuration: configuration, unreachablePolicy: .failOpen, clock: clock)
         try await client.withConnection { _ async throws in
             let error = await #expect(throws: ScaleKitError.self) { try await closed.checkAndCount() }
             #expect(error?.code == .poolExhausted)

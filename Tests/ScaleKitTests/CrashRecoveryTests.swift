@@ -15,6 +15,7 @@ struct CrashRecoveryTests {
     /// Redis runs with `--appendonly yes --appendfsync always`, so a reply is
     /// sent only after the write is on disk: every acknowledged call survives.
     @Test func redisKilledMidLoadKeepsEveryAcknowledgedCall() async throws {
+        try await CalendarWindows.awayFromAnHourBoundary()
         let servers = try await PrivateServers.start(redis: true, postgres: false, redisAppendFsyncAlways: true)
         let folder = try TemporaryFolder()
         let stopFile = folder.path("stop")

@@ -29,6 +29,7 @@ import Testing
 
     @Test(.enabled(if: TestServers.redisEnabled), arguments: Backend.allCases)
     func countsAddUpAcrossProcesses(backend: Backend) async throws {
+        try await CalendarWindows.awayFromAnHourBoundary()
         let folder = try TemporaryFolder()
         var environment = try await environment(backend, database: 5, folder: folder)
         environment["RAPIDAPI_DAILY_LIMIT"] = "1000000"
@@ -48,6 +49,7 @@ import Testing
 
     @Test(.enabled(if: TestServers.redisEnabled), arguments: Backend.allCases)
     func hourlyLimitHoldsAcrossProcesses(backend: Backend) async throws {
+        try await CalendarWindows.awayFromAnHourBoundary()
         let folder = try TemporaryFolder()
         var environment = try await environment(backend, database: 6, folder: folder)
         environment["RAPIDAPI_HOURLY_LIMIT"] = "20"
@@ -65,6 +67,7 @@ import Testing
     /// tenant passes 30, no decision ever shows a limit exceeded, and the
     /// stored counts equal the allowed decisions.
     func quotaOfThreeLimitsHoldsAcrossProcesses(_ backend: Backend, database: Int) async throws {
+        try await CalendarWindows.awayFromAnHourBoundary()
         let folder = try TemporaryFolder()
         var environment = try await environment(backend, database: database, folder: folder)
         environment["SCALEKIT_QUOTAS"] = "three=1000000/second,30/hour/key,100/day"
