@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ScaleKit
 import ScaleKitServices
+import Synchronization
 
 /// Load from one process, for proving atomicity across several: the test
 /// suite starts a few of these at once against one backend and adds up
@@ -289,9 +290,16 @@ struct HammerCommand: AsyncParsableCommand {
         @OptionGroup var load: Load
         @Option(help: "Lease in seconds.") var lease: Int = 900
         @Option(help: "Milliseconds of \"work\" per video before completing it.") var workMs: Int = 0
+        @Option(
+            help: """
+                For crash tests: once the process has completed this many videos, every task keeps the claim it \
+                holds (or waits, when none is due) until the process is killed; the process never ends on its own.
+                """)
+        var stallAfter: Int?
 
         func run() async throws {
             let (lease, workMs, tasks) = (lease, workMs, max(1, load.tasks))
+            let stall = StallSwitch(after: stallAfter)
             let counts = try await hammerCounting(load) { backends in
                 try await withThrowingTaskGroup(of: Counts.self) { group in
                     for _ in 0..<tasks {
@@ -301,10 +309,13 @@ struct HammerCommand: AsyncParsableCommand {
                                 counts.add("claimed")
                                 counts.add(claim.outcome.rawValue)
                                 if workMs > 0 { try await Task.sleep(for: .milliseconds(workMs)) }
+                                try await stall.holdIfStalled()
                                 try await backends.videos.completeVideo(id: claim.video.id, token: token)
                                 FileHandle.standardOutput.write(Data("completed \(claim.video.id)\n".utf8))
+                                stall.completed()
                                 counts.add("completed")
                             }
+                            try await stall.holdIfStalled(evenUnstarted: true)
                             return counts
                         }
                     }
@@ -404,4 +415,24 @@ struct Counts: Sendable {
     }
 
     func json() -> String { String(decoding: OutputOptions.encode(values), as: UTF8.self) }
+}
+
+/// `hammer drain --stall-after N`: a worker that stops in the middle of its
+/// work, holding its claims, so a test's SIGKILL always finds it running.
+private final class StallSwitch: Sendable {
+    private let limit: Int?
+    private let completions = Mutex(0)
+
+    init(after limit: Int?) { self.limit = limit }
+
+    func completed() { completions.withLock { $0 += 1 } }
+
+    /// Sleeps until the process is killed once `limit` completions are in
+    /// (with `evenUnstarted`, whenever a limit is set: a task that found
+    /// nothing due must not let the process end either).
+    func holdIfStalled(evenUnstarted: Bool = false) async throws {
+        guard let limit else { return }
+        guard evenUnstarted || completions.withLock({ $0 }) >= limit else { return }
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
 }

@@ -59,12 +59,25 @@ import Testing
             environment: environment, arguments: ["enqueue", "--prefix", prefix, "--count", "\(count)", "--json"])
         #expect(enqueued.status == 0, "\(enqueued.standardError)")
 
-        let start = Date().timeIntervalSince1970 + 3
-        let arguments = ["hammer", "drain", "--tasks", "16", "--lease", "600", "--work-ms", "20", "--start-at", "\(start)"]
-        var workers: [ScaleKitProcesses.Running] = []
-        for _ in 0..<4 { workers.append(try ScaleKitProcesses.start(environment: environment, arguments: arguments)) }
-        // The victim dies once it has completed a video: in the middle of its work, holding up to 16 claims.
+        let drain = ["hammer", "drain", "--tasks", "16", "--lease", "600", "--work-ms", "20"]
+        // The victim starts first and stops once it has completed a video, each
+        // task keeping the claim it holds; it never ends on its own, so the kill
+        // always finds it in the middle of its work, however slowly it started
+        // and however fast the others drain the queue.
+        var workers = [try ScaleKitProcesses.start(environment: environment, arguments: drain + ["--stall-after", "1"])]
         _ = try await workers[0].firstLine()
+        let start = Date().timeIntervalSince1970 + 3
+        for _ in 1..<4 { workers.append(try ScaleKitProcesses.start(environment: environment, arguments: drain + ["--start-at", "\(start)"])) }
+        // Killed while the others are draining: once any of them has completed a
+        // video (whichever started first; a late one may find nothing left).
+        let others = Array(workers.dropFirst())
+        await withTaskGroup(of: Bool.self) { group in
+            for worker in others { group.addTask { (try? await worker.firstLine()) != nil } }
+            for await printed in group where printed {
+                group.cancelAll()
+                break
+            }
+        }
         await workers[0].kill(SIGKILL)
         var results: [ScaleKitProcesses.Result] = []
         for worker in workers { results.append(try await worker.wait()) }
