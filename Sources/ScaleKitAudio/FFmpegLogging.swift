@@ -1,4 +1,5 @@
 import CFFmpeg
+import ScaleKit
 public import Logging
 import Synchronization
 
@@ -16,7 +17,7 @@ public enum FFmpegLogging {
     }
 
     /// `nil` until someone chose; a chosen route survives later defaults.
-    private static let route = Mutex<Route?>(nil)
+    private static let route = SanitizerVisibleMutex<Route?>(nil)
     private static let chosen = Atomic<Bool>(false)
 
     /// Sends FFmpeg's messages at `level` or more severe to `logger`

@@ -472,7 +472,7 @@ public struct AudioMixingConformance<Mixer: AudioMixing>: Sendable {
 
 /// Collects progress reports from the mixing task.
 private final class ReportBox: Sendable {
-    private let reports = Mutex<[AudioProgress]>([])
+    private let reports = SanitizerVisibleMutex<[AudioProgress]>([])
     func add(_ report: AudioProgress) { reports.withLock { $0.append(report) } }
     var all: [AudioProgress] { reports.withLock { $0 } }
 }

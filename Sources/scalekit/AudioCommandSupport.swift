@@ -109,7 +109,7 @@ func runAudioCommand(
 /// A one-line progress bar redrawn on stderr at most ten times a second.
 final class ProgressBar: Sendable {
     private let enabled: Bool
-    private let lastDraw = Mutex<ContinuousClock.Instant?>(nil)
+    private let lastDraw = SanitizerVisibleMutex<ContinuousClock.Instant?>(nil)
 
     init(enabled: Bool) { self.enabled = enabled }
 
