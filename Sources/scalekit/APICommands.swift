@@ -68,6 +68,35 @@ struct RefundCommand: AsyncParsableCommand {
     }
 }
 
+/// `usage --cost N`: the quota's usage and whether a call of `cost` units
+/// would fit now. Read from one snapshot and counting nothing, so another
+/// worker may take the room before the caller's own `acquire`.
+struct UsageFit: Encodable {
+    var usage: QuotaUsage
+    var cost: Int
+    var fits: Bool
+    /// The limits with less than `cost` units left, in the quota's order.
+    var refusedBy: [String]
+
+    init(usage: QuotaUsage, cost: Int) {
+        self.usage = usage
+        self.cost = cost
+        refusedBy = usage.limits.filter { $0.remaining < cost }.map(\.name)
+        fits = refusedBy.isEmpty
+    }
+
+    enum CodingKeys: String, CodingKey { case cost, fits, refusedBy = "refused_by" }
+
+    func encode(to encoder: any Encoder) throws {
+        // The usage's own fields stay at the top level, as `usage --json` prints them.
+        try usage.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(cost, forKey: .cost)
+        try container.encode(fits, forKey: .fits)
+        try container.encode(refusedBy, forKey: .refusedBy)
+    }
+}
+
 struct QuotaDecisionJSON: Encodable {
     var allowed: Bool
     var deniedBy: String?
@@ -108,21 +137,38 @@ struct UsageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "usage",
         abstract: "Show the API call counts, limits and window resets.",
-        discussion: "With --quota or --key, shows every limit of that quota (the key's own and the overall ones)."
+        discussion: """
+            With --quota or --key, shows every limit of that quota (the key's own and the overall ones). \
+            With --cost, also says whether a call of that many units fits now, and which limits would refuse it \
+            (nothing is counted).
+            """
     )
 
     @OptionGroup var output: OutputOptions
     @Option(help: "The quota (see `scalekit doctor`).") var quota: String = Quota.defaultName
     @Option(help: "The tenant, user or API key whose per-key limits to show.") var key: String?
+    @Option(help: "Say whether a call of this many units would fit now (counts nothing).") var cost: Int?
+
+    func validate() throws {
+        if let cost, !(1...APILimits.maximumCount).contains(cost) {
+            throw ValidationError("--cost \(cost) is outside 1…\(APILimits.maximumCount)")
+        }
+    }
 
     func run() async throws {
-        if quota != Quota.defaultName || key != nil {
-            let (quota, key) = (quota, key)
+        if quota != Quota.defaultName || key != nil || cost != nil {
+            let (quota, key, cost) = (quota, key, cost)
             let usage = try await withBackends(output, needs: .apiTracker) { try await $0.apiTracker.usage(quota: quota, key: key) }
-            output.emit(usage) {
-                (usage.limits.map { "\($0.name): \($0.used)/\($0.limit)\($0.resetsAt.map { " (resets \($0))" } ?? "")" }
-                    + ["total: \(usage.totals.calls) calls, \(usage.totals.denied) denied, \(usage.totals.refunds) refunded"])
-                    .joined(separator: "\n")
+            let fit = cost.map { UsageFit(usage: usage, cost: $0) }
+            let lines = usage.limits.map { "\($0.name): \($0.used)/\($0.limit)\($0.resetsAt.map { " (resets \($0))" } ?? "")" }
+                + ["total: \(usage.totals.calls) calls, \(usage.totals.denied) denied, \(usage.totals.refunds) refunded"]
+            if let fit {
+                output.emit(fit) {
+                    (lines + [fit.fits ? "a call of \(fit.cost) unit(s) fits now" : "a call of \(fit.cost) unit(s) would be refused by: \(fit.refusedBy.joined(separator: ", "))"])
+                        .joined(separator: "\n")
+                }
+            } else {
+                output.emit(usage) { lines.joined(separator: "\n") }
             }
             return
         }

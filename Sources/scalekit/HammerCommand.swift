@@ -79,17 +79,25 @@ struct HammerCommand: AsyncParsableCommand {
         @Option(help: "Call this quota with checkAndCount(_:) instead of the default checkAndCount().") var quota: String?
         @Option(help: "With --quota: task i uses key \"tenant-(i mod N)\"; counts are also printed per key.") var keys: Int = 0
         @Option(help: "With --quota: the units each call takes.") var cost: Int = 1
+        @Option(
+            help: """
+                With --quota: a call denied by the limit of this name waits until it fits again and tries once more \
+                (the retry is not one more of --calls). Repeatable. Every allowed call is also counted per window of \
+                each named limit, as allowedIn:<limit>@<window end in Unix ms>, so a test can add up each window \
+                across processes.
+                """)
+        var waitOut: [String] = []
 
         func run() async throws {
             let (calls, tasks, load) = (calls, max(1, load.tasks), load)
             if let quota {
-                let (keys, cost) = (keys, cost)
+                let (keys, cost, waitOut) = (keys, cost, Set(waitOut))
                 let counts = try await hammerCounting(load) { backends in
                     try await withThrowingTaskGroup(of: Counts.self) { group in
                         for task in 0..<tasks {
                             let share = calls / tasks + (task < calls % tasks ? 1 : 0)
                             let request = QuotaRequest(quota: quota, key: keys > 0 ? "tenant-\(task % keys)" : nil, cost: cost)
-                            group.addTask { try await Self.callQuota(backends.apiTracker, request, calls: share, load: load) }
+                            group.addTask { try await Self.callQuota(backends.apiTracker, request, calls: share, waitOut: waitOut, load: load) }
                         }
                         return try await group.reduce(into: Counts()) { $0.merge($1) }
                     }
@@ -109,18 +117,37 @@ struct HammerCommand: AsyncParsableCommand {
             print(counts.json())
         }
 
-        private static func callQuota(_ tracker: any APITracking, _ request: QuotaRequest, calls: Int, load: Load) async throws -> Counts {
+        private static func callQuota(
+            _ tracker: any APITracking, _ request: QuotaRequest, calls: Int, waitOut: Set<String>, load: Load
+        ) async throws -> Counts {
             var counts = Counts(["allowed": 0, "denied": 0])
-            for _ in 0..<calls {
+            var done = 0
+            while done < calls {
                 let decision: QuotaDecision
                 do {
                     decision = try await tracker.checkAndCount(request)
                 } catch {
+                    done += 1
                     try await counts.failed(error, as: "errors", keepGoing: load.keepGoing)
                     continue
                 }
+                if !decision.isAllowed, let limit = decision.deniedBy, waitOut.contains(limit), let retryAt = decision.retryAt {
+                    // deniedBy names the limit to wait longest for, so a call that
+                    // the day also refuses is never retried here.
+                    counts.add("waited:\(limit)")
+                    let delay = min(max(retryAt.timeIntervalSinceNow, 0), 60)
+                    try await Task.sleep(for: .milliseconds(Int(delay * 1000) + 1))
+                    continue
+                }
+                done += 1
                 counts.add(decision.isAllowed ? "allowed" : "denied")
                 if decision.isAllowed, let key = request.key { counts.add("allowed:\(key)") }
+                if decision.isAllowed {
+                    for limit in decision.usage.limits where waitOut.contains(limit.name) {
+                        let end = limit.resetsAt.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } ?? 0
+                        counts.add("allowedIn:\(limit.name)@\(end)")
+                    }
+                }
                 if let limit = decision.usage.limits.first(where: { $0.used > $0.limit }) { counts.add("overLimit:\(limit.name)") }
             }
             return counts
@@ -421,18 +448,18 @@ struct Counts: Sendable {
 /// work, holding its claims, so a test's SIGKILL always finds it running.
 private final class StallSwitch: Sendable {
     private let limit: Int?
-    private let completions = Mutex(0)
+    private let completions = Atomic<Int>(0)
 
     init(after limit: Int?) { self.limit = limit }
 
-    func completed() { completions.withLock { $0 += 1 } }
+    func completed() { completions.wrappingAdd(1, ordering: .relaxed) }
 
     /// Sleeps until the process is killed once `limit` completions are in
     /// (with `evenUnstarted`, whenever a limit is set: a task that found
     /// nothing due must not let the process end either).
     func holdIfStalled(evenUnstarted: Bool = false) async throws {
         guard let limit else { return }
-        guard evenUnstarted || completions.withLock({ $0 }) >= limit else { return }
+        guard evenUnstarted || completions.load(ordering: .relaxed) >= limit else { return }
         while true { try await Task.sleep(for: .seconds(3600)) }
     }
 }

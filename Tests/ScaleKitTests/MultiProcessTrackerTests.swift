@@ -64,15 +64,18 @@ import Testing
 
     /// 4 processes × 16 tasks against a quota of 3 limits (per second, per
     /// hour per tenant, per day overall): the day binds at exactly 100, no
-    /// tenant passes 30, no decision ever shows a limit exceeded, and the
-    /// stored counts equal the allowed decisions.
+    /// tenant passes 30, no second lets more than 20 through across all the
+    /// processes, no decision ever shows a limit exceeded, and the stored
+    /// counts equal the allowed decisions. A call the second refuses waits
+    /// for the next second and tries again, so the second binds as often as
+    /// the load outruns it without making the day's count depend on speed.
     func quotaOfThreeLimitsHoldsAcrossProcesses(_ backend: Backend, database: Int) async throws {
         try await CalendarWindows.awayFromAnHourBoundary()
         let folder = try TemporaryFolder()
         var environment = try await environment(backend, database: database, folder: folder)
-        environment["SCALEKIT_QUOTAS"] = "three=1000000/second,30/hour/key,100/day"
+        environment["SCALEKIT_QUOTAS"] = "three=20/second,30/hour/key,100/day"
         let results = try await ScaleKitProcesses.run(count: 4, environment: environment) { _ in
-            ["hammer", "api", "--quota", "three", "--keys", "4", "--calls", "64", "--tasks", "16"]
+            ["hammer", "api", "--quota", "three", "--keys", "4", "--calls", "64", "--tasks", "16", "--wait-out", "second"]
         }
         for result in results { #expect(result.status == 0, "\(result.standardError)") }
         let counts = try results.map { try $0.counts() }
@@ -80,6 +83,13 @@ import Testing
         #expect(total("allowed") == 100)
         #expect(total("denied") == 156)
         #expect(counts.allSatisfy { $0.keys.allSatisfy { !$0.hasPrefix("overLimit") } }, "\(counts)")
+        var perSecond: [String: Int] = [:]
+        for processCounts in counts {
+            for (name, allowed) in processCounts where name.hasPrefix("allowedIn:second@") { perSecond[name, default: 0] += allowed }
+        }
+        #expect(perSecond.values.reduce(0, +) == 100, "every allowed call names its second: \(perSecond)")
+        #expect(perSecond.values.allSatisfy { $0 <= 20 }, "a second let more than its 20 through: \(perSecond)")
+        #expect(perSecond.count >= 5, "100 calls at 20 a second need at least 5 seconds: \(perSecond)")
         var perKey = 0
         for tenant in 0..<4 {
             let allowed = total("allowed:tenant-\(tenant)")
