@@ -88,4 +88,25 @@ struct PostgresTimeoutTests {
         #expect(try await connection.query("SELECT 1", name: "after").first?[0] == "1")
         await connection.close()
     }
+
+    /// In a pool, a server-side `statement_timeout` (SQLSTATE 57014) is a
+    /// clean error reply: the connection says it is reusable, the pool keeps
+    /// it, and the next caller gets the same connection.
+    @Test(.enabled(if: TestServers.postgresEnabled)) func statementTimeoutDoesNotCloseAPooledConnection() async throws {
+        let base = try TestServers.requireDatabaseURL()
+        let url = base + (base.contains("?") ? "&" : "?") + "options=-c%20statement_timeout%3D200"
+        let pool = ConnectionPool<PostgresConnection>(
+            configuration: ConnectionPoolConfiguration(size: 1, maxOverflow: 0, timeout: .seconds(60)), name: "statement-timeout"
+        ) { try await PostgresConnection.connect(url: url) }
+        let backendBefore = try await pool.withConnection { try await $0.query("SELECT pg_backend_pid()", name: "pid").first?[0] }
+        let error = await #expect(throws: ScaleKitError.self) {
+            try await pool.withConnection { try await $0.query("SELECT pg_sleep(5)", name: "slow") }
+        }
+        #expect(error?.code == .timeout && error?.nativeCode == "57014", "\(String(describing: error))")
+        let backendAfter = try await pool.withConnection { try await $0.query("SELECT pg_backend_pid()", name: "pid").first?[0] }
+        #expect(backendAfter == backendBefore, "the healthy connection was kept, not replaced")
+        let statistics = pool.statistics()
+        #expect(statistics.created == 1 && statistics.closed == 0, "\(statistics)")
+        await pool.shutdown()
+    }
 }

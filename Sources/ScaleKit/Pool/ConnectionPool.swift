@@ -62,9 +62,10 @@ public final class ConnectionPool<Connection: PooledConnection>: Service, Sendab
 
     /// Leases one connection for the duration of `body`. Waits up to `timeout` (FIFO) when all are busy, then throws
     /// ScaleKitError(.poolExhausted) naming size/overflow/timeout. A factory failure throws at once (code from the factory,
-    /// typically .connectionFailed). If `body` throws a ScaleKitError whose code is .connectionFailed, .timeout or
-    /// .protocolError, the connection is discarded (and on .connectionFailed every connection created before it is
-    /// marked stale); any other error returns the connection after prepareForReuse().
+    /// typically .connectionFailed). Whether `body` returned or threw, the connection comes back through
+    /// ``PooledConnection/prepareForReuse()``, and its answer alone decides whether it is kept: a server-side
+    /// `statement_timeout` keeps a healthy connection, a timed-out read does not. A connection that refuses after
+    /// `body` threw `connectionFailed` also marks every connection created before it stale.
     ///
     /// The connection is returned on every path, so it cannot leak; do not
     /// let it escape `body`. Throws ``ScaleKitError/Code/poolShutDown`` after

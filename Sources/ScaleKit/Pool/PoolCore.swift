@@ -280,16 +280,14 @@ final class PoolCore: Sendable {
     func checkin(
         _ lease: PoolLease<Connection>, after error: (any Error)?, isolation: isolated (any Actor)? = #isolation
     ) async {
-        var reusable = false
-        var disconnected = false
-        switch (error as? ScaleKitError)?.code {
-        case .connectionFailed?:
-            disconnected = true
-        case .timeout?, .protocolError?:
-            break
-        default:
-            reusable = await lease.connection.prepareForReuse()
-        }
+        // The connection decides whether it can serve again: only it knows
+        // whether an error left its protocol state unknown (a timed-out read)
+        // or was a clean answer from a healthy server (statement_timeout,
+        // a constraint violation). The pool never guesses from error codes.
+        let reusable = await lease.connection.prepareForReuse()
+        // A connection that broke because its server went away (restart,
+        // failover) hints that the ones opened before it are gone too.
+        let disconnected = !reusable && (error as? ScaleKitError)?.code == .connectionFailed
         let now = clock.now()
         let action = mutate {
             $0.release(

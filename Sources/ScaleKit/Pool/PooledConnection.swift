@@ -11,10 +11,17 @@ public protocol PooledConnection: Sendable {
     /// than ``ConnectionPoolConfiguration/prePingIdleThreshold``; a throw makes
     /// the pool close the connection and open a new one for the caller.
     func ping() async throws
-    /// Called when a connection comes back to the pool: reset any dirty state (ROLLBACK an open
-    /// transaction, DISCARD a MULTI) and return true, or return false when it cannot be reused.
+    /// Called whenever a connection comes back to the pool, whatever its
+    /// borrower threw: reset any dirty state (ROLLBACK an open transaction,
+    /// DISCARD a MULTI) and return true, or return false when it cannot be
+    /// reused.
     ///
-    /// A connection that returns `false` is closed and its slot freed.
+    /// This is the pool's only source of truth about a connection's health:
+    /// a connection that timed out mid-read, lost its socket or was
+    /// interrupted must remember it and answer `false`; one that got a clean
+    /// error reply (a server-side `statement_timeout`, a constraint
+    /// violation) answers `true` and is kept. A connection that returns
+    /// `false` is closed and its slot freed.
     func prepareForReuse() async -> Bool
     /// Closes the connection. Never throws; called at most once by the pool.
     func close() async

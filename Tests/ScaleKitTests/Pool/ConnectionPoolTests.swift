@@ -119,8 +119,9 @@ import Testing
         let fixture = PoolFixture(size: 1, maxOverflow: 0)
         let gate = Gate()
         let holder = Task {
-            try await fixture.pool.withConnection { _ in
+            try await fixture.pool.withConnection { connection in
                 await gate.wait()
+                connection.state.withLock { $0.reusable = false }  // as a real connection that lost its socket
                 throw ScaleKitError(.connectionFailed, "server went away")
             }
         }
@@ -218,12 +219,13 @@ import Testing
         let failed = await #expect(throws: ScaleKitError.self) {
             try await fixture.pool.withConnection { connection in
                 #expect(connection.number == 2)
+                connection.state.withLock { $0.reusable = false }  // as a real connection that lost its socket
                 throw ScaleKitError(.connectionFailed, "server closed the connection")
             }
         }
         #expect(failed?.code == .connectionFailed)
         #expect(fixture.factory.connections[2].isClosed)
-        #expect(fixture.factory.connections[2].resets == 1)  // discarded, not reset a second time
+        #expect(fixture.factory.connections[2].resets == 2)  // asked once more on its return, then discarded
         #expect(fixture.statistics == ConnectionPoolStatistics(size: 3, checkedIn: 2, created: 3, closed: 1))
 
         // #1 and #0 were opened before #2: each is replaced at its next checkout.
@@ -238,26 +240,35 @@ import Testing
         #expect(fixture.statistics == ConnectionPoolStatistics(size: 3, checkedIn: 2, created: 5, closed: 3))
     }
 
-    @Test func errorsDecideWhetherTheConnectionIsKept() async throws {
+    /// Whatever the borrower threw, the connection's own answer decides: an
+    /// error reply from a healthy connection (a timeout the server reported,
+    /// an application error) keeps it; a connection that says it is broken is
+    /// closed, and only then does a lost server mark the older ones stale.
+    @Test func theConnectionDecidesWhetherItIsKept() async throws {
         let fixture = PoolFixture(size: 1, maxOverflow: 0)
         struct AppError: Error {}
         await #expect(throws: AppError.self) { try await fixture.pool.withConnection { _ in throw AppError() } }
         #expect(fixture.factory.connections[0].resets == 1 && !fixture.factory.connections[0].isClosed)
 
+        // statement_timeout: the server answered, the connection is fine.
         await #expect(throws: ScaleKitError.self) {
-            try await fixture.pool.withConnection { _ in throw ScaleKitError(.timeout, "read timed out") }
+            try await fixture.pool.withConnection { _ in throw ScaleKitError(.timeout, "canceling statement due to statement timeout") }
+        }
+        #expect(fixture.factory.connections[0].resets == 2 && !fixture.factory.connections[0].isClosed)
+
+        // A read that timed out leaves the protocol state unknown: the connection says so.
+        await #expect(throws: ScaleKitError.self) {
+            try await fixture.pool.withConnection { connection in
+                connection.state.withLock { $0.reusable = false }
+                throw ScaleKitError(.timeout, "read timed out")
+            }
         }
         #expect(fixture.factory.connections[0].isClosed)
 
-        await #expect(throws: ScaleKitError.self) {
-            try await fixture.pool.withConnection { _ in throw ScaleKitError(.protocolError, "garbled") }
-        }
-        #expect(fixture.factory.connections[1].isClosed)
-
-        // A connection that cannot be reset is closed.
+        // A connection that cannot be reset is closed, whether or not anything was thrown.
         try await fixture.pool.withConnection { $0.state.withLock { $0.reusable = false } }
-        #expect(fixture.factory.connections[2].isClosed)
-        #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, created: 3, closed: 3))
+        #expect(fixture.factory.connections[1].isClosed)
+        #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, created: 2, closed: 2))
     }
 
     @Test func waitersAreServedInArrivalOrder() async throws {
