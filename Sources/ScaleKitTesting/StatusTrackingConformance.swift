@@ -3,9 +3,11 @@ import Foundation
 
 /// The contract of ``/ScaleKit/StatusTracking``, checked against any backend.
 ///
-/// `make` returns a fresh tracker (its own key space) on the given clock.
-/// `advance` moves time for TTLs: for a backend whose expiry follows the
-/// injected clock, advance the clock; for a server that expires keys on its
+/// `make` returns a fresh tracker (its own key space) on the given clock,
+/// with the default size limits (``/ScaleKit/JSONValue/Limits/default``: 1 MiB,
+/// depth 32) unless `limits` says otherwise.
+/// `advance` moves time for TTLs. The default advances the clock, which is
+/// all a backend whose expiry follows the injected clock needs; for a server that expires keys on its
 /// own clock (Redis), also shorten the remaining TTL of the tracker's keys on
 /// the server by the duration (sleeping would make the verdict depend on how
 /// fast the machine is). TTLs in these checks are one to ten minutes, times
@@ -15,12 +17,17 @@ public enum StatusTrackingConformance {
     public typealias Factory = @Sendable (ManualWallClock) async throws -> any StatusTracking
     public typealias Advance = @Sendable (ManualWallClock, Duration) async throws -> Void
 
-    public static func run(_ make: Factory, advance: Advance, timeScale: Double = 1) async throws {
+    /// Runs every check; throws a ``ConformanceFailure`` listing each one that failed, with what was expected and what happened.
+    public static func run(
+        _ make: Factory, advance: Advance = { clock, duration in clock.advance(by: duration) }, timeScale: Double = 1,
+        limits: JSONValue.Limits = .default
+    ) async throws {
         var runner = CheckRunner()
         await runner.run("absent is nil") { try await absentIsNil(make) }
         await runner.run("set and get round-trip") { try await roundTrip(make) }
         await runner.run("merge semantics") { try await mergeSemantics(make) }
         await runner.run("invalid patches change nothing") { try await invalidPatches(make) }
+        await runner.run("size limit") { try await sizeLimit(make, limits: limits) }
         await runner.run("TTL expiry and refresh") { try await ttl(make, advance, scale: max(1, timeScale)) }
         await runner.run("delete") { try await delete(make) }
         await runner.run("hostile ids and values") { try await hostile(make) }
@@ -92,6 +99,31 @@ public enum StatusTrackingConformance {
         try await expectError(.invalidArgument, check) { try await tracker.mergeStatus(["a": 1], for: "v", ttl: .zero) }
         let after = try await tracker.status(for: "v")
         try expect(after == before, check, "a refused patch must not change the status: \(String(describing: after))")
+    }
+
+    /// A status over the size limit is refused whole, whether it is set at
+    /// once or grows there by merges each under the limit, and the stored
+    /// status stays as it was.
+    static func sizeLimit(_ make: Factory, limits: JSONValue.Limits) async throws {
+        let check = "size limit"
+        let tracker = try await make(ManualWallClock())
+        try await tracker.setStatus(JobStatus(state: .processing, message: "kept"), for: "big")
+        let before = try await tracker.status(for: "big")
+        let tooBig = String(repeating: "x", count: limits.maximumBytes + 1)
+        try await expectError(.invalidArgument, check) {
+            try await tracker.setStatus(JobStatus(state: .processing, fields: ["blob": .string(tooBig)]), for: "big")
+        }
+        let afterSet = try await tracker.status(for: "big")
+        try expect(afterSet == before, check, "expected the status before the refused set, got \(String(describing: afterSet))")
+        // Two halves, each well under the limit, that together pass it.
+        let half = String(repeating: "y", count: limits.maximumBytes / 2 + 16)
+        _ = try await tracker.mergeStatus(["first": .string(half)], for: "big")
+        let afterFirst = try await tracker.status(for: "big")
+        try await expectError(.invalidArgument, check) { try await tracker.mergeStatus(["second": .string(half)], for: "big") }
+        let afterSecond = try await tracker.status(for: "big")
+        try expect(
+            afterSecond == afterFirst && afterSecond?.fields["second"] == nil, check,
+            "expected the merge that would pass \(limits.maximumBytes) bytes to change nothing, got fields \(afterSecond.map { Array($0.fields.keys).sorted() } ?? [])")
     }
 
     static func ttl(_ make: Factory, _ advance: Advance, scale: Double) async throws {

@@ -24,6 +24,20 @@ import Testing
         #expect(error?.description.contains("concurrent merges lose nothing") == true, "\(String(describing: error))")
     }
 
+    /// A tracker that stores statuses of any size fails the suite's size
+    /// check, which expects the limits the suite is told the trackers keep.
+    @Test func trackerWithoutASizeLimitIsCaught() async throws {
+        let error = await #expect(throws: ConformanceFailures.self) {
+            try await StatusTrackingConformance.run { clock in
+                InMemoryStatusTracker(
+                    configuration: StatusTrackerConfiguration(limits: JSONValue.Limits(maximumDepth: 32, maximumBytes: 64 << 20)), clock: clock)
+            }
+        }
+        let description = error?.description ?? ""
+        #expect(description.contains("'size limit' failed") && description.contains("expected"), "\(description)")
+        #expect(!description.contains("TTL"), "only the size check fails, with the default advance: \(description)")
+    }
+
     @Test func selectThenInsertClaimHasTwoWinnersAndIsCaught() async throws {
         let error = await #expect(throws: ConformanceFailures.self) {
             try await VideoRepositoryConformance.run { clock, policy in SelectThenInsertRepository(inner: InMemoryVideoRepository(clock: clock, policy: policy)) }
