@@ -317,12 +317,10 @@ struct HammerCommand: AsyncParsableCommand {
         @OptionGroup var load: Load
         @Option(help: "Lease in seconds.") var lease: Int = 900
         @Option(help: "Milliseconds of \"work\" per video before completing it.") var workMs: Int = 0
-        @Option(
-            help: """
-                For crash tests: once the process has completed this many videos, every task keeps the claim it \
-                holds (or waits, when none is due) until the process is killed; the process never ends on its own.
-                """)
-        var stallAfter: Int?
+        // For crash tests, so hidden from --help: once the process has completed
+        // this many videos, every task keeps the claim it holds (or waits, when
+        // none is due) until the process is killed; it never ends on its own.
+        @Option(help: .hidden) var stallAfter: Int?
 
         func run() async throws {
             let (lease, workMs, tasks) = (lease, workMs, max(1, load.tasks))

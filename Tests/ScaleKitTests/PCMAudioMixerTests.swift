@@ -34,6 +34,53 @@ import Testing
     }
 }
 
+/// `mix(_:into:onProgress:)`: progress for an async consumer.
+@Suite struct AsyncProgressTests {
+    /// Ten seconds of output at 1 kHz: many windows, so many reports.
+    static let timeline = AudioTimeline(
+        clips: [TimelineClip(source: .pcm(PCMBuffer(silenceOf: 10_000, format: AudioFormat(sampleRate: 1_000, channels: 1)), name: "s"), start: 0)])
+
+    actor Published {
+        var fractions: [Double] = []
+        func add(_ fraction: Double) async {
+            await Task.yield()  // a consumer that awaits, as a status tracker's round trip does
+            fractions.append(fraction)
+        }
+    }
+
+    @Test func anAsyncConsumerSeesProgressUpToTheEnd() async throws {
+        let published = Published()
+        let summary = try await PCMAudioMixer().mix(
+            Self.timeline, into: .memory(format: AudioFormat(sampleRate: 1_000, channels: 1)),
+            onProgress: { progress in await published.add(progress.fractionCompleted) })
+        #expect(summary.frames == 10_000)
+        let fractions = await published.fractions
+        #expect(!fractions.isEmpty && fractions == fractions.sorted(), "\(fractions)")
+        #expect(fractions.last == 1, "the last report is delivered before the mix returns: \(fractions)")
+    }
+
+    /// The consumer's error is the call's error, whether the render was
+    /// still running (it is then cancelled) or had just finished.
+    @Test func aConsumerThatThrowsFailsTheCallWithItsError() async throws {
+        struct PublishFailed: Error {}
+        await #expect(throws: PublishFailed.self) {
+            _ = try await PCMAudioMixer().join(
+                AudioJoin(segments: [.pcm(PCMBuffer(silenceOf: 10_000, format: AudioFormat(sampleRate: 1_000, channels: 1)), name: "a")]),
+                into: .memory(format: AudioFormat(sampleRate: 1_000, channels: 1)), onProgress: { _ in throw PublishFailed() })
+        }
+    }
+
+    /// A render that fails ends the consumer too, and its error is the call's.
+    @Test func aFailingRenderEndsTheConsumer() async throws {
+        let error = await #expect(throws: ScaleKitError.self) {
+            _ = try await PCMAudioMixer().mix(
+                AudioTimeline(clips: []), into: .memory(format: AudioFormat(sampleRate: 1_000, channels: 1)),
+                onProgress: { _ in try await Task.sleep(for: .seconds(3_600)) })
+        }
+        #expect(error?.code == .invalidTimeline, "\(String(describing: error))")
+    }
+}
+
 @Suite struct WAVFileTests {
     @Test func roundTripsInt16AndFloat() throws {
         let directory = try makeTemporaryDirectory("wav")
