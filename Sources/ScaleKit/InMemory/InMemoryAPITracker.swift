@@ -76,6 +76,17 @@ public final class InMemoryAPITracker: APITracking {
     }
 
     /// Runs `change` on a copy of the quota's ledger and keeps it only when `change` returns.
+    /// Counters, rolling buckets, settled marks and reservations held across
+    /// every quota: what pruning on write keeps bounded by the live windows.
+    package var heldEntryCount: Int {
+        ledgers.withLock { ledgers in
+            ledgers.values.reduce(0) { total, ledger in
+                total + ledger.counters.count + ledger.buckets.values.reduce(0) { $0 + $1.count } + ledger.settled.count
+                    + ledger.reservations.count
+            }
+        }
+    }
+
     private func withLedger<T: Sendable>(_ name: String, _ change: (inout QuotaLedger) throws(ScaleKitError) -> T) throws(ScaleKitError) -> T {
         try ledgers.withLock { (ledgers: inout [String: QuotaLedger]) throws(ScaleKitError) -> T in
             var ledger = ledgers[name] ?? QuotaLedger()
