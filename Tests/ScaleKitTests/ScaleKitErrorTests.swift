@@ -26,4 +26,10 @@ import Testing
         #expect(error.description == "ScaleKitError.databaseError: claim video failed: no answer within 5s")
     }
 
+    @Test func newCodesAreDistinct() {
+        #expect(ScaleKitError.Code.connectionClosed != .poolShutDown)
+        #expect(ScaleKitError.Code.conflict != .timeout)
+        #expect(ScaleKitError.Code.connectionClosed.description == "connectionClosed")
+        #expect(ScaleKitError.Code.conflict.description == "conflict")
+    }
 }

@@ -24,6 +24,8 @@ public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
             case timeout
             case poolExhausted
             case poolShutDown
+            case connectionClosed
+            case conflict
             case serverError
             case protocolError
             case corruptData
@@ -54,6 +56,15 @@ public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
         public static let poolExhausted = Code(.poolExhausted)
         /// The pool (or client) was shut down.
         public static let poolShutDown = Code(.poolShutDown)
+        /// A connection (or a single-connection database) was used after it
+        /// was closed, by its owner or by the server.
+        /// Nothing was sent. A pool discards a connection that throws this
+        /// and opens a new one; the caller may retry on another connection.
+        public static let connectionClosed = Code(.connectionClosed)
+        /// Optimistic concurrency gave up: other writers kept changing the
+        /// same record (a Redis `WATCH` that failed on every attempt). Nothing
+        /// was written; the caller may retry later.
+        public static let conflict = Code(.conflict)
         /// The server answered with an error (a Redis error reply, for example).
         public static let serverError = Code(.serverError)
         /// The server's answer did not have the expected shape.

@@ -285,7 +285,8 @@ final class PoolCore: Sendable {
         switch (error as? ScaleKitError)?.code {
         case .connectionFailed?:
             disconnected = true
-        case .timeout?, .protocolError?:
+        case .timeout?, .protocolError?, .connectionClosed?:
+            // Discarded on its own: a closed connection says nothing about the others.
             break
         default:
             reusable = await lease.connection.prepareForReuse()

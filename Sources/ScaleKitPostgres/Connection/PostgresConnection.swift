@@ -282,7 +282,7 @@ public actor PostgresConnection: PooledConnection {
     private func liveConnection(before statement: String) throws(ScaleKitError) -> OpaquePointer {
         guard let connection = handle?.pointer else {
             throw ScaleKitError(
-                .connectionFailed, "the PostgreSQL connection is closed", underlying: PostgresStatementNotSent())
+                .connectionClosed, "the PostgreSQL connection is closed", underlying: PostgresStatementNotSent())
         }
         guard PQstatus(connection) == CONNECTION_OK, PQconsumeInput(connection) == 1,
             PQstatus(connection) == CONNECTION_OK
