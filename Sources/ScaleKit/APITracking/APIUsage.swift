@@ -88,7 +88,7 @@ public struct APITrackerConfiguration: Sendable, Hashable {
     /// Quotas besides the default one (``Quota/defaultName``, built from ``limits`` and ``timeZone``).
     public var extraQuotas: [Quota]
 
-    public init(limits: APILimits = .default, timeZone: TimeZone = .utc, keyPrefix: String = "api_tracker", extraQuotas: [Quota] = []) {
+    public init(limits: APILimits = .default, timeZone: TimeZone = TimeZone(identifier: "UTC")!, keyPrefix: String = "api_tracker", extraQuotas: [Quota] = []) {
         self.limits = limits
         self.timeZone = timeZone
         self.keyPrefix = keyPrefix
@@ -116,5 +116,5 @@ public struct APITrackerConfiguration: Sendable, Hashable {
 
 extension TimeZone {
     /// Coordinated Universal Time.
-    public static let utc = TimeZone(identifier: "UTC")!
+    package static let utc = TimeZone(identifier: "UTC")!
 }

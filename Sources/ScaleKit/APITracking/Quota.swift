@@ -23,7 +23,7 @@ public enum QuotaCalendarUnit: String, Sendable, Hashable, Codable, CaseIterable
 public enum QuotaWindow: Sendable, Hashable {
     /// A calendar window (this second, this hour, this day, this month) in a
     /// time zone: everything counted in it is forgotten at once when it ends.
-    case calendar(QuotaCalendarUnit, timeZone: TimeZone = .utc)
+    case calendar(QuotaCalendarUnit, timeZone: TimeZone = TimeZone(identifier: "UTC")!)
     /// A rolling window of the given length, at least one second and at most
     /// 31 days, in whole milliseconds: at every instant, the units counted in
     /// the window ending then never exceed the limit.
@@ -115,7 +115,7 @@ public struct Quota: Sendable, Hashable {
 
     /// The seed's quota: `daily` calls per calendar day and `hourly` per
     /// clock hour in `timeZone`, limits named `day` and `hour`.
-    public static func rapidAPI(_ limits: APILimits, timeZone: TimeZone = .utc) -> Quota {
+    public static func rapidAPI(_ limits: APILimits, timeZone: TimeZone = TimeZone(identifier: "UTC")!) -> Quota {
         Quota(defaultName, limits: [
             QuotaLimit(limits.daily, per: .calendar(.day, timeZone: timeZone), name: "day"),
             QuotaLimit(limits.hourly, per: .calendar(.hour, timeZone: timeZone), name: "hour"),

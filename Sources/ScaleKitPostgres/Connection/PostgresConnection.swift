@@ -1,7 +1,7 @@
 import CLibPQ
 import Foundation
 public import Logging
-public import ScaleKit
+@_spi(Benchmarks) public import ScaleKit
 
 /// One libpq connection (`PGconn`), used by one caller at a time.
 ///

@@ -1,5 +1,5 @@
 public import Logging
-public import ScaleKit
+@_spi(Benchmarks) public import ScaleKit
 
 /// One connection to Redis, owning one `redisContext`.
 ///

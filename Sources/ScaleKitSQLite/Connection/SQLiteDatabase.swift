@@ -1,5 +1,5 @@
 import Foundation
-import ScaleKit
+@_spi(Benchmarks) import ScaleKit
 
 /// Owns one ``SQLiteConnection`` and runs every use of it on a dedicated
 /// serial dispatch queue, so SQLite's blocking calls never occupy a thread of
