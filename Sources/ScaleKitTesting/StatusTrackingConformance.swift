@@ -12,9 +12,20 @@ import Foundation
 /// `timeScale`, so the real time a slow machine spends between two calls
 /// never decides the outcome.
 public enum StatusTrackingConformance {
+    /// Builds a fresh tracker, in a key space of its own, on the given clock.
     public typealias Factory = @Sendable (ManualWallClock) async throws -> any StatusTracking
+    /// Moves time forward by the duration for the tracker's TTLs (see the type's
+    /// documentation).
     public typealias Advance = @Sendable (ManualWallClock, Duration) async throws -> Void
 
+    /// Runs every check of the contract against trackers from `make`.
+    ///
+    /// - Parameters:
+    ///   - make: Builds a fresh tracker.
+    ///   - advance: Moves time for TTLs.
+    ///   - timeScale: Multiplies every TTL the checks use (1: one to ten minutes).
+    /// - Throws: ``ConformanceFailures`` listing every check that failed, or
+    ///   what `make` or `advance` throws.
     public static func run(_ make: Factory, advance: Advance, timeScale: Double = 1) async throws {
         var runner = CheckRunner()
         await runner.run("absent is nil") { try await absentIsNil(make) }

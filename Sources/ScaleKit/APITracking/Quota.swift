@@ -189,6 +189,8 @@ public struct QuotaRequest: Sendable, Hashable {
     /// The units the call takes (characters, seconds of audio), 1…``APILimits/maximumCount``.
     public var cost: Int
 
+    /// A request for `cost` units (1 by default) of `quota` (the default
+    /// quota unless given) for `key`; checked by the tracker, not here.
     public init(quota: String = Quota.defaultName, key: String? = nil, cost: Int = 1) {
         self.quota = quota
         self.key = key
@@ -214,6 +216,7 @@ public struct QuotaLimitStatus: Sendable, Hashable, Codable {
     /// counted now has left the window (`nil` when nothing is counted).
     public var resetsAt: Date?
 
+    /// A status; trackers create these.
     public init(name: String, window: String, perKey: Bool, limit: Int, used: Int, resetsAt: Date?) {
         self.name = name
         self.window = window
@@ -258,6 +261,7 @@ public struct QuotaTotals: Sendable, Hashable, Codable {
     /// Calls given back by a refund or a released reservation.
     public var refunds = 0
 
+    /// Totals with these counts (all zero by default).
     public init(calls: Int = 0, denied: Int = 0, successes: Int = 0, failures: Int = 0, refunds: Int = 0) {
         self.calls = calls
         self.denied = denied
@@ -295,6 +299,7 @@ public struct QuotaUsage: Sendable, Hashable, Codable {
     /// The quota's totals (all keys together).
     public var totals: QuotaTotals
 
+    /// A snapshot; trackers create these.
     public init(quota: String, key: String?, limits: [QuotaLimitStatus], totals: QuotaTotals) {
         self.quota = quota
         self.key = key
@@ -327,6 +332,7 @@ public struct QuotaDecision: Sendable, Hashable {
     /// `nil` when denied (nothing was counted).
     public var receipt: QuotaReceipt?
 
+    /// A decision; trackers create these.
     public init(isAllowed: Bool, deniedBy: String?, retryAt: Date?, usage: QuotaUsage, receipt: QuotaReceipt?) {
         self.isAllowed = isAllowed
         self.deniedBy = deniedBy

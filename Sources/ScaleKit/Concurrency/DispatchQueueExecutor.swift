@@ -19,16 +19,19 @@ public import Dispatch
     /// The queue every job runs on.
     public let queue: DispatchQueue
 
+    /// An executor on a new serial queue named `label`.
     public init(label: String, qos: DispatchQoS = .default) {
         queue = DispatchQueue(label: label, qos: qos)
     }
 
+    /// Runs `job` on the queue, after the jobs enqueued before it.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = asUnownedSerialExecutor()
         queue.async { job.runSynchronously(on: executor) }
     }
 
+    /// This executor, for an actor's `unownedExecutor`.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }

@@ -173,6 +173,7 @@ public struct PoolSettings: Sendable, Hashable {
     /// own `max_connections` tops out at 262 143; more is certainly a typo).
     public static let maximumConnections = 100_000
 
+    /// Pool settings with SQLAlchemy's QueuePool defaults (10, 20, 30 s, 3600 s).
     public init(size: Int = 10, maxOverflow: Int = 20, timeout: Duration = .seconds(30), recycle: Duration = .seconds(3600)) {
         self.size = size
         self.maxOverflow = maxOverflow

@@ -6,7 +6,7 @@ public import Logging
 /// One libpq connection (`PGconn`), used by one caller at a time.
 ///
 /// Every libpq call blocks, so the actor runs on its own serial dispatch
-/// queue (``/ScaleKit/DispatchQueueExecutor``): a slow query holds that queue's thread,
+/// queue (`DispatchQueueExecutor`): a slow query holds that queue's thread,
 /// never a thread of Swift's cooperative pool. Statements take parameters
 /// only (never values spliced into SQL) and are prepared once per connection,
 /// or sent unnamed every time with `statement_cache=off` in the URL
@@ -42,6 +42,8 @@ public actor PostgresConnection: PooledConnection {
     /// Whether statements are prepared once (named) or sent unnamed each time.
     public nonisolated let statementCache: PostgresStatementCache
 
+    /// Every method of the connection runs on its own dispatch queue, so the
+    /// blocking libpq calls never occupy a thread of Swift's cooperative pool.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// The server and database, with any password redacted, for messages.

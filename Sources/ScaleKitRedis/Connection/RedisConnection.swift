@@ -3,7 +3,7 @@ public import Logging
 
 /// One connection to Redis, owning one `redisContext`.
 ///
-/// An actor on its own ``/ScaleKit/DispatchQueueExecutor``: hiredis's blocking calls
+/// An actor on its own `DispatchQueueExecutor`: hiredis's blocking calls
 /// run on that queue's thread, never on Swift's cooperative pool, and one
 /// caller at a time uses the context. Every call blocks for at most the
 /// configured command timeout (connecting: the connect timeout).
