@@ -265,7 +265,7 @@ public actor PostgresConnection: PooledConnection {
     }
 
     /// Closes the connection (libpq's `PQfinish`). Later calls throw
-    /// ``/ScaleKit/ScaleKitError/Code/connectionFailed``.
+    /// ``/ScaleKit/ScaleKitError/Code/connectionClosed`` and send nothing.
     public func close() async {
         handle = nil
         preparedStatements.removeAll()
