@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the DocC reference of every library product, offline, with every
 # DocC warning (a broken ``symbol`` link, an undocumented parameter, a topic
-# that names nothing) an error, so the catalogs cannot rot.
+# that names nothing) an error, so the catalogs cannot rot. First it checks
+# that every public declaration has a `///` doc comment
+# (scripts/check-doc-comments.sh).
 #
 #   bash scripts/docs.sh            # -> .build/docs/<Module>.doccarchive
 #
@@ -17,6 +19,12 @@ cd "$ROOT"
 MODULES=(ScaleKit ScaleKitServices ScaleKitRedis ScaleKitPostgres ScaleKitSQLite ScaleKitAudio ScaleKitTesting)
 
 log() { echo "[docs] $*" >&2; }
+
+# Every public declaration says what it promises (cheap, so first).
+if ! bash "$ROOT/scripts/check-doc-comments.sh"; then
+  log "FAILED: public declarations without a doc comment (above)"
+  exit 1
+fi
 
 # --build-tests: the same flags as the unit stage's `swift test`, so nothing is rebuilt.
 swift build --build-tests >/dev/null

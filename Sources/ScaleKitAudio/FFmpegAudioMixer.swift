@@ -17,11 +17,19 @@ public struct FFmpegAudioMixer: AudioMixing {
     /// Seconds of output per window (progress and cancellation granularity).
     public var windowSeconds: Double
 
+    /// A mixer that renders `windowSeconds` of output at a time (progress and
+    /// cancellation come once a window). Routes FFmpeg's log to swift-log.
     public init(windowSeconds: Double = 0.25) {
         FFmpegLogging.installDefault()
         self.windowSeconds = windowSeconds
     }
 
+    /// Plays the segments back to back into `output`, streaming, on a queue of
+    /// its own. See ``/ScaleKit/AudioMixing/join(_:into:progress:)``.
+    ///
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `audioDecoding` naming an input that
+    ///   cannot be read, `audioEncoding`, `invalidTimeline` or `invalidArgument`
+    ///   for a malformed request, `cancelled`; a partial file is removed.
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
         return try await runRenderJob(label: "scalekit.ffmpeg-join", trace: .join(join, mixer: "ffmpeg"), progress: progress) {
@@ -34,6 +42,13 @@ public struct FFmpegAudioMixer: AudioMixing {
         }
     }
 
+    /// Mixes the timeline's clips over its background into `output`,
+    /// streaming, on a queue of its own. See
+    /// ``/ScaleKit/AudioMixing/mix(_:into:progress:)``.
+    ///
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `audioDecoding` naming an input that
+    ///   cannot be read, `audioEncoding`, `invalidTimeline` or `invalidArgument`
+    ///   for a malformed timeline, `cancelled`; a partial file is removed.
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
         return try await runRenderJob(label: "scalekit.ffmpeg-mix", trace: .mix(timeline, mixer: "ffmpeg"), progress: progress) {

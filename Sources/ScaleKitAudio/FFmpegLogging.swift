@@ -96,6 +96,7 @@ public struct FFmpegAllocationLimit: Sendable {
     /// The cap in bytes.
     public var bytes: Int
 
+    /// A cap of `bytes` per allocation; call ``apply()`` to put it in force.
     public init(bytes: Int) { self.bytes = bytes }
 
     /// 256 MiB.

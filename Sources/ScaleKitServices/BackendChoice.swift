@@ -12,6 +12,7 @@ public struct BackendChoice: Sendable, Hashable, CustomStringConvertible {
     /// Why this backend was picked.
     public var reason: String
 
+    /// A record of one choice; the factories make these, a test may too.
     public init(primitive: String, backend: String, isDistributed: Bool, location: String, reason: String) {
         self.primitive = primitive
         self.backend = backend

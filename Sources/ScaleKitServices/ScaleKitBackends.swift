@@ -12,8 +12,16 @@ public import ServiceLifecycle
 /// Pools are long-running ``services``: run them in your ServiceGroup, or use
 /// ``withBackends(_:needs:logger:_:)`` which runs and shuts them down for you.
 public struct ScaleKitBackends: Sendable {
+    /// Counts calls to the rate-limited API: Redis with `REDIS_URL`, otherwise
+    /// the file tracker. Check and count is atomic across every worker that
+    /// shares the backend.
     public var apiTracker: any APITracking
+    /// Job statuses: Redis with `REDIS_URL`, otherwise this process's memory
+    /// (not shared with other processes).
     public var statusTracker: any StatusTracking
+    /// Video claims: PostgreSQL or SQLite, as `DATABASE_URL` says (SQLite in
+    /// the working directory without it). A claim is atomic across every worker
+    /// that shares the database.
     public var videos: any VideoRepository
     /// What was picked for each primitive and why.
     public var choices: [BackendChoice]
@@ -28,6 +36,8 @@ public struct ScaleKitBackends: Sendable {
     /// (`scalekit doctor --audit`); empty for the embedded backends.
     public var audits: [AuditProbe]
 
+    /// Assembles backends by hand, for tests or a service that builds its own;
+    /// ``make(_:needs:logger:)`` picks them from the configuration instead.
     public init(
         apiTracker: any APITracking, statusTracker: any StatusTracking, videos: any VideoRepository,
         choices: [BackendChoice], services: [any Service], healthChecks: [HealthCheck] = [], pools: [PoolProbe] = [],
@@ -45,11 +55,16 @@ public struct ScaleKitBackends: Sendable {
 
     /// The primitives a caller uses; only these are built.
     public struct Needs: OptionSet, Sendable, Hashable {
+        /// The set's bits: one per primitive.
         public let rawValue: Int
+        /// The set with exactly these bits.
         public init(rawValue: Int) { self.rawValue = rawValue }
 
+        /// The API tracker.
         public static let apiTracker = Needs(rawValue: 1 << 0)
+        /// The status tracker.
         public static let statusTracker = Needs(rawValue: 1 << 1)
+        /// The video repository.
         public static let videos = Needs(rawValue: 1 << 2)
         /// Every primitive.
         public static let all: Needs = [.apiTracker, .statusTracker, .videos]
@@ -106,9 +121,12 @@ public struct ScaleKitBackends: Sendable {
 
 /// A named liveness check of one server (Redis PING, SELECT 1).
 public struct HealthCheck: Sendable {
+    /// The server checked, for example `redis` or `postgresql`.
     public var name: String
+    /// Returns when the server answered; throws the typed error when it did not.
     public var check: @Sendable () async throws -> Void
 
+    /// A check named `name` that runs `check`.
     public init(name: String, check: @escaping @Sendable () async throws -> Void) {
         self.name = name
         self.check = check
@@ -117,9 +135,12 @@ public struct HealthCheck: Sendable {
 
 /// A named view of one connection pool's statistics (no I/O, never blocks).
 public struct PoolProbe: Sendable {
+    /// The pool's name, for example `redis` or `postgresql`.
     public var name: String
+    /// Reads a consistent snapshot of the pool's statistics, without I/O.
     public var statistics: @Sendable () -> ConnectionPoolStatistics
 
+    /// A probe named `name` that reads `statistics`.
     public init(name: String, statistics: @escaping @Sendable () -> ConnectionPoolStatistics) {
         self.name = name
         self.statistics = statistics

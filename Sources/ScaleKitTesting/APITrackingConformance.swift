@@ -14,8 +14,14 @@ import Foundation
 /// limits and clock (the clock starts at a day boundary). Every failed check
 /// is reported in one ``ConformanceFailures`` error.
 public enum APITrackingConformance {
+    /// Builds a fresh tracker with no counts that enforces the given limits and
+    /// reads time from the given clock.
     public typealias Factory = @Sendable (APILimits, ManualWallClock) async throws -> any APITracking
 
+    /// Runs every check of the contract against trackers from `make`.
+    ///
+    /// - Throws: ``ConformanceFailures`` listing every check that failed, or
+    ///   what `make` throws.
     public static func run(_ make: Factory) async throws {
         var runner = CheckRunner()
         await runner.run("counts until the hourly limit") { try await countsUntilHourlyLimit(make) }

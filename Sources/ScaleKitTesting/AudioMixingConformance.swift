@@ -36,6 +36,8 @@ public struct AudioMixingConformance<Mixer: AudioMixing>: Sendable {
     let mono48k = AudioFormat(sampleRate: 48_000, channels: 1)
     let stereo48k = AudioFormat(sampleRate: 48_000, channels: 2)
 
+    /// A suite for `mixer` that writes its files into `directory` (which must
+    /// exist and should be empty).
     public init(mixer: Mixer, directory: String) {
         self.mixer = mixer
         self.directory = directory

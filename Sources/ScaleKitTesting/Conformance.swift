@@ -10,6 +10,7 @@ public struct ConformanceFailure: Error, Sendable, CustomStringConvertible {
 
 /// Several failures from one suite run.
 public struct ConformanceFailures: Error, Sendable, CustomStringConvertible {
+    /// Every failed check, in the order the checks ran.
     public var failures: [any Error & Sendable]
     public var description: String {
         "\(failures.count) conformance check(s) failed:\n" + failures.map { "- \($0)" }.joined(separator: "\n")
@@ -58,6 +59,7 @@ import ScaleKit
 
 /// Strings that have broken key schemas, SQL and scripts elsewhere; every backend must store them as they are.
 public enum HostileStrings {
+    /// Every hostile string, plain ones first.
     public static let all: [String] = [
         "plain",
         "with space",

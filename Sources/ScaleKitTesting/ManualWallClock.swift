@@ -11,6 +11,7 @@ public final class ManualWallClock: WallClock {
         current = SanitizerVisibleMutex(start)
     }
 
+    /// The instant the clock stands at; changes only when a test moves it.
     public func now() -> Date { current.withLock { $0 } }
 
     /// Moves the clock forward by `duration`.

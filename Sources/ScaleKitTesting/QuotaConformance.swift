@@ -17,6 +17,8 @@ import Foundation
 /// (calendar and rolling), keys, weights, refunds, reservations and
 /// reconciliation; every failed check is reported in one ``ConformanceFailures``.
 public enum QuotaConformance {
+    /// Builds a fresh tracker with no counts that knows the given quotas besides
+    /// the default one and reads time from the given clock.
     public typealias Factory = @Sendable ([Quota], ManualWallClock) async throws -> any APITracking
 
     /// The quota most checks use: 5 a second overall, 3 an hour per key, 10 a day overall.
@@ -26,6 +28,10 @@ public enum QuotaConformance {
         QuotaLimit(10, per: .calendar(.day)),
     ])
 
+    /// Runs every check of the quota contract against trackers from `make`.
+    ///
+    /// - Throws: ``ConformanceFailures`` listing every check that failed, or
+    ///   what `make` throws.
     public static func run(_ make: Factory) async throws {
         var runner = CheckRunner()
         await runner.run("all limits or none") { try await allOrNothing(make) }

@@ -14,10 +14,21 @@ import Foundation
 /// `timeScale`, so the real time a slow machine spends between two calls
 /// never decides the outcome.
 public enum StatusTrackingConformance {
+    /// Builds a fresh tracker, in a key space of its own, on the given clock.
     public typealias Factory = @Sendable (ManualWallClock) async throws -> any StatusTracking
+    /// Moves time forward by the duration for the tracker's TTLs (see the type's
+    /// documentation).
     public typealias Advance = @Sendable (ManualWallClock, Duration) async throws -> Void
 
-    /// Runs every check; throws a ``ConformanceFailure`` listing each one that failed, with what was expected and what happened.
+    /// Runs every check of the contract against trackers from `make`.
+    ///
+    /// - Parameters:
+    ///   - make: Builds a fresh tracker.
+    ///   - advance: Moves time for TTLs; the default advances the clock.
+    ///   - timeScale: Multiplies every TTL the checks use (1: one to ten minutes).
+    ///   - limits: The size limits the factory's trackers keep (default 1 MiB, depth 32).
+    /// - Throws: ``ConformanceFailures`` listing every check that failed, each
+    ///   with what was expected and what happened, or what `make` or `advance` throws.
     public static func run(
         _ make: Factory, advance: Advance = { clock, duration in clock.advance(by: duration) }, timeScale: Double = 1,
         limits: JSONValue.Limits = .default

@@ -7,8 +7,14 @@ import Foundation
 /// whose lease times follow the given clock (standing in for the database's
 /// clock: ``/ScaleKit/LeaseTimeSource/clock(_:)``) and that applies the given policy.
 public enum VideoRepositoryConformance {
+    /// Builds a fresh, empty repository whose lease times follow the given
+    /// clock and that applies the given policy.
     public typealias Factory = @Sendable (ManualWallClock, ClaimPolicy) async throws -> any VideoRepository
 
+    /// Runs every check of the contract against repositories from `make`.
+    ///
+    /// - Throws: ``ConformanceFailures`` listing every check that failed, or
+    ///   what `make` throws.
     public static func run(_ make: Factory) async throws {
         var runner = CheckRunner()
         await runner.run("claim lifecycle") { try await lifecycle(make) }

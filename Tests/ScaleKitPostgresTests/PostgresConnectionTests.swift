@@ -41,7 +41,7 @@ struct PostgresConnectionTests {
 
         await connection.close()
         #expect(await connection.prepareForReuse() == false)
-        await #expect { try await connection.ping() } throws: { ($0 as? ScaleKitError)?.code == .connectionFailed }
+        await #expect { try await connection.ping() } throws: { ($0 as? ScaleKitError)?.code == .connectionClosed }
     }
 
     @Test func transactionsRollBackOnError() async throws {

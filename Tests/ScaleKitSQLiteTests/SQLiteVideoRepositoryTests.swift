@@ -111,6 +111,6 @@ struct SQLiteVideoRepositoryTests {
         let directory = try TemporaryFolder()
         let repository = try await SQLiteVideoRepository(path: directory.path("videos.sqlite"))
         await repository.close()
-        await #expect { try await repository.video(id: "x") } throws: { ($0 as? ScaleKitError)?.code == .poolShutDown }
+        await #expect { try await repository.video(id: "x") } throws: { ($0 as? ScaleKitError)?.code == .connectionClosed }
     }
 }

@@ -1,4 +1,4 @@
-import ScaleKit
+@_spi(Benchmarks) import ScaleKit
 import Testing
 
 @Suite struct ConcatStrategyTests {

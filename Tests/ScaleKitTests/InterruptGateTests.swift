@@ -1,6 +1,6 @@
 import Dispatch
 import Glibc
-@testable import ScaleKit
+@_spi(Benchmarks) @testable import ScaleKit
 import Synchronization
 import Testing
 

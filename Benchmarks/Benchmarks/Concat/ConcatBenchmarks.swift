@@ -5,7 +5,7 @@
 
 import Benchmark
 import Foundation
-import ScaleKit
+@_spi(Benchmarks) import ScaleKit
 
 /// 100 ms of 16-bit mono PCM at 44.1 kHz.
 let pieceBytes = 8_820

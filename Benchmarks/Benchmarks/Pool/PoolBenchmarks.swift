@@ -5,7 +5,7 @@
 // callers, as in a ServiceGroup) and without it (one timer per waiter).
 
 import Benchmark
-import ScaleKit
+@_spi(Benchmarks) import ScaleKit
 import Synchronization
 
 /// A connection that does nothing: what remains is the pool's bookkeeping.

@@ -73,12 +73,26 @@ extension APITracking {
     /// Only the default quota, for trackers that predate named quotas.
     public var quotas: [Quota] { [] }
 
+    /// For a tracker that counts only the default quota: always throws
+    /// ``ScaleKitError`` `unsupported`.
     public func checkAndCount(_ request: QuotaRequest) async throws -> QuotaDecision { throw Self.noQuotas() }
+    /// For a tracker that counts only the default quota: always throws
+    /// ``ScaleKitError`` `unsupported`.
     public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision { throw Self.noQuotas() }
+    /// For a tracker that counts only the default quota: always throws
+    /// ``ScaleKitError`` `unsupported`.
     public func confirm(_ receipt: QuotaReceipt) async throws -> QuotaSettlement { throw Self.noQuotas() }
+    /// For a tracker that counts only the default quota: always throws
+    /// ``ScaleKitError`` `unsupported`.
     public func refund(_ receipt: QuotaReceipt) async throws -> QuotaSettlement { throw Self.noQuotas() }
+    /// For a tracker that counts only the default quota: always throws
+    /// ``ScaleKitError`` `unsupported`.
     public func reconcile(quota: String, limit: String, key: String?, remaining: Int) async throws -> QuotaUsage { throw Self.noQuotas() }
+    /// For a tracker that counts only the default quota: always throws
+    /// ``ScaleKitError`` `unsupported`.
     public func usage(quota: String, key: String?) async throws -> QuotaUsage { throw Self.noQuotas() }
+    /// For a tracker that counts only the default quota: always throws
+    /// ``ScaleKitError`` `unsupported`.
     public func recordOutcome(_ outcome: APICallOutcome, quota: String) async throws { throw Self.noQuotas() }
 
     private static func noQuotas() -> ScaleKitError {
@@ -130,6 +144,7 @@ public struct APICallDecision: Sendable, Hashable {
     /// The counters right after this decision.
     public var usage: APIUsage
 
+    /// A decision; trackers create these.
     public init(isAllowed: Bool, deniedBy: APILimitWindow?, usage: APIUsage) {
         self.isAllowed = isAllowed
         self.deniedBy = deniedBy

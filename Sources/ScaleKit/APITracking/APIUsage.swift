@@ -44,6 +44,7 @@ public struct APIUsage: Sendable, Hashable, Codable {
     /// When the hour window ends.
     public var hourResetsAt: Date
 
+    /// A snapshot; trackers create these.
     public init(
         dayCount: Int, hourCount: Int, limits: APILimits, totalCalls: Int,
         successes: Int, failures: Int, denied: Int, dayResetsAt: Date, hourResetsAt: Date
@@ -88,7 +89,9 @@ public struct APITrackerConfiguration: Sendable, Hashable {
     /// Quotas besides the default one (``Quota/defaultName``, built from ``limits`` and ``timeZone``).
     public var extraQuotas: [Quota]
 
-    public init(limits: APILimits = .default, timeZone: TimeZone = .utc, keyPrefix: String = "api_tracker", extraQuotas: [Quota] = []) {
+    /// Settings with the seed's defaults: ``APILimits/default``, UTC windows,
+    /// the `api_tracker` prefix and no extra quotas.
+    public init(limits: APILimits = .default, timeZone: TimeZone = TimeZone(identifier: "UTC")!, keyPrefix: String = "api_tracker", extraQuotas: [Quota] = []) {
         self.limits = limits
         self.timeZone = timeZone
         self.keyPrefix = keyPrefix
@@ -116,5 +119,5 @@ public struct APITrackerConfiguration: Sendable, Hashable {
 
 extension TimeZone {
     /// Coordinated Universal Time.
-    public static let utc = TimeZone(identifier: "UTC")!
+    package static let utc = TimeZone(identifier: "UTC")!
 }

@@ -23,7 +23,7 @@ public enum QuotaCalendarUnit: String, Sendable, Hashable, Codable, CaseIterable
 public enum QuotaWindow: Sendable, Hashable {
     /// A calendar window (this second, this hour, this day, this month) in a
     /// time zone: everything counted in it is forgotten at once when it ends.
-    case calendar(QuotaCalendarUnit, timeZone: TimeZone = .utc)
+    case calendar(QuotaCalendarUnit, timeZone: TimeZone = TimeZone(identifier: "UTC")!)
     /// A rolling window of the given length, at least one second and at most
     /// 31 days, in whole milliseconds: at every instant, the units counted in
     /// the window ending then never exceed the limit.
@@ -115,7 +115,7 @@ public struct Quota: Sendable, Hashable {
 
     /// The seed's quota: `daily` calls per calendar day and `hourly` per
     /// clock hour in `timeZone`, limits named `day` and `hour`.
-    public static func rapidAPI(_ limits: APILimits, timeZone: TimeZone = .utc) -> Quota {
+    public static func rapidAPI(_ limits: APILimits, timeZone: TimeZone = TimeZone(identifier: "UTC")!) -> Quota {
         Quota(defaultName, limits: [
             QuotaLimit(limits.daily, per: .calendar(.day, timeZone: timeZone), name: "day"),
             QuotaLimit(limits.hourly, per: .calendar(.hour, timeZone: timeZone), name: "hour"),
@@ -189,6 +189,8 @@ public struct QuotaRequest: Sendable, Hashable {
     /// The units the call takes (characters, seconds of audio), 1…``APILimits/maximumCount``.
     public var cost: Int
 
+    /// A request for `cost` units (1 by default) of `quota` (the default
+    /// quota unless given) for `key`; checked by the tracker, not here.
     public init(quota: String = Quota.defaultName, key: String? = nil, cost: Int = 1) {
         self.quota = quota
         self.key = key
@@ -214,6 +216,7 @@ public struct QuotaLimitStatus: Sendable, Hashable, Codable {
     /// counted now has left the window (`nil` when nothing is counted).
     public var resetsAt: Date?
 
+    /// A status; trackers create these.
     public init(name: String, window: String, perKey: Bool, limit: Int, used: Int, resetsAt: Date?) {
         self.name = name
         self.window = window
@@ -258,6 +261,7 @@ public struct QuotaTotals: Sendable, Hashable, Codable {
     /// Calls given back by a refund or a released reservation.
     public var refunds = 0
 
+    /// Totals with these counts (all zero by default).
     public init(calls: Int = 0, denied: Int = 0, successes: Int = 0, failures: Int = 0, refunds: Int = 0) {
         self.calls = calls
         self.denied = denied
@@ -295,6 +299,7 @@ public struct QuotaUsage: Sendable, Hashable, Codable {
     /// The quota's totals (all keys together).
     public var totals: QuotaTotals
 
+    /// A snapshot; trackers create these.
     public init(quota: String, key: String?, limits: [QuotaLimitStatus], totals: QuotaTotals) {
         self.quota = quota
         self.key = key
@@ -327,6 +332,7 @@ public struct QuotaDecision: Sendable, Hashable {
     /// `nil` when denied (nothing was counted).
     public var receipt: QuotaReceipt?
 
+    /// A decision; trackers create these.
     public init(isAllowed: Bool, deniedBy: String?, retryAt: Date?, usage: QuotaUsage, receipt: QuotaReceipt?) {
         self.isAllowed = isAllowed
         self.deniedBy = deniedBy

@@ -109,7 +109,7 @@ extension Quota {
             let location = ConfigReader(provider: InMemoryProvider(values: ["filePath": ConfigValue(.string(path), isSecret: false)]))
             reader = ConfigReader(provider: try await FileProvider<JSONSnapshot>(config: location))
         } catch {
-            throw ScaleKitError(.invalidConfiguration, "quota file \(path) cannot be read as JSON: \(error)", underlying: error)
+            throw ScaleKitError(.invalidConfiguration, "quota file \(path) cannot be read as JSON", underlying: error)
         }
         let names: [String]
         do { names = try reader.requiredStringArray(forKey: "quotas") } catch {

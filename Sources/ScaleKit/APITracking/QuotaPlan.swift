@@ -209,6 +209,7 @@ public struct QuotaReceipt: Sendable, Hashable, Codable {
     /// For a reservation, milliseconds since 1970 after which it is released by itself.
     public var reservedUntil: Int64?
 
+    /// A receipt; trackers create these (a fresh random id by default).
     public init(id: String = UUID().uuidString.lowercased(), quota: String, key: String?, cost: Int, calendarAt: Int64, rollingAt: Int64, reservedUntil: Int64? = nil) {
         self.id = id
         self.quota = quota

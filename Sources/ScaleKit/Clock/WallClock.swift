@@ -11,7 +11,9 @@ public protocol WallClock: Sendable {
 
 /// The system's real-time clock.
 public struct SystemWallClock: WallClock {
+    /// The system clock.
     public init() {}
+    /// The system's current time; may jump when the system clock is set.
     public func now() -> Date { Date() }
 }
 

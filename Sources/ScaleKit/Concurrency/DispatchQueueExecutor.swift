@@ -15,20 +15,23 @@ public import Dispatch
 ///     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 /// }
 /// ```
-public final class DispatchQueueExecutor: SerialExecutor {
+@_spi(Benchmarks) public final class DispatchQueueExecutor: SerialExecutor {
     /// The queue every job runs on.
     public let queue: DispatchQueue
 
+    /// An executor on a new serial queue named `label`.
     public init(label: String, qos: DispatchQoS = .default) {
         queue = DispatchQueue(label: label, qos: qos)
     }
 
+    /// Runs `job` on the queue, after the jobs enqueued before it.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = asUnownedSerialExecutor()
         queue.async { job.runSynchronously(on: executor) }
     }
 
+    /// This executor, for an actor's `unownedExecutor`.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
@@ -47,8 +50,8 @@ public final class DispatchQueueExecutor: SerialExecutor {
 /// cooperative pool's, so blocking there stalls every task of the process.
 ///
 /// For one-off blocking work (a file lock, a `stat`); an object that makes
-/// many blocking calls is better an actor on a ``DispatchQueueExecutor``.
-public func runBlocking<T: Sendable, E: Error>(
+/// many blocking calls is better an actor on a `DispatchQueueExecutor`.
+package func runBlocking<T: Sendable, E: Error>(
     on queue: DispatchQueue, _ body: @escaping @Sendable () throws(E) -> T
 ) async throws(E) -> T {
     let result: Result<T, E> = await withCheckedContinuation { continuation in

@@ -173,6 +173,7 @@ public struct PoolSettings: Sendable, Hashable {
     /// own `max_connections` tops out at 262 143; more is certainly a typo).
     public static let maximumConnections = 100_000
 
+    /// Pool settings with SQLAlchemy's QueuePool defaults (10, 20, 30 s, 3600 s).
     public init(size: Int = 10, maxOverflow: Int = 20, timeout: Duration = .seconds(30), recycle: Duration = .seconds(3600)) {
         self.size = size
         self.maxOverflow = maxOverflow
@@ -182,28 +183,28 @@ public struct PoolSettings: Sendable, Hashable {
 }
 
 /// The environment variables ScaleKit reads, by name and configuration key.
-public struct Variable: Sendable, Hashable {
+package struct Variable: Sendable, Hashable {
     /// The environment variable's name.
-    public var name: String
+    package var name: String
     /// The swift-configuration key it maps to.
-    public var key: ConfigKey { ConfigKey(name.lowercased().split(separator: "_").map(String.init)) }
+    package var key: ConfigKey { ConfigKey(name.lowercased().split(separator: "_").map(String.init)) }
 
-    public static let redisURL = Variable(name: "REDIS_URL")
-    public static let databaseURL = Variable(name: "DATABASE_URL")
-    public static let poolSize = Variable(name: "DB_POOL_SIZE")
-    public static let maxOverflow = Variable(name: "DB_MAX_OVERFLOW")
-    public static let poolTimeout = Variable(name: "DB_POOL_TIMEOUT")
-    public static let poolRecycle = Variable(name: "DB_POOL_RECYCLE")
-    public static let dailyLimit = Variable(name: "RAPIDAPI_DAILY_LIMIT")
-    public static let hourlyLimit = Variable(name: "RAPIDAPI_HOURLY_LIMIT")
-    public static let apiTrackerFile = Variable(name: "API_TRACKER_FILE")
-    public static let quotas = Variable(name: "SCALEKIT_QUOTAS")
-    public static let quotasFile = Variable(name: "SCALEKIT_QUOTAS_FILE")
-    public static let maxAttempts = Variable(name: "SCALEKIT_MAX_ATTEMPTS")
-    public static let retryBackoff = Variable(name: "SCALEKIT_RETRY_BACKOFF")
+    package static let redisURL = Variable(name: "REDIS_URL")
+    package static let databaseURL = Variable(name: "DATABASE_URL")
+    package static let poolSize = Variable(name: "DB_POOL_SIZE")
+    package static let maxOverflow = Variable(name: "DB_MAX_OVERFLOW")
+    package static let poolTimeout = Variable(name: "DB_POOL_TIMEOUT")
+    package static let poolRecycle = Variable(name: "DB_POOL_RECYCLE")
+    package static let dailyLimit = Variable(name: "RAPIDAPI_DAILY_LIMIT")
+    package static let hourlyLimit = Variable(name: "RAPIDAPI_HOURLY_LIMIT")
+    package static let apiTrackerFile = Variable(name: "API_TRACKER_FILE")
+    package static let quotas = Variable(name: "SCALEKIT_QUOTAS")
+    package static let quotasFile = Variable(name: "SCALEKIT_QUOTAS_FILE")
+    package static let maxAttempts = Variable(name: "SCALEKIT_MAX_ATTEMPTS")
+    package static let retryBackoff = Variable(name: "SCALEKIT_RETRY_BACKOFF")
 
     /// Every variable ScaleKit reads.
-    public static let all: [Variable] = [
+    package static let all: [Variable] = [
         redisURL, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
         maxAttempts, retryBackoff, quotas, quotasFile,
     ]

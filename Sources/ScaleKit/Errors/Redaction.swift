@@ -6,7 +6,7 @@ import Foundation
 /// `redis://:secret@host` becomes `redis://:***@host`, and a libpq keyword
 /// string's `password=secret` becomes `password=***`. Every message that may
 /// contain a URL goes through this before it reaches an error or a log.
-public func redactingCredentials(in text: String) -> String {
+package func redactingCredentials(in text: String) -> String {
     var result = redactURLUserInfo(in: text)
     result = redactKeywordPasswords(in: result)
     return result

@@ -6,8 +6,14 @@
 /// a PostgreSQL SQLSTATE, an SQLite result code, an FFmpeg `AVERROR`).
 ///
 /// The description never contains a password or a bound SQL argument: URLs
-/// are redacted with ``redactingCredentials(in:)`` before they are put in a
-/// message, and SQL errors carry the statement's name, never its values.
+/// are redacted before they are put in a message, and SQL errors carry the
+/// statement's name, never its values. Nor does it contain the text of an
+/// error ScaleKit does not control: an ``underlying`` error is named by its
+/// type (a wrapped `ScaleKitError` by its own description), and read the
+/// ``underlying`` value itself for its details. Each cause is printed once.
+///
+/// The fields are read-only outside ScaleKit: an error describes what
+/// happened and is not edited on its way up.
 public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
     /// A stable identifier for what went wrong.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -18,6 +24,8 @@ public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
             case timeout
             case poolExhausted
             case poolShutDown
+            case connectionClosed
+            case conflict
             case serverError
             case protocolError
             case corruptData
@@ -48,6 +56,15 @@ public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
         public static let poolExhausted = Code(.poolExhausted)
         /// The pool (or client) was shut down.
         public static let poolShutDown = Code(.poolShutDown)
+        /// A connection (or a single-connection database) was used after it
+        /// was closed, by its owner or by the server.
+        /// Nothing was sent. A pool discards a connection that throws this
+        /// and opens a new one; the caller may retry on another connection.
+        public static let connectionClosed = Code(.connectionClosed)
+        /// Optimistic concurrency gave up: other writers kept changing the
+        /// same record (a Redis `WATCH` that failed on every attempt). Nothing
+        /// was written; the caller may retry later.
+        public static let conflict = Code(.conflict)
         /// The server answered with an error (a Redis error reply, for example).
         public static let serverError = Code(.serverError)
         /// The server's answer did not have the expected shape.
@@ -86,15 +103,24 @@ public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
     }
 
     /// What went wrong, stable across releases.
-    public var code: Code
+    public internal(set) var code: Code
     /// A human-readable explanation, free of secrets.
-    public var message: String
+    public internal(set) var message: String
     /// The underlying library's code, if any: a SQLSTATE such as `"23505"`,
     /// an SQLite or hiredis result code, an FFmpeg error number.
-    public var nativeCode: String?
-    /// The underlying error, if this error wraps another one.
-    public var underlying: (any Error & Sendable)?
+    public internal(set) var nativeCode: String?
+    /// The underlying error, if this error wraps another one. Its own text is
+    /// not part of ``description``; inspect it here.
+    public internal(set) var underlying: (any Error & Sendable)?
 
+    /// Creates an error of `code` with a message for humans.
+    ///
+    /// - Parameters:
+    ///   - code: What went wrong.
+    ///   - message: An explanation free of secrets and of bound arguments; it
+    ///     should not repeat `underlying`'s text, which ``description`` leaves out.
+    ///   - nativeCode: The underlying library's code, if any.
+    ///   - underlying: The error this one wraps, if any.
     public init(
         _ code: Code,
         _ message: String,
@@ -110,7 +136,18 @@ public struct ScaleKitError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var text = "ScaleKitError.\(code): \(message)"
         if let nativeCode { text += " [\(nativeCode)]" }
-        if let underlying { text += " (caused by: \(underlying))" }
+        if let cause = causeDescription { text += " (caused by: \(cause))" }
         return text
+    }
+
+    /// The cause as ``description`` prints it: a wrapped ScaleKitError's own
+    /// description, unless the message already quotes it, or the type name
+    /// of any other error, whose text ScaleKit does not control.
+    private var causeDescription: String? {
+        guard let underlying else { return nil }
+        if let inner = underlying as? ScaleKitError {
+            return message.contains(inner.message) ? nil : inner.description
+        }
+        return String(describing: type(of: underlying))
     }
 }

@@ -19,6 +19,7 @@ public final class FileAPITracker: APITracking {
     /// The counters file, as given. A symbolic link is resolved on first use
     /// and its target is what is locked (`<target>.lock`) and replaced.
     public let path: String
+    /// The limits, windows and quotas this tracker enforces.
     public let configuration: APITrackerConfiguration
     private let clock: any WallClock
     private let queue = DispatchQueue(label: "scalekit.file-api-tracker")
@@ -46,6 +47,12 @@ public final class FileAPITracker: APITracking {
         try await traced(request) { try await self.count(request, reserveFor: nil) }
     }
 
+    /// Counts the call like ``checkAndCount(_:)`` and holds the units for
+    /// `holdFor` unless ``confirm(_:)`` keeps them or ``refund(_:)`` releases
+    /// them first; under the file lock, so atomic across processes.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for a malformed request,
+    ///   `ioError` or `corruptData` for the file.
     public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision {
         try await traced(request) { try await self.count(request, reserveFor: holdFor) }
     }
@@ -73,6 +80,10 @@ public final class FileAPITracker: APITracking {
         }
     }
 
+    /// Keeps a reservation's units for good, under the file lock; a receipt
+    /// already settled is reported, not counted twice.
+    ///
+    /// - Throws: ``ScaleKitError`` `ioError` or `corruptData` for the file.
     public func confirm(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
         let quota = try configuration.quota(named: receipt.quota)
         let now = clock.now()
@@ -81,6 +92,10 @@ public final class FileAPITracker: APITracking {
         }
     }
 
+    /// Gives a receipt's units back to the windows that still hold them, under
+    /// the file lock; a receipt already settled is reported, not refunded twice.
+    ///
+    /// - Throws: ``ScaleKitError`` `ioError` or `corruptData` for the file.
     public func refund(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
         let quota = try configuration.quota(named: receipt.quota)
         let now = clock.now()
@@ -89,6 +104,11 @@ public final class FileAPITracker: APITracking {
         }
     }
 
+    /// Sets a limit's current count from the API's own `remaining` figure
+    /// (`limit - remaining`, at least 0), under the file lock.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for an unknown quota or
+    ///   limit, `ioError` or `corruptData` for the file.
     public func reconcile(quota name: String, limit: String, key: String?, remaining: Int) async throws -> QuotaUsage {
         let quota = try configuration.quota(named: name)
         let now = clock.now()
@@ -98,11 +118,20 @@ public final class FileAPITracker: APITracking {
         }
     }
 
+    /// Adds a call's outcome to the quota's totals, under the file lock.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for an unknown quota,
+    ///   `ioError` or `corruptData` for the file.
     public func recordOutcome(_ outcome: APICallOutcome, quota name: String) async throws {
         let quota = try configuration.quota(named: name)
         try await update(quota, clock.now()) { (ledger: inout QuotaLedger) throws(ScaleKitError) in try ledger.recordOutcome(outcome) }
     }
 
+    /// Every limit of the quota for `key`, and its totals, as the file holds
+    /// them now.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for an unknown quota or a
+    ///   missing key, `ioError` or `corruptData` for the file.
     public func usage(quota name: String, key: String?) async throws -> QuotaUsage {
         let quota = try configuration.quota(named: name)
         let now = clock.now()

@@ -6,21 +6,34 @@ import Foundation
 /// process, invisible to every other process. Never blocks. Decisions are
 /// the same pure functions over a ledger value as the file tracker's.
 public final class InMemoryAPITracker: APITracking {
+    /// The limits, windows and quotas this tracker enforces.
     public let configuration: APITrackerConfiguration
     private let clock: any WallClock
     private let ledgers = SanitizerVisibleMutex([String: QuotaLedger]())
 
+    /// An empty tracker; `clock` decides the windows (tests pass a manual one).
     public init(configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
         self.configuration = configuration
         self.clock = clock
     }
 
+    /// Every quota: the default first, then the configured ones.
     public var quotas: [Quota] { configuration.quotas }
 
+    /// Checks every limit of the quota and counts the call in all of them, or
+    /// in none, atomically across this process's tasks.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for an unknown quota, a
+    ///   missing key or a cost out of range.
     public func checkAndCount(_ request: QuotaRequest) async throws -> QuotaDecision {
         try count(request, reserveFor: nil)
     }
 
+    /// Counts the call like ``checkAndCount(_:)`` and holds the units for
+    /// `holdFor` unless ``confirm(_:)`` keeps them or ``refund(_:)`` releases
+    /// them first.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` as ``checkAndCount(_:)`` does.
     public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision {
         try count(request, reserveFor: holdFor)
     }
@@ -35,6 +48,8 @@ public final class InMemoryAPITracker: APITracking {
         }
     }
 
+    /// Keeps a reservation's units for good; a receipt already settled is
+    /// reported, not counted twice.
     public func confirm(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
         let quota = try configuration.quota(named: receipt.quota)
         let now = clock.now().quotaMilliseconds
@@ -43,6 +58,8 @@ public final class InMemoryAPITracker: APITracking {
         }
     }
 
+    /// Gives a receipt's units back to the windows that still hold them; a
+    /// receipt already settled is reported, not refunded twice.
     public func refund(_ receipt: QuotaReceipt) async throws -> QuotaSettlement {
         let quota = try configuration.quota(named: receipt.quota)
         let now = clock.now().quotaMilliseconds
@@ -51,6 +68,11 @@ public final class InMemoryAPITracker: APITracking {
         }
     }
 
+    /// Sets a limit's current count from the API's own `remaining` figure
+    /// (`limit - remaining`, at least 0).
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for an unknown quota or
+    ///   limit, a missing key or a `remaining` out of range.
     public func reconcile(quota name: String, limit: String, key: String?, remaining: Int) async throws -> QuotaUsage {
         let quota = try configuration.quota(named: name)
         let now = clock.now()
@@ -60,6 +82,10 @@ public final class InMemoryAPITracker: APITracking {
         }
     }
 
+    /// Every limit of the quota for `key`, and the quota's totals.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for an unknown quota or a
+    ///   missing key.
     public func usage(quota name: String, key: String?) async throws -> QuotaUsage {
         let quota = try configuration.quota(named: name)
         let now = clock.now()
@@ -70,6 +96,9 @@ public final class InMemoryAPITracker: APITracking {
         }
     }
 
+    /// Adds a call's outcome to the quota's totals.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for an unknown quota.
     public func recordOutcome(_ outcome: APICallOutcome, quota name: String) async throws {
         let quota = try configuration.quota(named: name)
         try withLedger(quota.name) { (ledger: inout QuotaLedger) throws(ScaleKitError) in try ledger.recordOutcome(outcome) }

@@ -34,6 +34,7 @@ public final class InMemoryStatusTracker: StatusTracking {
         static let sweepFloor = 64
     }
 
+    /// The default TTL, key prefix and size limits this tracker applies.
     public let configuration: StatusTrackerConfiguration
     private let clock: any WallClock
     private let store = SanitizerVisibleMutex(Store())
@@ -42,6 +43,8 @@ public final class InMemoryStatusTracker: StatusTracking {
     /// pruned: what this tracker costs in memory, for monitoring.
     public var heldStatusCount: Int { store.withLock { $0.entries.count } }
 
+    /// An empty tracker; `clock` decides expiry and `updated_at` (tests pass a
+    /// manual one).
     public init(configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(), clock: any WallClock = .system) {
         self.configuration = configuration
         self.clock = clock
@@ -95,6 +98,9 @@ public final class InMemoryStatusTracker: StatusTracking {
         return try JobStatus(jsonObject: merged)
     }
 
+    /// The job's status, or `nil` when there is none or it expired.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for a malformed id.
     public func status(for jobID: String) async throws -> JobStatus? {
         try Identifier.validate(jobID, kind: "job id")
         let now = clock.now()
@@ -109,6 +115,9 @@ public final class InMemoryStatusTracker: StatusTracking {
         return try document.map { document throws(ScaleKitError) in try JobStatus(jsonObject: document) }
     }
 
+    /// Deletes the job's status; returns whether a live one existed.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for a malformed id.
     public func deleteStatus(for jobID: String) async throws -> Bool {
         try Identifier.validate(jobID, kind: "job id")
         let now = clock.now()

@@ -9,11 +9,17 @@ public final class InMemoryVideoRepository: VideoRepository {
     private let policy: ClaimPolicy
     private let videosByID = SanitizerVisibleMutex([String: Video]())
 
+    /// An empty repository; `clock` stands in for the database's clock and
+    /// `policy` decides retries and backoff.
     public init(clock: any WallClock = .system, policy: ClaimPolicy = ClaimPolicy()) {
         self.clock = clock
         self.policy = policy
     }
 
+    /// Decides atomically who processes the video, with the rules every
+    /// backend shares (``ClaimRules``); the winner gets a token and a lease.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for a malformed id or lease.
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: lease)
         let (now, policy) = (clock.now(), policy)
@@ -28,6 +34,10 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    /// Stores a pending video for ``claimNext(lease:)`` to hand out; an
+    /// existing video is returned unchanged.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for a malformed id.
     @discardableResult
     public func enqueueVideo(id: String, title: String?, originalURL: String?) async throws -> Video {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: .seconds(1))
@@ -42,6 +52,11 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    /// Claims the next video that needs processing (pending, failed and due, or
+    /// with an expired lease, below the attempt cap), earliest due first, or
+    /// returns `nil` when none is due.
+    ///
+    /// - Throws: ``ScaleKitError`` `invalidArgument` for a malformed lease.
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
         try ClaimRules.validateLease(lease)
         let (now, policy) = (clock.now(), policy)
@@ -58,6 +73,9 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    /// Ends up to `limit` expired leases: the video becomes failed (due after
+    /// the backoff) or, after the last attempt, abandoned; also abandons failed
+    /// videos already at the cap.
     @discardableResult
     public func rescueExpiredLeases(limit: Int) async throws -> LeaseRescue {
         let (now, policy) = (clock.now(), policy)
@@ -73,6 +91,10 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    /// Extends the holder's lease to `lease` from now.
+    ///
+    /// - Throws: ``ScaleKitError`` `notClaimHolder` when `token` no longer holds
+    ///   the claim, `notFound` for an unknown video.
     @discardableResult
     public func renewLease(id: String, token: ClaimToken, lease: Duration) async throws -> Video {
         try ClaimRules.validateLease(lease)
@@ -83,6 +105,10 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    /// Marks the video completed, for the claim's holder only.
+    ///
+    /// - Throws: ``ScaleKitError`` `notClaimHolder` when `token` no longer holds
+    ///   the claim, `notFound` for an unknown video.
     @discardableResult
     public func completeVideo(id: String, token: ClaimToken) async throws -> Video {
         let now = clock.now()
@@ -95,6 +121,11 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    /// Records the failure; the video is retried after the backoff, or
+    /// abandoned after the last attempt. For the claim's holder only.
+    ///
+    /// - Throws: ``ScaleKitError`` `notClaimHolder` when `token` no longer holds
+    ///   the claim, `notFound` for an unknown video.
     @discardableResult
     public func failVideo(id: String, token: ClaimToken, error: String) async throws -> Video {
         try ClaimRules.validateText(error, name: "error message")
@@ -104,11 +135,14 @@ public final class InMemoryVideoRepository: VideoRepository {
         }
     }
 
+    /// The stored video, or `nil` when there is none.
     public func video(id: String) async throws -> Video? {
         try Identifier.validate(id, kind: "video id")
         return videosByID.withLock { $0[id] }
     }
 
+    /// Up to `limit` videos, newest update first, only those in `state` unless
+    /// it is `nil`.
     public func videos(state: VideoState?, limit: Int) async throws -> [Video] {
         let all = videosByID.withLock { Array($0.values) }
         return Array(

@@ -73,14 +73,21 @@ extension JSONValue: Codable {
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
+    /// A JSON string.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// A JSON number.
     public init(floatLiteral value: Double) { self = .number(value) }
+    /// A JSON number (stored as a `Double`: exact up to 2^53).
     public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    /// A JSON boolean.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// A JSON array.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// A JSON object; of repeated keys, the last wins.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
+    /// JSON `null`.
     public init(nilLiteral: ()) { self = .null }
 }
 
@@ -92,8 +99,10 @@ extension JSONValue {
         /// The largest encoded size accepted, in bytes (default 1 MiB).
         public var maximumBytes: Int
 
+        /// 32 levels and 1 MiB.
         public static let `default` = Limits(maximumDepth: 32, maximumBytes: 1 << 20)
 
+        /// Limits of `maximumDepth` levels and `maximumBytes` bytes.
         public init(maximumDepth: Int, maximumBytes: Int) {
             self.maximumDepth = maximumDepth
             self.maximumBytes = maximumBytes

@@ -6,6 +6,7 @@
 /// and a bare 11-character id. An id is exactly 11 characters of
 /// `A-Z a-z 0-9 - _`; anything else is refused.
 public struct YouTubeVideoID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The 11-character id, for example `dQw4w9WgXcQ`.
     public let rawValue: String
 
     /// `nil` unless `rawValue` is 11 characters of `A-Z a-z 0-9 - _`.

@@ -19,11 +19,12 @@ enum PoolErrors {
     }
 
     /// A factory error that is not a ScaleKitError becomes `connectionFailed`
-    /// with the original as its cause; a ScaleKitError keeps its own code.
+    /// with the original as its cause (named by type in the description, its
+    /// text left out); a ScaleKitError keeps its own code.
     static func connectFailed(_ name: String, _ error: any Error) -> ScaleKitError {
         if let error = error as? ScaleKitError { return error }
         return ScaleKitError(
-            .connectionFailed, "connection pool '\(name)' could not open a connection: \(error)", underlying: error)
+            .connectionFailed, "connection pool '\(name)' could not open a connection", underlying: error)
     }
 
     /// `30s`, `0.5s`, `1.25s`: seconds with at most three decimals.

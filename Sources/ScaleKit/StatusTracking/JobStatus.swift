@@ -17,9 +17,13 @@ public enum JobState: String, Sendable, Hashable, Codable, CaseIterable {
 public struct JobStatus: Sendable, Hashable {
     /// Names of the well-known members in the stored JSON object.
     public enum Member {
+        /// The job's state (`status`, as in the seed).
         public static let state = "status"
+        /// Progress from 0 to 1 (`progress`).
         public static let progress = "progress"
+        /// A human-readable message (`message`).
         public static let message = "message"
+        /// When the status was last written, ISO 8601 (`updated_at`).
         public static let updatedAt = "updated_at"
         /// The fence of the last fenced write (``StatusFenceRecord``), set by the tracker.
         public static let fence = "claim_fence"
@@ -39,6 +43,8 @@ public struct JobStatus: Sendable, Hashable {
     /// a value given to `setStatus` is ignored). `nil`: no fenced write yet.
     public var fence: StatusFenceRecord?
 
+    /// A status to store; the tracker sets ``updatedAt`` and the fence when
+    /// it writes.
     public init(
         state: JobState, progress: Double? = nil, message: String? = nil,
         fields: [String: JSONValue] = [:], updatedAt: Date? = nil

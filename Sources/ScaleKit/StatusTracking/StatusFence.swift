@@ -22,6 +22,8 @@ public struct StatusFence: Sendable, Hashable {
     /// The claim's token. Only its SHA-256 digest is stored with the status.
     public var token: ClaimToken
 
+    /// The fence of the claim with this attempt number and token
+    /// (``VideoClaim/attempt``, ``VideoClaim/token``; or use `claim.fence`).
     public init(attempt: Int, token: ClaimToken) {
         self.attempt = attempt
         self.token = token
@@ -71,6 +73,7 @@ public struct StatusFenceRecord: Sendable, Hashable {
     /// The SHA-256 of the writer's token, as 64 lowercase hex digits.
     public var holder: String
 
+    /// A stored fence: the attempt and the SHA-256 hex digest of its token.
     public init(attempt: Int, holder: String) {
         self.attempt = attempt
         self.holder = holder

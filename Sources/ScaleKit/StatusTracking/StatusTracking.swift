@@ -113,6 +113,8 @@ public struct StatusTrackerConfiguration: Sendable, Hashable {
     /// Limits on the size and depth of statuses and patches.
     public var limits: JSONValue.Limits
 
+    /// Settings with the seed's defaults: a 24-hour TTL, the
+    /// `processing_status` prefix and ``JSONValue/Limits/default``.
     public init(
         defaultTTL: Duration = .seconds(86_400), keyPrefix: String = "processing_status",
         limits: JSONValue.Limits = .default

@@ -159,7 +159,7 @@ public enum ClaimRules {
 
 extension Duration {
     /// The duration in seconds, as a `TimeInterval`.
-    public var timeInterval: TimeInterval {
+    package var timeInterval: TimeInterval {
         let (seconds, attoseconds) = components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }

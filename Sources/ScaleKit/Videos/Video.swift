@@ -23,6 +23,7 @@ public struct VideoAttemptError: Sendable, Hashable, Codable {
     /// When the attempt ended (the database's clock).
     public var at: Date
 
+    /// A record of attempt `attempt` that ended at `at` with `message`.
     public init(attempt: Int, message: String, at: Date) {
         self.attempt = attempt
         self.message = message
@@ -38,9 +39,14 @@ public struct VideoAttemptError: Sendable, Hashable, Codable {
 
 /// A stored video.
 public struct Video: Sendable, Hashable, Codable {
+    /// The caller's id for the video (for example a ``YouTubeVideoID``'s raw
+    /// value); unique in the repository.
     public var id: String
+    /// The title given when the video was first claimed or enqueued, if any.
     public var title: String?
+    /// The source URL given when the video was first claimed or enqueued, if any.
     public var originalURL: String?
+    /// Where the video is in processing; only a claim changes it.
     public var state: VideoState
     /// How many claims have started processing it (1 after creation).
     public var attempts: Int
@@ -50,7 +56,9 @@ public struct Video: Sendable, Hashable, Codable {
     public var leaseExpiresAt: Date?
     /// The message of the last failure.
     public var lastError: String?
+    /// When the video was first stored (the database's clock).
     public var createdAt: Date
+    /// When the video last changed (the database's clock).
     public var updatedAt: Date
     /// When a pending or failed video may next be claimed (backoff); `nil` otherwise.
     public var notBefore: Date?
@@ -58,6 +66,8 @@ public struct Video: Sendable, Hashable, Codable {
     /// ``VideoAttemptError/historyLimit`` (the most recent).
     public var errors: [VideoAttemptError]
 
+    /// A video with these values, for backends and tests; repositories create
+    /// the stored ones.
     public init(
         id: String, title: String?, originalURL: String?, state: VideoState, attempts: Int,
         leaseOwner: ClaimToken?, leaseExpiresAt: Date?, lastError: String?, createdAt: Date, updatedAt: Date,
@@ -80,7 +90,9 @@ public struct Video: Sendable, Hashable, Codable {
 
 /// The secret that proves a caller holds a video's claim.
 public struct ClaimToken: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The token as stored (a lowercase UUID for ``random()``).
     public var rawValue: String
+    /// The token with this stored value.
     public init(rawValue: String) { self.rawValue = rawValue }
     /// A new random token.
     public static func random() -> ClaimToken { ClaimToken(rawValue: UUID().uuidString.lowercased()) }
@@ -136,10 +148,12 @@ public struct VideoClaim: Sendable, Hashable {
 
     /// The video after the decision.
     public var video: Video
+    /// What the claim decided (created, already processing, …).
     public var outcome: ClaimOutcome
     /// The token to complete, fail or renew with; `nil` unless ``shouldProcess``.
     public var token: ClaimToken?
 
+    /// An answer; repositories create these.
     public init(video: Video, outcome: ClaimOutcome, token: ClaimToken?) {
         self.video = video
         self.outcome = outcome
@@ -163,6 +177,7 @@ public struct LeaseRescue: Sendable, Hashable, Codable {
     /// Videos abandoned: an expired lease of the last attempt, or a failed video already at the cap.
     public var abandoned: Int
 
+    /// A result with these counts (nothing done by default).
     public init(requeued: Int = 0, abandoned: Int = 0) {
         self.requeued = requeued
         self.abandoned = abandoned

@@ -25,6 +25,9 @@ public struct VideoLeaseRescuer: Service {
     private let abandoned: Counter
     private let errors: Counter
 
+    /// A rescuer of `repository`'s expired leases every `interval`, up to
+    /// `batchSize` a statement, reporting through `logger` and `metricsFactory`.
+    /// Run it in a ServiceGroup; it stops when the group shuts down.
     public init(
         repository: any VideoRepository, interval: Duration = .seconds(30), batchSize: Int = 500,
         logger: Logger = Logger(label: "scalekit.rescuer"), metricsFactory: any MetricsFactory = MetricsSystem.factory

@@ -1,12 +1,12 @@
 import CLibPQ
 import Foundation
 public import Logging
-public import ScaleKit
+@_spi(Benchmarks) public import ScaleKit
 
 /// One libpq connection (`PGconn`), used by one caller at a time.
 ///
 /// Every libpq call blocks, so the actor runs on its own serial dispatch
-/// queue (``/ScaleKit/DispatchQueueExecutor``): a slow query holds that queue's thread,
+/// queue (`DispatchQueueExecutor`): a slow query holds that queue's thread,
 /// never a thread of Swift's cooperative pool. Statements take parameters
 /// only (never values spliced into SQL) and are prepared once per connection,
 /// or sent unnamed every time with `statement_cache=off` in the URL
@@ -42,6 +42,8 @@ public actor PostgresConnection: PooledConnection {
     /// Whether statements are prepared once (named) or sent unnamed each time.
     public nonisolated let statementCache: PostgresStatementCache
 
+    /// Every method of the connection runs on its own dispatch queue, so the
+    /// blocking libpq calls never occupy a thread of Swift's cooperative pool.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// The server and database, with any password redacted, for messages.
@@ -263,7 +265,7 @@ public actor PostgresConnection: PooledConnection {
     }
 
     /// Closes the connection (libpq's `PQfinish`). Later calls throw
-    /// ``/ScaleKit/ScaleKitError/Code/connectionFailed``.
+    /// ``/ScaleKit/ScaleKitError/Code/connectionClosed`` and send nothing.
     public func close() async {
         handle = nil
         preparedStatements.removeAll()
@@ -282,7 +284,7 @@ public actor PostgresConnection: PooledConnection {
     private func liveConnection(before statement: String) throws(ScaleKitError) -> OpaquePointer {
         guard let connection = handle?.pointer else {
             throw ScaleKitError(
-                .connectionFailed, "the PostgreSQL connection is closed", underlying: PostgresStatementNotSent())
+                .connectionClosed, "the PostgreSQL connection is closed", underlying: PostgresStatementNotSent())
         }
         guard PQstatus(connection) == CONNECTION_OK, PQconsumeInput(connection) == 1,
             PQstatus(connection) == CONNECTION_OK

@@ -15,7 +15,7 @@ struct PostgresStatementNotSent: Error, Sendable, CustomStringConvertible {
 /// Messages name the statement, never its arguments: the server's primary
 /// message is kept except for data exceptions (class 22), whose messages
 /// quote the offending value, and the DETAIL field (which quotes row values)
-/// is never used. Connection messages go through ``redactingCredentials(in:)``.
+/// is never used. Connection messages go through `redactingCredentials(in:)`.
 enum PostgresErrors {
     /// The error for a connection attempt that failed.
     static func connectFailed(_ connection: OpaquePointer?, target: String) -> ScaleKitError {

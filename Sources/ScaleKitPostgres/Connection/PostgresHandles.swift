@@ -69,6 +69,7 @@ public struct PostgresRow: Sendable, Hashable {
     /// The columns in order; `nil` is SQL NULL.
     public var values: [String?]
 
+    /// A row with these column values, in order (`nil`: SQL NULL).
     public init(values: [String?]) { self.values = values }
 
     /// The column's text, or `nil` for NULL.

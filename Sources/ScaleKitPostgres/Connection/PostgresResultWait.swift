@@ -1,6 +1,13 @@
 import CLibPQ
-import Glibc
 import ScaleKit
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Collects the result of a statement sent with libpq's asynchronous API
 /// (`PQsend…`), waiting on the socket with `poll` for at most the command

@@ -1,5 +1,12 @@
-import Glibc
 import ScaleKit
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A pipe that a task's cancellation handler writes one byte to, waking the
 /// connection's thread from its `poll` so that thread sends the cancel

@@ -1,9 +1,9 @@
 public import Logging
-public import ScaleKit
+@_spi(Benchmarks) public import ScaleKit
 
 /// One connection to Redis, owning one `redisContext`.
 ///
-/// An actor on its own ``/ScaleKit/DispatchQueueExecutor``: hiredis's blocking calls
+/// An actor on its own `DispatchQueueExecutor`: hiredis's blocking calls
 /// run on that queue's thread, never on Swift's cooperative pool, and one
 /// caller at a time uses the context. Every call blocks for at most the
 /// configured command timeout (connecting: the connect timeout).
@@ -90,7 +90,7 @@ public actor RedisConnection: PooledConnection {
     ///   commands may have run) or `cancelled` before anything was sent.
     public func pipeline(_ commands: [RedisCommand]) throws(ScaleKitError) -> [RedisValue] {
         if commands.isEmpty { return [] }
-        if isClosed { throw ScaleKitError(.poolShutDown, "the Redis connection to \(configuration) is closed") }
+        if isClosed { throw ScaleKitError(.connectionClosed, "the Redis connection to \(configuration) is closed") }
         if Task.isCancelled || interruptGate.isRequested {
             throw ScaleKitError(.cancelled, "the task was cancelled before \(commands[0].name) was sent")
         }
@@ -218,7 +218,7 @@ public actor RedisConnection: PooledConnection {
         }
     }
 
-    /// Closes the socket. Later calls throw `poolShutDown`. Never throws.
+    /// Closes the socket. Later calls throw `connectionClosed`. Never throws.
     public func close() {
         isClosed = true
         context = nil

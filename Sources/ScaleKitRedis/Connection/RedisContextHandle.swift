@@ -1,6 +1,13 @@
 import CHiredis
-import Glibc
 import ScaleKit
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Owns one `redisContext` and frees it in `deinit`.
 ///
@@ -12,7 +19,7 @@ final class RedisContextHandle {
     /// Opens a TCP or Unix socket connection and applies the command timeout and keepalive.
     /// Blocks for up to `configuration.connectTimeout`.
     init(configuration: RedisConnectionConfiguration) throws(ScaleKitError) {
-        let connectTimeout = timeval(configuration.connectTimeout)
+        let connectTimeout = makeTimeval(configuration.connectTimeout)
         let opened: UnsafeMutablePointer<redisContext>?
         switch configuration.endpoint {
         case .tcp(let host, let port):
@@ -27,7 +34,7 @@ final class RedisContextHandle {
         if opened.pointee.err != 0 {
             throw failure(during: "connecting to \(configuration)", errno: errno)
         }
-        if redisSetTimeout(opened, timeval(configuration.commandTimeout)) != REDIS_OK {
+        if redisSetTimeout(opened, makeTimeval(configuration.commandTimeout)) != REDIS_OK {
             throw failure(during: "setting the command timeout on \(configuration)", errno: errno)
         }
         if configuration.tcpKeepAlive, case .tcp = configuration.endpoint, redisEnableKeepAlive(opened) != REDIS_OK {
@@ -148,9 +155,9 @@ struct RedisSocket: Sendable, Equatable {
     func shutDown() { _ = shutdown(descriptor, Int32(SHUT_RDWR)) }
 }
 
-private func timeval(_ duration: Duration) -> timeval {
+private func makeTimeval(_ duration: Duration) -> timeval {
     let (seconds, attoseconds) = duration.components
-    return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    return timeval(tv_sec: .init(seconds), tv_usec: .init(attoseconds / 1_000_000_000_000))
 }
 
 /// Maps hiredis error codes to ScaleKit error codes.

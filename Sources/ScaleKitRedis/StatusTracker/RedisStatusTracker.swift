@@ -123,8 +123,8 @@ public final class RedisStatusTracker: StatusTracking {
     /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidArgument` (checked before anything
     ///   is sent: bad id, TTL or patch; or a merged status over the size
     ///   limit: nothing stored); `corruptData` when the stored value is not a
-    ///   status; `timeout` when other writers won `maxAttempts` times in a
-    ///   row; `connectionFailed`/`timeout` when Redis is unreachable.
+    ///   status; `conflict` when other writers won `maxAttempts` times in a
+    ///   row (nothing stored); `connectionFailed`/`timeout` when Redis is unreachable.
     @discardableResult
     public func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?) async throws -> JobStatus {
         try await mergeStatus(patch, for: jobID, ttl: ttl, fence: nil)
@@ -250,7 +250,7 @@ public final class RedisStatusTracker: StatusTracking {
         }
         logger.warning("status write gave up under contention", metadata: ["attempts": "\(maxAttempts)"])
         throw ScaleKitError(
-            .timeout, "the status write gave up after \(maxAttempts) attempts: other writers kept changing the same status")
+            .conflict, "the status write gave up after \(maxAttempts) attempts: other writers kept changing the same status")
     }
 
     private func mergeInScript(_ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration) async throws -> JSONValue {

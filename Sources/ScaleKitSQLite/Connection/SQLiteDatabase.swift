@@ -1,5 +1,5 @@
 import Foundation
-import ScaleKit
+@_spi(Benchmarks) import ScaleKit
 
 /// Owns one ``SQLiteConnection`` and runs every use of it on a dedicated
 /// serial dispatch queue, so SQLite's blocking calls never occupy a thread of
@@ -42,7 +42,7 @@ actor SQLiteDatabase {
         _ body: @Sendable (SQLiteConnection) throws(ScaleKitError) -> T
     ) async throws(ScaleKitError) -> T {
         guard let connection else {
-            throw ScaleKitError(.poolShutDown, "the SQLite database at \(path) is closed")
+            throw ScaleKitError(.connectionClosed, "the SQLite database at \(path) is closed")
         }
         if Task.isCancelled { throw ScaleKitError(.cancelled, "the task was cancelled before the SQLite call began") }
         let gate = connection.interruptGate
@@ -68,7 +68,7 @@ actor SQLiteDatabase {
         }
     }
 
-    /// Closes the connection; later calls throw ``/ScaleKit/ScaleKitError/Code/poolShutDown``.
+    /// Closes the connection; later calls throw ``/ScaleKit/ScaleKitError/Code/connectionClosed``.
     func close() {
         connection = nil
     }

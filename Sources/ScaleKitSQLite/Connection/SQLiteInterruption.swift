@@ -1,7 +1,14 @@
 import CSQLite
-import Glibc
 import ScaleKit
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// How many times a connection's busy handler has slept waiting for
 /// another connection's lock; readable from any thread (tests use it to

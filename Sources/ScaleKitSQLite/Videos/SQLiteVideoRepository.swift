@@ -88,7 +88,7 @@ public final class SQLiteVideoRepository: VideoRepository {
         return applied
     }
 
-    /// Closes the connection; later calls throw ``/ScaleKit/ScaleKitError/Code/poolShutDown``.
+    /// Closes the connection; later calls throw ``/ScaleKit/ScaleKitError/Code/connectionClosed``.
     public func close() async {
         await database.close()
     }

@@ -13,6 +13,7 @@ public struct AuditFinding: Sendable, Equatable, Encodable {
         case wrong
 
         private var rank: Int { self == .ok ? 0 : self == .warning ? 1 : 2 }
+        /// Orders verdicts from best to worst: `ok`, `warning`, `wrong`.
         public static func < (lhs: Verdict, rhs: Verdict) -> Bool { lhs.rank < rhs.rank }
     }
 
@@ -20,12 +21,14 @@ public struct AuditFinding: Sendable, Equatable, Encodable {
     public var component: String
     /// The setting or property, e.g. `maxmemory-policy`, `clock`.
     public var check: String
+    /// How well the setting suits ScaleKit's promises.
     public var verdict: Verdict
     /// What was found, in one sentence (values, never secrets).
     public var detail: String
     /// How to fix it; empty when the verdict is ok.
     public var fix: String
 
+    /// A finding; `fix` may stay empty when the verdict is ok.
     public init(component: String, check: String, verdict: Verdict, detail: String, fix: String = "") {
         self.component = component
         self.check = check
@@ -40,6 +43,7 @@ public struct AuditContext: Sendable {
     /// How many worker processes will share the servers (each with its own pools).
     public var expectedWorkers: Int
 
+    /// A context for `expectedWorkers` worker processes (1 by default).
     public init(expectedWorkers: Int = 1) {
         self.expectedWorkers = expectedWorkers
     }
@@ -47,10 +51,12 @@ public struct AuditContext: Sendable {
 
 /// A named audit of one server: reads its settings and judges them.
 public struct AuditProbe: Sendable {
+    /// The server audited, for example `redis` or `postgresql`.
     public var name: String
     /// Throws when the server cannot be reached (not an audit finding).
     public var run: @Sendable (AuditContext) async throws -> [AuditFinding]
 
+    /// An audit named `name` that runs `run`.
     public init(name: String, run: @escaping @Sendable (AuditContext) async throws -> [AuditFinding]) {
         self.name = name
         self.run = run

@@ -139,6 +139,24 @@ import Testing
         #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, created: 1, closed: 1))
     }
 
+    /// A connection used after it was closed refuses reuse and is
+    /// discarded, without marking the others stale; the next caller gets a
+    /// new one.
+    @Test func aClosedConnectionIsDiscarded() async throws {
+        let fixture = PoolFixture(size: 1, maxOverflow: 0)
+        let error = await #expect(throws: ScaleKitError.self) {
+            try await fixture.pool.withConnection { connection in
+                connection.state.withLock { $0.reusable = false }  // as a real closed connection answers
+                throw ScaleKitError(.connectionClosed, "used after close")
+            }
+        }
+        #expect(error?.code == .connectionClosed)
+        #expect(fixture.factory.connections[0].isClosed)
+        #expect(fixture.factory.connections[0].resets == 1)
+        #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, created: 1, closed: 1))
+        try await fixture.pool.withConnection { #expect($0.number == 1) }
+    }
+
     /// A waiter outlives its own deadline while connections keep coming
     /// back, and fails pool_timeout after the last one came back.
     @Test func waiterWaitsPastItsDeadlineWhileConnectionsComeBack() async throws {

@@ -1,6 +1,6 @@
 /// Ways to join byte buffers end to end, kept side by side so tests and
 /// benchmarks can show why the quadratic one must go.
-public enum ConcatStrategy: String, Sendable, CaseIterable {
+@_spi(Benchmarks) public enum ConcatStrategy: String, Sendable, CaseIterable {
     /// `result = result + piece` for every piece: each step copies everything
     /// so far, O(n²) bytes copied (the seed's `all_bytes += piece.raw_data`).
     case repeatedCopy
@@ -15,7 +15,7 @@ public enum ConcatStrategy: String, Sendable, CaseIterable {
 }
 
 /// Joins `pieces` end to end with `strategy`. Every strategy returns the same bytes.
-public func concatenate(_ pieces: [[UInt8]], strategy: ConcatStrategy) -> [UInt8] {
+@_spi(Benchmarks) public func concatenate(_ pieces: [[UInt8]], strategy: ConcatStrategy) -> [UInt8] {
     switch strategy {
     case .repeatedCopy:
         var result: [UInt8] = []

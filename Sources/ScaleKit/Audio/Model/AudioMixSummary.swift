@@ -25,6 +25,7 @@ public struct AudioMixSummary: Sendable {
     /// The peak in dBFS (−∞ for silence).
     public var peakDBFS: Double { 20 * log10(Double(peak)) }
 
+    /// A summary; the mixers create these.
     public init(
         format: AudioFormat, frames: Int, peak: Float, clippingRuleEngaged: Bool, framesAdjustedForClipping: Int,
         clipsPastEnd: Int, file: String?, pcm: PCMBuffer?
@@ -49,6 +50,7 @@ public struct AudioProgress: Sendable {
     /// 0…1, a best estimate (a join counts segments when lengths are not known).
     public var fractionCompleted: Double
 
+    /// A progress report; the mixers create these.
     public init(secondsDone: Double, secondsTotal: Double?, fractionCompleted: Double) {
         self.secondsDone = secondsDone
         self.secondsTotal = secondsTotal

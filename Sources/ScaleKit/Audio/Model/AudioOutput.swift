@@ -22,6 +22,8 @@ public struct AudioOutput: Sendable {
     /// (the partial file is removed) instead of filling the disk.
     public var maximumDuration: Double
 
+    /// An output in `format` (48 kHz stereo by default), to `file` and/or
+    /// memory, with the limiter as clipping rule and a 6-hour cap.
     public init(
         format: AudioFormat = .stereo48k, file: AudioOutputFile? = nil, capturesPCM: Bool = false, clipping: ClippingRule = .limiter(),
         maximumDuration: Double = AudioLimits.defaultMaximumDuration
@@ -69,6 +71,7 @@ public struct AudioOutputFile: Sendable {
     /// Sample encoding for WAV (FLAC is always 16-bit).
     public var sampleEncoding: PCMSampleEncoding
 
+    /// A file at `path`; the format comes from its extension unless given.
     public init(path: String, format: AudioFileFormat? = nil, bitRate: Int? = nil, sampleEncoding: PCMSampleEncoding = .int16) {
         self.path = path
         self.format = format

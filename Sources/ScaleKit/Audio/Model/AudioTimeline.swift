@@ -15,6 +15,7 @@ public struct TimelineClip: Sendable {
     /// A fade out over the last seconds that play (the end of the trim or of the source), or `nil`.
     public var fadeOut: Fade?
 
+    /// A clip of `source` at `start` seconds, with optional gain, trim and fades.
     public init(source: AudioSource, start: Double, gainDB: Double = 0, trim: Trim? = nil, fadeIn: Fade? = nil, fadeOut: Fade? = nil) {
         self.source = source
         self.start = start
@@ -34,6 +35,7 @@ public struct BackgroundTrack: Sendable {
     /// Lower the background while clips play, or `nil` to keep it constant.
     public var ducking: Ducking?
 
+    /// A background of `source`, with optional gain and ducking.
     public init(source: AudioSource, gainDB: Double = 0, ducking: Ducking? = nil) {
         self.source = source
         self.gainDB = gainDB
@@ -53,6 +55,7 @@ public struct Ducking: Sendable, Hashable {
     /// How long the slide down and back up takes.
     public var rampSeconds: Double
 
+    /// Ducking by `depthDB` (12 dB by default) with `rampSeconds` slides (0.1 s).
     public init(depthDB: Double = 12, rampSeconds: Double = 0.1) {
         self.depthDB = depthDB
         self.rampSeconds = rampSeconds
@@ -76,6 +79,7 @@ public struct AudioTimeline: Sendable {
     /// The output format the timeline file asked for (`sample_rate_out`, `channels_out`), if any.
     public var preferredFormat: AudioFormat?
 
+    /// A timeline; checked when a mixer renders it, not here.
     public init(clips: [TimelineClip], background: BackgroundTrack? = nil, preferredFormat: AudioFormat? = nil) {
         self.clips = clips
         self.background = background
@@ -134,6 +138,8 @@ public struct AudioJoin: Sendable {
     /// Every segment must be at least that long; a crossfade excludes a gap.
     public var crossfade: Fade?
 
+    /// A join of `segments`, with an optional gap or crossfade (not both);
+    /// checked when a mixer renders it, not here.
     public init(segments: [AudioSource], gap: Double = 0, crossfade: Fade? = nil) {
         self.segments = segments
         self.gap = gap

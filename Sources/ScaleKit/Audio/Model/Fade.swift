@@ -46,6 +46,7 @@ public struct Fade: Hashable, Sendable {
     /// The gain's shape.
     public var curve: FadeCurve
 
+    /// A fade over `seconds` (linear by default); checked when a mixer renders it.
     public init(seconds: Double, curve: FadeCurve = .linear) {
         self.seconds = seconds
         self.curve = curve
@@ -64,6 +65,8 @@ public struct Trim: Hashable, Sendable {
     /// Seconds played after the offset, or `nil` for the rest of the source; finite and > 0.
     public var duration: Double?
 
+    /// A trim from `offset` for `duration` (to the end when `nil`); checked when
+    /// a mixer renders it.
     public init(offset: Double = 0, duration: Double? = nil) {
         self.offset = offset
         self.duration = duration

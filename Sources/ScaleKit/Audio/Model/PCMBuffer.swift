@@ -8,6 +8,7 @@ public struct PCMBuffer: Sendable, Equatable {
     /// Interleaved samples; the count is a multiple of `format.channels`.
     public var samples: [Float]
 
+    /// A buffer of interleaved `samples` in `format`.
     public init(format: AudioFormat, samples: [Float]) {
         self.format = format
         self.samples = samples

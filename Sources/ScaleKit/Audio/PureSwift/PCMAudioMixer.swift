@@ -12,10 +12,18 @@ public struct PCMAudioMixer: AudioMixing {
     /// Seconds of output per window (progress and cancellation granularity).
     public var windowSeconds: Double
 
+    /// A mixer that renders `windowSeconds` of output at a time (progress and
+    /// cancellation come once a window).
     public init(windowSeconds: Double = 0.25) {
         self.windowSeconds = windowSeconds
     }
 
+    /// Plays the segments back to back into `output`, on a queue of its own.
+    ///
+    /// - Throws: ``ScaleKitError`` `audioDecoding` naming an input that cannot
+    ///   be read, `unsupported` for an output format other than WAV,
+    ///   `invalidTimeline` or `invalidArgument` for a malformed request,
+    ///   `cancelled`; a partial file is removed.
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
         return try await runRenderJob(label: "scalekit.pcm-join", trace: .join(join, mixer: "pcm"), progress: progress) {
@@ -27,6 +35,13 @@ public struct PCMAudioMixer: AudioMixing {
         }
     }
 
+    /// Mixes the timeline's clips over its background into `output`, on a
+    /// queue of its own.
+    ///
+    /// - Throws: ``ScaleKitError`` `audioDecoding` naming an input that cannot
+    ///   be read, `unsupported` for an output format other than WAV,
+    ///   `invalidTimeline` or `invalidArgument` for a malformed timeline,
+    ///   `cancelled`; a partial file is removed.
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
         return try await runRenderJob(label: "scalekit.pcm-mix", trace: .mix(timeline, mixer: "pcm"), progress: progress) {

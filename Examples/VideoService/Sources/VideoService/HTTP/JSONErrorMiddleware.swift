@@ -29,7 +29,9 @@ extension ScaleKitError {
         switch code {
         case .invalidArgument: status = .badRequest
         case .notFound: status = .notFound
-        case .connectionFailed, .timeout, .poolExhausted, .poolShutDown, .cancelled: status = .serviceUnavailable
+        case .conflict: status = .conflict
+        case .connectionFailed, .connectionClosed, .timeout, .poolExhausted, .poolShutDown, .cancelled:
+            status = .serviceUnavailable
         default: status = .internalServerError
         }
         return APIError(status, code: code.description, message)
