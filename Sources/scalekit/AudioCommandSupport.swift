@@ -95,7 +95,7 @@ func runAudioCommand(
     }
     bar.finish()
     let elapsed = started.duration(to: .now)
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let seconds = elapsed.timeInterval
     var lines = [
         "wrote \(summary.file ?? "-")",
         String(format: "  %.3f s, %d frames, %@", summary.duration, summary.frames, summary.format.description),

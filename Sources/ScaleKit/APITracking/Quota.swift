@@ -63,16 +63,6 @@ public enum QuotaWindow: Sendable, Hashable {
     }
 }
 
-extension Duration {
-    /// Whole milliseconds, rounded down; saturates instead of trapping.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-        if overflow { return seconds < 0 ? .min : .max }
-        return product &+ attoseconds / 1_000_000_000_000_000
-    }
-}
-
 /// One limit of a ``Quota``: at most ``count`` units per ``window``, counted
 /// for all calls (``perKey`` false) or separately for every key a call names.
 public struct QuotaLimit: Sendable, Hashable {

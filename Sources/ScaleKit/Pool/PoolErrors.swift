@@ -29,7 +29,7 @@ enum PoolErrors {
 
     /// `30s`, `0.5s`, `1.25s`: seconds with at most three decimals.
     static func formatSeconds(_ duration: Duration) -> String {
-        let millis = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let millis = duration.milliseconds
         if millis % 1000 == 0 { return "\(millis / 1000)s" }
         var text = String(Double(millis) / 1000)
         while text.hasSuffix("0") { text.removeLast() }

@@ -156,11 +156,3 @@ public enum ClaimRules {
         now.addingTimeInterval(lease.timeInterval)
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a `TimeInterval`.
-    package var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
-}

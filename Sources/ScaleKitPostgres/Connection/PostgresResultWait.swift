@@ -94,8 +94,7 @@ enum PostgresResultWait {
             if let deadline {
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero else { throw cancellation.sent ? .cancelUnanswered : .timedOut }
-                let (seconds, attoseconds) = remaining.components
-                milliseconds = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+                milliseconds = Int32(clamping: remaining.milliseconds &+ 1)
             }
             var descriptors = [
                 pollfd(fd: socket, events: Int16(POLLIN), revents: 0),

@@ -89,8 +89,7 @@ public final class RedisAPITracker: APITracking {
     /// ``checkAndCount(_:)`` that also holds the units as a reservation until
     /// confirmed, refunded, or `holdFor` passes on the ``timeSource`` clock.
     public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision {
-        let milliseconds = holdFor.components.seconds.multipliedReportingOverflow(by: 1000)
-        let hold = milliseconds.overflow ? Int64.max : milliseconds.partialValue + holdFor.components.attoseconds / 1_000_000_000_000_000
+        let hold = holdFor.milliseconds
         guard (1...31 * 86_400_000).contains(hold) else {
             throw ScaleKitError(.invalidArgument, "a reservation must be held for 1 ms…31 days, not \(holdFor)")
         }

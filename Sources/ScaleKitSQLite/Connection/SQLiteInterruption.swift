@@ -54,8 +54,7 @@ final class SQLiteBusyWait {
     private let waits: SQLiteLockWaits
 
     init(timeout: Duration, gate: InterruptGate<SQLiteInterruptTarget>, waits: SQLiteLockWaits) {
-        let (seconds, attoseconds) = timeout.components
-        timeoutMilliseconds = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        timeoutMilliseconds = Int32(clamping: timeout.milliseconds)
         self.gate = gate
         self.waits = waits
     }
