@@ -98,7 +98,9 @@ private func renderNormalised(
     }
     guard let before = first.loudness else { throw ScaleKitError(.audioEncoding, "the loudness pass measured nothing") }
     let plan = LoudnessNormalisation.plan(target: target, before: before)
-    let final = { var final = output; final.measuresLoudness = true; return final }()
+    let final = AudioOutput(
+        format: output.format, file: output.file, capturesPCM: output.capturesPCM, clipping: output.clipping,
+        maximumDuration: output.maximumDuration, measuresLoudness: true)
     let frames = first.frames
     let second = try await render(label: label, progress: progress.map { report -> AudioProgressHandler in { report(halved($0, second: true)) } }) {
         try GainPassJob(intermediatePath: intermediate, frames: frames, gainDB: plan.gainDB, output: RenderOutput(output: final, sink: makeSink(final)))
