@@ -18,7 +18,6 @@ struct TruePeakInterpolator: Sendable {
     /// The last `branchLength − 1` input samples of each channel, oldest first.
     private var history: [[Float]]
     private var line: [Float] = []
-    private var accumulator: [Float] = []
     /// Largest magnitude seen, per channel.
     private(set) var peaks: [Float]
 
@@ -46,10 +45,7 @@ struct TruePeakInterpolator: Sendable {
     mutating func add(_ samples: UnsafePointer<Float>, frames: Int) {
         guard frames > 0 else { return }
         let past = branchLength - 1
-        if line.count < past + frames {
-            line = [Float](repeating: 0, count: past + frames)
-            accumulator = [Float](repeating: 0, count: frames)
-        }
+        if line.count < past + frames { line = [Float](repeating: 0, count: past + frames) }
         for channel in 0..<channels {
             // The delay line: the history, then this chunk of the channel (non-finite as silence).
             for i in 0..<past { line[i] = history[channel][i] }
@@ -58,21 +54,42 @@ struct TruePeakInterpolator: Sendable {
                 line[past + i] = x.isFinite ? x : 0
             }
             var loudest = peaks[channel]
-            line.withUnsafeBufferPointer { line in
-                accumulator.withUnsafeMutableBufferPointer { acc in
-                    for branch in branches {
-                        for i in 0..<frames { acc[i] = 0 }
-                        // Output i of this phase is Σₖ tap[k] · x[i − k]; x[i] sits at line[past + i].
-                        for (k, tap) in branch.enumerated() where tap != 0 {
-                            let offset = past - k
-                            for i in 0..<frames { acc[i] += tap * line[offset + i] }
-                        }
-                        for i in 0..<frames { loudest = max(loudest, abs(acc[i])) }
-                    }
-                }
+            for branch in branches {
+                loudest = max(loudest, Self.largestMagnitude(of: branch, over: line, past: past, frames: frames))
             }
             peaks[channel] = loudest
             for i in 0..<past { history[channel][i] = line[frames + i] }
+        }
+    }
+
+    /// The largest |Σₖ tap[k] · x[i − k]| for i in 0..<frames, x[i] at line[past + i].
+    ///
+    /// Eight outputs at a time in SIMD registers: the plain loop over arrays
+    /// stayed scalar (the compiler cannot prove the accumulator and the delay
+    /// line apart) and took two thirds of a measured render.
+    private static func largestMagnitude(of branch: [Float], over line: [Float], past: Int, frames: Int) -> Float {
+        branch.withUnsafeBufferPointer { taps in
+            line.withUnsafeBufferPointer { line in
+                let base = UnsafeRawPointer(line.baseAddress!)
+                var peak = SIMD8<Float>(repeating: 0)
+                var i = 0
+                while i + 8 <= frames {
+                    var sum = SIMD8<Float>(repeating: 0)
+                    for k in 0..<taps.count {
+                        sum += taps[k] * base.loadUnaligned(fromByteOffset: (past - k + i) * MemoryLayout<Float>.stride, as: SIMD8<Float>.self)
+                    }
+                    peak = pointwiseMax(peak, pointwiseMax(sum, -sum))
+                    i += 8
+                }
+                var loudest = peak.max()
+                while i < frames {
+                    var sum: Float = 0
+                    for k in 0..<taps.count { sum += taps[k] * line[past - k + i] }
+                    loudest = max(loudest, abs(sum))
+                    i += 1
+                }
+                return loudest
+            }
         }
     }
 }
