@@ -71,17 +71,21 @@ struct TruePeakInterpolator: Sendable {
         branch.withUnsafeBufferPointer { taps in
             line.withUnsafeBufferPointer { line in
                 let base = UnsafeRawPointer(line.baseAddress!)
-                var peak = SIMD8<Float>(repeating: 0)
+                // The highest and the lowest output, kept apart: masked replacement
+                // compiles to compare-and-blend, where `pointwiseMax` stayed a call.
+                var highest = SIMD8<Float>(repeating: 0)
+                var lowest = SIMD8<Float>(repeating: 0)
                 var i = 0
                 while i + 8 <= frames {
                     var sum = SIMD8<Float>(repeating: 0)
                     for k in 0..<taps.count {
                         sum += taps[k] * base.loadUnaligned(fromByteOffset: (past - k + i) * MemoryLayout<Float>.stride, as: SIMD8<Float>.self)
                     }
-                    peak = pointwiseMax(peak, pointwiseMax(sum, -sum))
+                    highest.replace(with: sum, where: sum .> highest)
+                    lowest.replace(with: sum, where: sum .< lowest)
                     i += 8
                 }
-                var loudest = peak.max()
+                var loudest = max(highest.max(), -lowest.min())
                 while i < frames {
                     var sum: Float = 0
                     for k in 0..<taps.count { sum += taps[k] * line[past - k + i] }
