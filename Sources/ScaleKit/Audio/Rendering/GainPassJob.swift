@@ -15,8 +15,10 @@ package final class GainPassJob: AudioRenderJob {
     private var done = false
 
     /// - Parameters:
-    ///   - intermediatePath: the first pass's float WAV, in `output`'s format; `nil` frames when it wrote none.
-    ///   - frames: how many frames the first pass wrote.
+    ///   - intermediatePath: the first pass's float WAV, in `output`'s format.
+    ///   - frames: how many frames the first pass wrote (0: the file is not read).
+    ///   - gainDB: the gain to apply to every sample.
+    ///   - output: the real output, with its sink.
     package init(intermediatePath: String, frames: Int, gainDB: Double, output: RenderOutput, windowSeconds: Double = defaultWindowSeconds) throws {
         self.intermediatePath = intermediatePath
         self.output = output
@@ -25,7 +27,7 @@ package final class GainPassJob: AudioRenderJob {
         if let reader, reader.header.channels != output.format.channels || reader.header.sampleRate != output.format.sampleRate {
             throw ScaleKitError(.audioEncoding, "the loudness pass's intermediate \(intermediatePath) is not in the output's format")
         }
-        gain = Float(linearGain(decibels: gainDB))
+        gain = linearGain(decibels: gainDB)
         windowFrames = max(64, output.format.frameIndex(atSeconds: windowSeconds))
         totalFrames = frames
         buffer = [Float](repeating: 0, count: windowFrames * output.format.channels)
