@@ -52,7 +52,10 @@ public struct LoudnessMeter: Sendable {
     }
 
     /// A meter for `channels` interleaved channels at `sampleRate`.
-    /// - Parameter channelWeights: one weight per channel, or `nil` for ``defaultChannelWeights(channels:)``.
+    /// - Parameters:
+    ///   - sampleRate: frames per second of the audio to be fed; the K-weighting is derived for it.
+    ///   - channels: samples per interleaved frame.
+    ///   - channelWeights: one weight per channel, or `nil` for ``defaultChannelWeights(channels:)``.
     /// - Throws: ``ScaleKitError/Code/invalidArgument`` for a rate outside 1 000…768 000 Hz,
     ///   or a layout without default weights and none given (or a weight list of the wrong length).
     public init(sampleRate: Int, channels: Int, channelWeights: [Double]? = nil) throws(ScaleKitError) {
