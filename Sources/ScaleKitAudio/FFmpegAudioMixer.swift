@@ -32,7 +32,7 @@ public struct FFmpegAudioMixer: AudioMixing {
     ///   for a malformed request, `cancelled`; a partial file is removed.
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.ffmpeg-join", trace: .join(join, mixer: "ffmpeg"), progress: progress) {
+        return try await runRenderJob(label: "scalekit.ffmpeg-join", trace: .join(join, mixer: "ffmpeg"), output: output, progress: progress, makeSink: Self.makeSink) { output in
             try join.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             let pool = FFmpegResamplerPool()
@@ -51,7 +51,7 @@ public struct FFmpegAudioMixer: AudioMixing {
     ///   for a malformed timeline, `cancelled`; a partial file is removed.
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.ffmpeg-mix", trace: .mix(timeline, mixer: "ffmpeg"), progress: progress) {
+        return try await runRenderJob(label: "scalekit.ffmpeg-mix", trace: .mix(timeline, mixer: "ffmpeg"), output: output, progress: progress, makeSink: Self.makeSink) { output in
             try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             // One pool per render: clips with the same input format share their resampler set-up.

@@ -33,6 +33,16 @@ struct AudioOutputOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
 
+    // `.unconditional`: the value is negative, which would otherwise read as an option.
+    @Option(name: .long, parsing: .unconditional, help: "Normalise the output to this integrated loudness in LUFS (-70 to 0, e.g. -16 or -23).")
+    var targetLufs: Double?
+
+    @Option(name: .long, parsing: .unconditional, help: "With --target-lufs: the highest true peak allowed, in dBTP (-30 to 0).")
+    var truePeakCeiling: Double = -1
+
+    @Flag(name: .long, help: "Print the summary, with the loudness figures, as one JSON object on stdout.")
+    var json = false
+
     func makeOutput(preferred: AudioFormat?) throws -> AudioOutput {
         let format = AudioFormat(
             sampleRate: sampleRate ?? preferred?.sampleRate ?? 48_000, channels: channels ?? preferred?.channels ?? 2)
@@ -52,7 +62,12 @@ struct AudioOutputOptions: ParsableArguments {
         let file = AudioOutputFile(
             path: URL(fileURLWithPath: output).path, format: container, bitRate: try bitrate.map { text throws(ScaleKitError) in try AudioOutputFile.parseBitRate(text, option: "--bitrate") },
             sampleEncoding: float ? .float32 : .int16)
-        return AudioOutput(format: format, file: file, clipping: rule, maximumDuration: maxDuration)
+        let target = try targetLufs.map { lufs throws(ScaleKitError) in
+            let target = LoudnessTarget(integratedLUFS: lufs, truePeakCeilingDBTP: truePeakCeiling)
+            try target.validate()
+            return target
+        }
+        return AudioOutput(format: format, file: file, clipping: rule, maximumDuration: maxDuration, measuresLoudness: json, loudnessTarget: target)
     }
 }
 
@@ -70,7 +85,7 @@ func reportingAudioErrors<T>(_ body: () throws -> T) throws -> T {
 /// terminal), Ctrl-C cancelling it (which removes the partial file), and a
 /// summary on stdout.
 func runAudioCommand(
-    quiet: Bool, _ render: @escaping @Sendable (@escaping AudioProgressHandler) async throws -> AudioMixSummary
+    quiet: Bool, json: Bool = false, _ render: @escaping @Sendable (@escaping AudioProgressHandler) async throws -> AudioMixSummary
 ) async throws {
     FFmpegLogLevel.error.apply()
     FFmpegAllocationLimit.audio.apply()
@@ -96,12 +111,17 @@ func runAudioCommand(
     bar.finish()
     let elapsed = started.duration(to: .now)
     let seconds = elapsed.timeInterval
+    if json {
+        print(audioSummaryJSON(summary, elapsedSeconds: seconds))
+        return
+    }
     var lines = [
         "wrote \(summary.file ?? "-")",
         String(format: "  %.3f s, %d frames, %@", summary.duration, summary.frames, summary.format.description),
         String(format: "  peak %.2f dBFS%@", summary.peakDBFS, summary.clippingRuleEngaged ? " (clipping rule engaged on \(summary.framesAdjustedForClipping) frames)" : ""),
         String(format: "  rendered in %.2f s (%.0f× real time)", seconds, summary.duration / max(seconds, 1e-9)),
     ]
+    if let loudness = summary.loudness { lines.append("  " + loudnessLine(loudness, normalisation: summary.normalisation)) }
     if summary.clipsPastEnd > 0 { lines.append("  \(summary.clipsPastEnd) clip(s) start after the background ends and were not heard") }
     print(lines.joined(separator: "\n"))
 }

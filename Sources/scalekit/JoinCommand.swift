@@ -28,7 +28,7 @@ struct JoinCommand: AsyncParsableCommand {
         }
         let join = AudioJoin(segments: files.map { AudioSource.file($0) }, gap: gap, crossfade: crossfade.map { Fade(seconds: $0, curve: curve) })
         let audioOutput = try reportingAudioErrors { try output.makeOutput(preferred: nil) }
-        try await runAudioCommand(quiet: output.quiet) { progress in
+        try await runAudioCommand(quiet: output.quiet, json: output.json) { progress in
             try await FFmpegAudioMixer().join(join, into: audioOutput, progress: progress)
         }
     }

@@ -35,7 +35,7 @@ struct MixCommand: AsyncParsableCommand {
         }
         let audioOutput = try reportingAudioErrors { try output.makeOutput(preferred: timeline.preferredFormat) }
         let mixTimeline = timeline
-        try await runAudioCommand(quiet: output.quiet) { progress in
+        try await runAudioCommand(quiet: output.quiet, json: output.json) { progress in
             try await FFmpegAudioMixer().mix(mixTimeline, into: audioOutput, progress: progress)
         }
     }

@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func decodesOggVorbisMadeByTheFFmpegTool() async throws {
-        guard let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first(where: FileManager.default.isExecutableFile(atPath:)) else { return }
+        guard let ffmpeg = try ffmpegToolOrFailure() else { return }
         let directory = try makeTemporaryDirectory("ffmpeg-vorbis")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/tone.ogg"

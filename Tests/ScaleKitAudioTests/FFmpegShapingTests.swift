@@ -6,13 +6,13 @@ import Testing
 
 /// Trim, fades and crossfades against the ffmpeg tool's own filters
 /// (`atrim`, `afade`, `acrossfade`) on generated clips. Skipped where the
-/// ffmpeg tool is not installed.
+/// ffmpeg tool is not installed, failed there under `SCALEKIT_REQUIRE_SERVERS=1`.
 @Suite struct FFmpegShapingTests {
     /// The bound for every comparison with ffmpeg's rendering; the measured figures are far above it.
     static let minimumSNR = 80.0
 
     @Test func trimAndFadesMatchFFmpegATrimAndAFade() async throws {
-        guard let ffmpeg = ffmpegTool() else { return }
+        guard let ffmpeg = try ffmpegToolOrFailure() else { return }
         let directory = try makeTemporaryDirectory("ffmpeg-shaping")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let clip = directory + "/clip.wav"
@@ -40,7 +40,7 @@ import Testing
     /// A fade out without a trimmed duration ends where the source ends, which
     /// the mixer learns only by reading ahead.
     @Test func fadeOutAtTheSourcesOwnEndMatchesFFmpeg() async throws {
-        guard let ffmpeg = ffmpegTool() else { return }
+        guard let ffmpeg = try ffmpegToolOrFailure() else { return }
         let directory = try makeTemporaryDirectory("ffmpeg-fade-end")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let clip = directory + "/clip.wav"
@@ -67,7 +67,7 @@ import Testing
 
     @Test(arguments: [FadeCurve.linear, .equalPower])
     func joinCrossfadeMatchesFFmpegACrossfade(_ curve: FadeCurve) async throws {
-        guard let ffmpeg = ffmpegTool() else { return }
+        guard let ffmpeg = try ffmpegToolOrFailure() else { return }
         let directory = try makeTemporaryDirectory("ffmpeg-crossfade")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let first = directory + "/a.wav"

@@ -10,6 +10,10 @@
 ///   window, on the calling task, and cancelling the task stops at the next
 ///   window with ``ScaleKitError/Code/cancelled``, removing any partial file.
 /// - File output is atomic (temporary file, then rename).
+/// - With ``AudioOutput/loudnessTarget`` the output is normalised in two
+///   passes (measure while rendering into a float intermediate, then one
+///   gain) and ``AudioMixSummary/normalisation`` says what was done;
+///   ``AudioOutput/measuresLoudness`` measures without changing anything.
 /// - Bad input throws: ``ScaleKitError/Code/audioDecoding`` naming the file
 ///   for a missing, empty, truncated or undecodable input;
 ///   ``ScaleKitError/Code/invalidTimeline`` for an empty timeline or join;

@@ -6,7 +6,8 @@ public struct AudioMixSummary: Sendable {
     public var format: AudioFormat
     /// Frames written.
     public var frames: Int
-    /// The largest absolute sample of the sum before the clipping rule (1.0 = full scale).
+    /// The largest absolute sample of the sum before the clipping rule (1.0 = full scale);
+    /// with a loudness target, before the normalising gain.
     public var peak: Float
     /// Whether the clipping rule changed any sample (limiter gain reduction or clamping).
     public var clippingRuleEngaged: Bool
@@ -18,6 +19,12 @@ public struct AudioMixSummary: Sendable {
     public var file: String?
     /// The mixed samples, when the output asked for ``AudioOutput/capturesPCM``.
     public var pcm: PCMBuffer?
+    /// Loudness and true peak of the output as written (after normalisation,
+    /// before 16-bit rounding or lossy encoding), when the output asked for
+    /// ``AudioOutput/measuresLoudness`` or a ``AudioOutput/loudnessTarget``.
+    public var loudness: LoudnessMeasurement?
+    /// What normalising to ``AudioOutput/loudnessTarget`` measured and did; `nil` without a target.
+    public var normalisation: LoudnessNormalisation?
 
     /// Length in seconds.
     public var duration: Double { Double(frames) / Double(format.sampleRate) }
@@ -28,8 +35,10 @@ public struct AudioMixSummary: Sendable {
     /// A summary; the mixers create these.
     public init(
         format: AudioFormat, frames: Int, peak: Float, clippingRuleEngaged: Bool, framesAdjustedForClipping: Int,
-        clipsPastEnd: Int, file: String?, pcm: PCMBuffer?
+        clipsPastEnd: Int, file: String?, pcm: PCMBuffer?, loudness: LoudnessMeasurement? = nil, normalisation: LoudnessNormalisation? = nil
     ) {
+        self.loudness = loudness
+        self.normalisation = normalisation
         self.format = format
         self.frames = frames
         self.peak = peak

@@ -21,18 +21,32 @@ public struct AudioOutput: Sendable {
     /// turn out longer stops with ``ScaleKitError/Code/invalidArgument``
     /// (the partial file is removed) instead of filling the disk.
     public var maximumDuration: Double
+    /// Whether to measure the output's loudness and true peak into
+    /// ``AudioMixSummary/loudness`` (about 1.5 ms of CPU per second of
+    /// 48 kHz stereo; implied by ``loudnessTarget``).
+    public var measuresLoudness: Bool
+    /// Normalise the output to this loudness, or `nil` to leave the mix as summed.
+    ///
+    /// The render is written to a 32-bit float WAV next to the output while
+    /// it is measured, then read back, multiplied by one gain and encoded
+    /// into the output (the intermediate file is removed). Memory stays that
+    /// of a render; disk needs room for the float intermediate (4 bytes per
+    /// sample) besides the output. See ``LoudnessTarget`` and ``AudioMixSummary/normalisation``.
+    public var loudnessTarget: LoudnessTarget?
 
     /// An output in `format` (48 kHz stereo by default), to `file` and/or
     /// memory, with the limiter as clipping rule and a 6-hour cap.
     public init(
         format: AudioFormat = .stereo48k, file: AudioOutputFile? = nil, capturesPCM: Bool = false, clipping: ClippingRule = .limiter(),
-        maximumDuration: Double = AudioLimits.defaultMaximumDuration
+        maximumDuration: Double = AudioLimits.defaultMaximumDuration, measuresLoudness: Bool = false, loudnessTarget: LoudnessTarget? = nil
     ) {
         self.format = format
         self.file = file
         self.capturesPCM = capturesPCM
         self.clipping = clipping
         self.maximumDuration = maximumDuration
+        self.measuresLoudness = measuresLoudness
+        self.loudnessTarget = loudnessTarget
     }
 
     /// Output to `path` (format from its extension) in `format`.
@@ -57,6 +71,7 @@ public struct AudioOutput: Sendable {
         }
         _ = try file?.resolvedFormat()
         try clipping.validate()
+        try loudnessTarget?.validate()
     }
 }
 

@@ -26,7 +26,7 @@ public struct PCMAudioMixer: AudioMixing {
     ///   `cancelled`; a partial file is removed.
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.pcm-join", trace: .join(join, mixer: "pcm"), progress: progress) {
+        return try await runRenderJob(label: "scalekit.pcm-join", trace: .join(join, mixer: "pcm"), output: output, progress: progress, makeSink: Self.makeSink) { output in
             try join.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
@@ -44,7 +44,7 @@ public struct PCMAudioMixer: AudioMixing {
     ///   `cancelled`; a partial file is removed.
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.pcm-mix", trace: .mix(timeline, mixer: "pcm"), progress: progress) {
+        return try await runRenderJob(label: "scalekit.pcm-mix", trace: .mix(timeline, mixer: "pcm"), output: output, progress: progress, makeSink: Self.makeSink) { output in
             try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try TimelineRenderJob(timeline: timeline, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {

@@ -5,6 +5,8 @@ package final class RenderOutput {
     private let filePath: String?
     private var clipping: ClippingStage
     private var captured: [Float]?
+    /// Measures what is written, when the output asks for loudness.
+    private var meter: LoudnessMeter?
     package private(set) var frames = 0
     private var finished = false
     /// Frames at ``AudioOutput/maximumDuration``: inputs longer than their
@@ -18,6 +20,9 @@ package final class RenderOutput {
         filePath = output.file?.path
         clipping = ClippingStage(rule: output.clipping, format: output.format)
         captured = output.capturesPCM ? [] : nil
+        // AudioOutput.validate() has checked the format, which the meter accepts.
+        meter = output.measuresLoudness || output.loudnessTarget != nil
+            ? try? LoudnessMeter(sampleRate: output.format.sampleRate, channels: output.format.channels) : nil
         maximumDuration = output.maximumDuration
         // AudioOutput.validate() has refused an out-of-range maximum; clamp anyway so no conversion can trap.
         let seconds = output.maximumDuration.isFinite ? min(max(0, output.maximumDuration), AudioLimits.maximumDurationCeiling) : 0
@@ -34,6 +39,7 @@ package final class RenderOutput {
         }
         try clipping.process(samples, frames: count, startFrame: frames, sampleRate: format.sampleRate)
         try sink?.write(samples, frames: count)
+        meter?.add(UnsafeBufferPointer(start: samples, count: count * format.channels))
         captured?.append(contentsOf: UnsafeBufferPointer(start: samples, count: count * format.channels))
         frames += count
     }
@@ -53,6 +59,6 @@ package final class RenderOutput {
         AudioMixSummary(
             format: format, frames: frames, peak: clipping.peak, clippingRuleEngaged: clipping.adjustedFrames > 0,
             framesAdjustedForClipping: clipping.adjustedFrames, clipsPastEnd: clipsPastEnd, file: filePath,
-            pcm: captured.map { PCMBuffer(format: format, samples: $0) })
+            pcm: captured.map { PCMBuffer(format: format, samples: $0) }, loudness: meter?.measurement)
     }
 }

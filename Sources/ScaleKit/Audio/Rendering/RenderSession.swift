@@ -35,18 +35,30 @@ package actor AudioRenderSession {
 /// check before each window. On any error or cancellation the partial output
 /// is removed; cancellation surfaces as ``ScaleKitError/Code/cancelled``.
 ///
+/// With a ``AudioOutput/loudnessTarget`` the render runs twice over the
+/// output's length: `make` renders into a float WAV intermediate while it is
+/// measured, then a ``GainPassJob`` reads it back through `makeSink`'s sink
+/// with the normalising gain (progress: the first pass is the first half).
+///
 /// The render is one span, `audio.join` or `audio.mix`, with the mixer, the
 /// number of inputs and the seconds rendered.
 package func runRenderJob(
-    label: String, trace: RenderTrace, progress: AudioProgressHandler?,
-    make: @escaping @Sendable () throws -> any AudioRenderJob
+    label: String, trace: RenderTrace, output: AudioOutput, progress: AudioProgressHandler?,
+    makeSink: @escaping @Sendable (AudioOutput) throws -> (any PCMFrameSink)?,
+    make: @escaping @Sendable (AudioOutput) throws -> any AudioRenderJob
 ) async throws -> AudioMixSummary {
     try await ScaleKitSpan.run(trace.operation, kind: .internal) { span in
         span.set("scalekit.audio.mixer", trace.mixer)
         span.set("scalekit.audio.inputs", trace.inputs)
-        let summary = try await render(label: label, progress: progress, make: make)
+        let summary: AudioMixSummary
+        if let target = output.loudnessTarget {
+            summary = try await renderNormalised(label: label, output: output, target: target, progress: progress, makeSink: makeSink, make: make)
+        } else {
+            summary = try await render(label: label, progress: progress) { try make(output) }
+        }
         span.set("scalekit.audio.seconds_rendered", summary.duration)
         span.set("scalekit.audio.clipping_rule_engaged", summary.clippingRuleEngaged)
+        if let loudness = summary.loudness?.integratedLUFS { span.set("scalekit.audio.integrated_lufs", loudness) }
         return summary
     }
 }
@@ -67,6 +79,55 @@ package struct RenderTrace: Sendable {
     package static func mix(_ timeline: AudioTimeline, mixer: String) -> RenderTrace {
         RenderTrace(operation: "audio.mix", mixer: mixer, inputs: timeline.clips.count + (timeline.background == nil ? 0 : 1))
     }
+}
+
+/// The two passes of loudness normalisation (see ``runRenderJob(label:trace:output:progress:makeSink:make:)``).
+private func renderNormalised(
+    label: String, output: AudioOutput, target: LoudnessTarget, progress: AudioProgressHandler?,
+    makeSink: @escaping @Sendable (AudioOutput) throws -> (any PCMFrameSink)?,
+    make: @escaping @Sendable (AudioOutput) throws -> any AudioRenderJob
+) async throws -> AudioMixSummary {
+    try output.validate()
+    let intermediate = try intermediatePath(for: output)
+    defer { unlink(intermediate) }
+    let measured = AudioOutput(
+        format: output.format, file: AudioOutputFile(path: intermediate, format: .wav, sampleEncoding: .float32), clipping: output.clipping,
+        maximumDuration: output.maximumDuration, measuresLoudness: true)
+    let first = try await render(label: label, progress: progress.map { report -> AudioProgressHandler in { report(halved($0, second: false)) } }) {
+        try make(measured)
+    }
+    guard let before = first.loudness else { throw ScaleKitError(.audioEncoding, "the loudness pass measured nothing") }
+    let plan = LoudnessNormalisation.plan(target: target, before: before)
+    let final = AudioOutput(
+        format: output.format, file: output.file, capturesPCM: output.capturesPCM, clipping: output.clipping,
+        maximumDuration: output.maximumDuration, measuresLoudness: true)
+    let frames = first.frames
+    let second = try await render(label: label, progress: progress.map { report -> AudioProgressHandler in { report(halved($0, second: true)) } }) {
+        try GainPassJob(intermediatePath: intermediate, frames: frames, gainDB: plan.gainDB, output: RenderOutput(output: final, sink: makeSink(final)))
+    }
+    var summary = first
+    summary.file = second.file
+    summary.pcm = second.pcm
+    summary.loudness = second.loudness
+    summary.normalisation = plan
+    summary.framesAdjustedForClipping += second.framesAdjustedForClipping
+    summary.clippingRuleEngaged = summary.clippingRuleEngaged || second.clippingRuleEngaged
+    return summary
+}
+
+/// A hidden float WAV beside the output (same file system, no surprise
+/// quota elsewhere), or in the temporary folder for in-memory output.
+/// - Throws: ``ScaleKitError/Code/audioEncoding`` when the output's folder does not exist.
+private func intermediatePath(for output: AudioOutput) throws -> String {
+    let beside = output.file?.path ?? FileManager.default.temporaryDirectory.appendingPathComponent("scalekit-render").path
+    return try TemporaryOutputFile(finalPath: beside).temporaryPath + ".loudness.wav"
+}
+
+/// A pass's progress as half of the whole: the first pass fills 0…½, the gain pass ½…1.
+private func halved(_ progress: AudioProgress, second: Bool) -> AudioProgress {
+    var report = progress
+    report.fractionCompleted = (second ? 0.5 : 0) + progress.fractionCompleted / 2
+    return report
 }
 
 private func render(
