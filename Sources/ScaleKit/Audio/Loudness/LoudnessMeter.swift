@@ -18,8 +18,9 @@ import Foundation
 /// Memory is fixed whatever the audio's length: the block energies go into a
 /// histogram of 0.01 LU bins. Non-finite samples count as silence.
 public struct LoudnessMeter: Sendable {
-    /// The rate and channel layout the meter was made for.
+    /// The sample rate the meter was made for, in Hz.
     public let sampleRate: Int
+    /// The number of interleaved channels the meter expects.
     public let channels: Int
     /// The weight of each channel's mean square.
     public let channelWeights: [Double]

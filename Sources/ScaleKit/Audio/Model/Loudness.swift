@@ -13,6 +13,7 @@ public struct LoudnessMeasurement: Sendable, Hashable {
     /// The true peak in dBTP (−∞ for silence).
     public var truePeakDBTP: Double { 20 * log10(truePeak) }
 
+    /// A measurement with the given figures (`nil` loudness: nothing above the gates).
     public init(integratedLUFS: Double?, loudnessRangeLU: Double?, truePeak: Double) {
         self.integratedLUFS = integratedLUFS
         self.loudnessRangeLU = loudnessRangeLU
@@ -36,6 +37,8 @@ public struct LoudnessTarget: Sendable, Hashable {
     /// Accepted true-peak ceilings.
     public static let truePeakCeilingRange: ClosedRange<Double> = -30...0
 
+    /// A target of `integratedLUFS` with a ceiling of `truePeakCeilingDBTP` (default −1 dBTP);
+    /// checked by ``validate()`` when a render starts.
     public init(integratedLUFS: Double, truePeakCeilingDBTP: Double = -1) {
         self.integratedLUFS = integratedLUFS
         self.truePeakCeilingDBTP = truePeakCeilingDBTP
@@ -59,6 +62,7 @@ public struct LoudnessNormalisation: Sendable, Hashable {
     /// Whether the true-peak ceiling lowered the gain below `target − measured`.
     public var limitedByTruePeak: Bool
 
+    /// What a normalisation did: its target, the measurement before, the gain applied and whether the ceiling limited it.
     public init(target: LoudnessTarget, before: LoudnessMeasurement, gainDB: Double, limitedByTruePeak: Bool) {
         self.target = target
         self.before = before
