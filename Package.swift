@@ -125,16 +125,30 @@ let package = Package(
             path: "Tests/Support",
             swiftSettings: swiftSettings
         ),
+        // Unit tests: no server and no child process; they pass anywhere,
+        // with nothing installed beyond the C libraries the package links.
         .testTarget(
             name: "ScaleKitTests",
             dependencies: [
-                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitPostgres", "ScaleKitSQLite", "CSQLite",
-                "ScaleKitTestSupport", "scalekit",
+                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Integration tests: the `scalekit` tool run as several OS processes,
+        // and the servers the test script starts (redis-server, PostgreSQL,
+        // PgBouncer); with SCALEKIT_REQUIRE_SERVERS=1 a missing server fails
+        // them instead of skipping.
+        .testTarget(
+            name: "ScaleKitIntegrationTests",
+            dependencies: [
+                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitPostgres", "ScaleKitSQLite", "CSQLite",
+                "ScaleKitTestSupport", "scalekit",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],

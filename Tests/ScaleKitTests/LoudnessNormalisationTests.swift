@@ -1,6 +1,7 @@
 import Foundation
 import ScaleKit
 import Synchronization
+import ScaleKitTestSupport
 import Testing
 
 /// Normalisation through the pure-Swift mixer: the two passes, their

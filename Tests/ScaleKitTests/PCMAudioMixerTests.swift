@@ -1,6 +1,7 @@
 import Foundation
 import ScaleKit
 import ScaleKitTesting
+import ScaleKitTestSupport
 import Testing
 
 @Suite struct PCMAudioMixerTests {

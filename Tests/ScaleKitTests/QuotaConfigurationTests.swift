@@ -3,7 +3,7 @@ import ScaleKit
 import ScaleKitTestSupport
 import Testing
 
-/// Quotas from SCALEKIT_QUOTAS and SCALEKIT_QUOTAS_FILE, and through the tool.
+/// Quotas from SCALEKIT_QUOTAS and SCALEKIT_QUOTAS_FILE (the tool: QuotaToolTests).
 @Suite struct QuotaConfigurationTests {
     @Test func theVariableDefinesQuotas() throws {
         let configuration = try ScaleKitConfiguration(environment: [
@@ -74,50 +74,6 @@ import Testing
         let error = await #expect(throws: ScaleKitError.self) { try await configuration.allAPIQuotas() }
         #expect(error?.code == .invalidConfiguration && error?.message.contains(path) == true, "\(String(describing: error))")
         #expect(error?.message.contains(expected) == true, "\(String(describing: error))")
-    }
-
-    @Test func theToolAcquiresRefundsAndListsQuotas() async throws {
-        let folder = try TemporaryFolder()
-        let environment = [
-            "API_TRACKER_FILE": folder.path("api.json"), "DATABASE_URL": "sqlite:///\(folder.path("v.sqlite"))",
-            "SCALEKIT_QUOTAS": "tts=10/day,4/hour/key",
-        ]
-        let acquire = try await ScaleKitProcesses.runOne(
-            environment: environment, arguments: ["acquire", "--quota", "tts", "--key", "acme", "--cost", "3", "--json"])
-        #expect(acquire.status == 0, "\(acquire.standardError)")
-        let decision = try #require(try JSONSerialization.jsonObject(with: Data(acquire.standardOutput.utf8)) as? [String: Any])
-        let receipt = try #require(decision["receipt"] as? String)
-        let denied = try await ScaleKitProcesses.runOne(
-            environment: environment, arguments: ["acquire", "--quota", "tts", "--key", "acme", "--cost", "2"])
-        #expect(denied.status == 3 && denied.standardOutput.contains("hour-per-key"), "\(denied.standardOutput)")
-        let refund = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["refund", receipt])
-        #expect(refund.status == 0 && refund.standardOutput.contains("settled"), "\(refund.standardOutput) \(refund.standardError)")
-        let again = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["refund", receipt])
-        #expect(again.standardOutput.contains("alreadySettled"), "\(again.standardOutput)")
-        let usage = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["usage", "--quota", "tts", "--key", "acme"])
-        #expect(usage.standardOutput.contains("day: 0/10") && usage.standardOutput.contains("hour-per-key: 0/4"), "\(usage.standardOutput)")
-        let fits = try await ScaleKitProcesses.runOne(
-            environment: environment, arguments: ["usage", "--quota", "tts", "--key", "acme", "--cost", "4", "--json"])
-        let fit = try #require(try JSONSerialization.jsonObject(with: Data(fits.standardOutput.utf8)) as? [String: Any], "\(fits.standardError)")
-        #expect(fit["fits"] as? Bool == true && fit["refused_by"] as? [String] == [] && fit["cost"] as? Int == 4, "\(fit)")
-        #expect((fit["limits"] as? [[String: Any]])?.count == 2, "usage --cost --json keeps the usage's fields: \(fit)")
-        let tooMuch = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["usage", "--quota", "tts", "--key", "acme", "--cost", "5"])
-        #expect(tooMuch.status == 0 && tooMuch.standardOutput.contains("would be refused by: hour-per-key"), "\(tooMuch.standardOutput)")
-        let counted = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["usage", "--quota", "tts", "--key", "acme"])
-        #expect(counted.standardOutput.contains("hour-per-key: 0/4"), "usage --cost counts nothing: \(counted.standardOutput)")
-        let noCost = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["usage", "--cost", "0"])
-        #expect(!noCost.crashed && noCost.status != 0 && noCost.standardError.contains("--cost 0"), "\(noCost.status) \(noCost.standardError)")
-        let bad = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["acquire", "--quota", "tts", "--key", "a:b"])
-        #expect(!bad.crashed && bad.status != 0 && bad.standardError.contains("invalidArgument"), "\(bad.status) \(bad.standardError)")
-        let zero = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["acquire", "--quota", "tts", "--key", "acme", "--cost", "0"])
-        #expect(!zero.crashed && zero.status != 0 && zero.standardError.contains("invalidArgument"), "\(zero.status) \(zero.standardError)")
-        let forged = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["refund", "q1.not-a-receipt"])
-        #expect(!forged.crashed && forged.status != 0 && forged.standardError.contains("invalidArgument"), "\(forged.standardError)")
-        let doctor = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["doctor"])
-        #expect(doctor.standardOutput.contains("rapidapi: day 100/day, hour 20/hour"), "\(doctor.standardOutput)")
-        #expect(doctor.standardOutput.contains("tts: day 10/day, hour-per-key 4/hour per key"), "\(doctor.standardOutput)")
-        let plain = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["acquire"])
-        #expect(plain.status == 0 && plain.standardOutput.contains("allowed"), "the seed's acquire still works: \(plain.standardOutput)")
     }
 }
 

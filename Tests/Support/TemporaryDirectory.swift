@@ -1,7 +1,7 @@
 import Foundation
 
 /// A fresh, empty folder under the system's temporary directory, removed by the caller.
-func makeTemporaryDirectory(_ prefix: String) throws -> String {
+public func makeTemporaryDirectory(_ prefix: String) throws -> String {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url.path
