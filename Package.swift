@@ -50,6 +50,7 @@ let package = Package(
             dependencies: [
                 "ScaleKit", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -59,6 +60,7 @@ let package = Package(
             dependencies: [
                 "ScaleKit", "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -75,6 +77,7 @@ let package = Package(
                 "ScaleKitRedis",
                 "ScaleKitSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -86,7 +89,11 @@ let package = Package(
         ),
         .target(
             name: "ScaleKitAudio",
-            dependencies: ["ScaleKit", "CFFmpeg", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ScaleKit", "CFFmpeg",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(
@@ -101,6 +108,7 @@ let package = Package(
                 "ScaleKit",
                 "CHiredis",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
@@ -129,6 +137,7 @@ let package = Package(
             name: "ScaleKitTests",
             dependencies: [
                 "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitPostgres", "ScaleKitSQLite", "CSQLite",
+                "ScaleKitAudio",
                 "ScaleKitTestSupport", "scalekit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

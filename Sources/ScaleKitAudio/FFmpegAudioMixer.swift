@@ -1,3 +1,4 @@
+public import Metrics
 public import ScaleKit
 
 /// ``/ScaleKit/AudioMixing`` on FFmpeg 5.1: decodes anything libavformat/libavcodec
@@ -16,15 +17,18 @@ public import ScaleKit
 public struct FFmpegAudioMixer: AudioMixing {
     /// Seconds of output per window (progress and cancellation granularity).
     public var windowSeconds: Double
+    private let metrics: RenderMetrics
 
-    public init(windowSeconds: Double = 0.25) {
+    /// - Parameter metricsFactory: where the seconds-rendered counter goes (Docs/Operations.md).
+    public init(windowSeconds: Double = 0.25, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
+        self.metrics = RenderMetrics(mixer: "ffmpeg", factory: metricsFactory)
         FFmpegLogging.installDefault()
         self.windowSeconds = windowSeconds
     }
 
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.ffmpeg-join", trace: .join(join, mixer: "ffmpeg"), progress: progress) {
+        return try await runRenderJob(label: "scalekit.ffmpeg-join", trace: .join(join, mixer: "ffmpeg"), progress: progress, metrics: metrics) {
             try join.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             let pool = FFmpegResamplerPool()
@@ -36,7 +40,7 @@ public struct FFmpegAudioMixer: AudioMixing {
 
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.ffmpeg-mix", trace: .mix(timeline, mixer: "ffmpeg"), progress: progress) {
+        return try await runRenderJob(label: "scalekit.ffmpeg-mix", trace: .mix(timeline, mixer: "ffmpeg"), progress: progress, metrics: metrics) {
             try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             // One pool per render: clips with the same input format share their resampler set-up.

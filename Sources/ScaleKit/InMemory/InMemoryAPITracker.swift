@@ -1,4 +1,5 @@
 import Foundation
+public import Metrics
 
 /// An ``APITracking`` that keeps its counters in this process's memory.
 ///
@@ -9,20 +10,30 @@ public final class InMemoryAPITracker: APITracking {
     public let configuration: APITrackerConfiguration
     private let clock: any WallClock
     private let ledgers = SanitizerVisibleMutex([String: QuotaLedger]())
+    private let metrics: APICallMetrics
 
-    public init(configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
+    /// - Parameter metricsFactory: where the allowed and denied counters go (Docs/Operations.md).
+    public init(
+        configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.configuration = configuration
         self.clock = clock
+        self.metrics = APICallMetrics(factory: metricsFactory)
     }
 
     public var quotas: [Quota] { configuration.quotas }
 
     public func checkAndCount(_ request: QuotaRequest) async throws -> QuotaDecision {
-        try count(request, reserveFor: nil)
+        let decision = try count(request, reserveFor: nil)
+        metrics.record(decision, quota: request.quota)
+        return decision
     }
 
     public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision {
-        try count(request, reserveFor: holdFor)
+        let decision = try count(request, reserveFor: holdFor)
+        metrics.record(decision, quota: request.quota)
+        return decision
     }
 
     private func count(_ request: QuotaRequest, reserveFor: Duration?) throws(ScaleKitError) -> QuotaDecision {

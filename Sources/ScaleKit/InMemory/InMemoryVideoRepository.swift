@@ -1,4 +1,5 @@
 import Foundation
+public import Metrics
 
 /// A ``VideoRepository`` that keeps videos in this process's memory.
 ///
@@ -8,16 +9,19 @@ public final class InMemoryVideoRepository: VideoRepository {
     private let clock: any WallClock
     private let policy: ClaimPolicy
     private let videosByID = SanitizerVisibleMutex([String: Video]())
+    private let metrics: ClaimMetrics
 
-    public init(clock: any WallClock = .system, policy: ClaimPolicy = ClaimPolicy()) {
+    /// - Parameter metricsFactory: where the claim counter goes (Docs/Operations.md).
+    public init(clock: any WallClock = .system, policy: ClaimPolicy = ClaimPolicy(), metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.clock = clock
         self.policy = policy
+        self.metrics = ClaimMetrics(factory: metricsFactory)
     }
 
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: lease)
         let (now, policy) = (clock.now(), policy)
-        return videosByID.withLock { videos in
+        let claim = videosByID.withLock { videos in
             let existing = videos[id]
             let outcome = ClaimRules.outcome(for: existing, at: now, policy: policy)
             let token = ClaimToken.random()
@@ -26,6 +30,8 @@ public final class InMemoryVideoRepository: VideoRepository {
             videos[id] = video
             return VideoClaim(video: video, outcome: outcome, token: outcome.shouldProcess ? token : nil)
         }
+        metrics.record(claim)
+        return claim
     }
 
     @discardableResult
@@ -45,7 +51,7 @@ public final class InMemoryVideoRepository: VideoRepository {
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
         try ClaimRules.validateLease(lease)
         let (now, policy) = (clock.now(), policy)
-        return videosByID.withLock { videos in
+        let claim = videosByID.withLock { videos -> VideoClaim? in
             let next = videos.values.filter { ClaimRules.isClaimable($0, at: now, policy: policy) }
                 .min { (ClaimRules.availableAt($0)!, $0.id) < (ClaimRules.availableAt($1)!, $1.id) }
             guard let next else { return nil }
@@ -56,6 +62,8 @@ public final class InMemoryVideoRepository: VideoRepository {
             videos[next.id] = video
             return VideoClaim(video: video, outcome: outcome, token: token)
         }
+        metrics.record(next: claim)
+        return claim
     }
 
     @discardableResult

@@ -1,3 +1,5 @@
+public import Metrics
+
 /// An ``AudioMixing`` in pure Swift for in-memory PCM and WAV files
 /// (16-bit PCM or 32-bit float), writing WAV: the fake for tests and the
 /// reference the FFmpeg mixer is checked against.
@@ -11,14 +13,17 @@
 public struct PCMAudioMixer: AudioMixing {
     /// Seconds of output per window (progress and cancellation granularity).
     public var windowSeconds: Double
+    private let metrics: RenderMetrics
 
-    public init(windowSeconds: Double = 0.25) {
+    /// - Parameter metricsFactory: where the seconds-rendered counter goes (Docs/Operations.md).
+    public init(windowSeconds: Double = 0.25, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
+        self.metrics = RenderMetrics(mixer: "pcm", factory: metricsFactory)
         self.windowSeconds = windowSeconds
     }
 
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.pcm-join", trace: .join(join, mixer: "pcm"), progress: progress) {
+        return try await runRenderJob(label: "scalekit.pcm-join", trace: .join(join, mixer: "pcm"), progress: progress, metrics: metrics) {
             try join.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
@@ -29,7 +34,7 @@ public struct PCMAudioMixer: AudioMixing {
 
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.pcm-mix", trace: .mix(timeline, mixer: "pcm"), progress: progress) {
+        return try await runRenderJob(label: "scalekit.pcm-mix", trace: .mix(timeline, mixer: "pcm"), progress: progress, metrics: metrics) {
             try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try TimelineRenderJob(timeline: timeline, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {

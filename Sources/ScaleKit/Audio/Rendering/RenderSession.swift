@@ -1,4 +1,5 @@
 import Foundation
+package import Metrics
 import Tracing
 
 /// Runs a render job's blocking windows on a dedicated dispatch queue, never on the cooperative pool.
@@ -36,9 +37,10 @@ package actor AudioRenderSession {
 /// is removed; cancellation surfaces as ``ScaleKitError/Code/cancelled``.
 ///
 /// The render is one span, `audio.join` or `audio.mix`, with the mixer, the
-/// number of inputs and the seconds rendered.
+/// number of inputs and the seconds rendered. A render that completes adds its
+/// seconds to `metrics`.
 package func runRenderJob(
-    label: String, trace: RenderTrace, progress: AudioProgressHandler?,
+    label: String, trace: RenderTrace, progress: AudioProgressHandler?, metrics: RenderMetrics,
     make: @escaping @Sendable () throws -> any AudioRenderJob
 ) async throws -> AudioMixSummary {
     try await ScaleKitSpan.run(trace.operation, kind: .internal) { span in
@@ -47,7 +49,33 @@ package func runRenderJob(
         let summary = try await render(label: label, progress: progress, make: make)
         span.set("scalekit.audio.seconds_rendered", summary.duration)
         span.set("scalekit.audio.clipping_rule_engaged", summary.clippingRuleEngaged)
+        metrics.record(trace, seconds: summary.duration)
         return summary
+    }
+}
+
+/// `scalekit_audio_seconds_rendered_total{mixer, operation}`: seconds of
+/// audio a mixer rendered, by `operation` (`join` or `mix`); Docs/Operations.md.
+///
+/// A mixer makes one when it is created and keeps it, so the fractions of a
+/// second add up across renders even on a metrics backend without
+/// floating-point counters (swift-metrics then rounds and carries the rest).
+package struct RenderMetrics: Sendable {
+    private let join: FloatingPointCounter
+    private let mix: FloatingPointCounter
+
+    package init(mixer: String, factory: any MetricsFactory) {
+        func counter(_ operation: String) -> FloatingPointCounter {
+            FloatingPointCounter(
+                label: "scalekit_audio_seconds_rendered_total", dimensions: [("mixer", mixer), ("operation", operation)],
+                factory: factory)
+        }
+        join = counter("join")
+        mix = counter("mix")
+    }
+
+    func record(_ trace: RenderTrace, seconds: Double) {
+        (trace.operation == "audio.join" ? join : mix).increment(by: seconds)
     }
 }
 
