@@ -27,7 +27,7 @@ public struct VideoLeaseRescuer: Service {
 
     public init(
         repository: any VideoRepository, interval: Duration = .seconds(30), batchSize: Int = 500,
-        logger: Logger = Logger(label: "scalekit.rescuer"), metricsFactory: any MetricsFactory = MetricsSystem.factory
+        logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.repository = repository
         self.interval = interval

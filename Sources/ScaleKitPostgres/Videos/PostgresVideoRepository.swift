@@ -61,7 +61,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     public init(
         url: String, pool configuration: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
         schema: String = "public", time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
-        name: String = "scalekit.postgres", logger: Logger = Logger(label: "scalekit.postgres"),
+        name: String = "scalekit.postgres", logger: Logger = .current,
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
     ) throws(ScaleKitError) {
@@ -82,7 +82,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     /// Creates a repository whose pool follows the `DB_POOL_*` settings.
     public convenience init(
         url: String, poolSettings: PoolSettings, schema: String = "public", time: LeaseTimeSource = .database,
-        policy: ClaimPolicy = ClaimPolicy(), name: String = "scalekit.postgres", logger: Logger = Logger(label: "scalekit.postgres"),
+        policy: ClaimPolicy = ClaimPolicy(), name: String = "scalekit.postgres", logger: Logger = .current,
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
     ) throws(ScaleKitError) {

@@ -41,7 +41,7 @@ public final class RedisAPITracker: APITracking {
         client: RedisClient, configuration: APITrackerConfiguration = APITrackerConfiguration(),
         unreachablePolicy: RedisUnreachablePolicy = .failClosed, clock: any WallClock = .system,
         timeSource: RedisTimeSource = .server,
-        logger: Logger = Logger(label: "scalekit.redis.api-tracker"), metricsFactory: any MetricsFactory = MetricsSystem.factory
+        logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.client = client
         self.configuration = configuration
@@ -65,7 +65,7 @@ public final class RedisAPITracker: APITracking {
         url: String, configuration: APITrackerConfiguration = APITrackerConfiguration(),
         unreachablePolicy: RedisUnreachablePolicy = .failClosed,
         pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration, clock: any WallClock = .system,
-        name: String = "scalekit.redis", logger: Logger = Logger(label: "scalekit.redis.api-tracker"), metricsFactory: any MetricsFactory = MetricsSystem.factory
+        name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(ScaleKitError) {
         self.init(
             client: try RedisClient(url: url, pool: pool, name: name, logger: logger, metricsFactory: metricsFactory),

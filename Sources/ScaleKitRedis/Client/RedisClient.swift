@@ -30,11 +30,12 @@ public final class RedisClient: Service, Sendable {
     /// - Parameters:
     ///   - name: the pool's name: the prefix of its metrics (`<name>.pool.checked_out`)
     ///     and its name in errors and logs. Give each client of a process its own.
-    ///   - logger: receives the pool's and the connections' events.
+    ///   - logger: receives the pool's and the connections' events; the task-local
+    ///     `Logger.current` unless given.
     ///   - metricsFactory: where the pool's gauges and counters go.
     public init(
         configuration: RedisConnectionConfiguration, pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration,
-        name: String = "scalekit.redis", logger: Logger = Logger(label: "scalekit.redis"), metricsFactory: any MetricsFactory = MetricsSystem.factory
+        name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.configuration = configuration
         self.pool = ConnectionPool(configuration: pool, name: name, logger: logger, metricsFactory: metricsFactory) {
@@ -47,7 +48,7 @@ public final class RedisClient: Service, Sendable {
     /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration`, or `unsupported` for `rediss://`.
     public convenience init(
         url: String, pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration,
-        name: String = "scalekit.redis", logger: Logger = Logger(label: "scalekit.redis"), metricsFactory: any MetricsFactory = MetricsSystem.factory
+        name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(ScaleKitError) {
         self.init(
             configuration: try RedisConnectionConfiguration(url: url), pool: pool, name: name, logger: logger,

@@ -39,7 +39,7 @@ public final class RedisStatusTracker: StatusTracking {
     /// A tracker on a shared ``RedisClient``.
     public convenience init(
         client: RedisClient, configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(),
-        clock: any WallClock = .system, logger: Logger = Logger(label: "scalekit.redis.status-tracker"), metricsFactory: any MetricsFactory = MetricsSystem.factory
+        clock: any WallClock = .system, logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.init(
             client: client, configuration: configuration, clock: clock, logger: logger,
@@ -56,7 +56,7 @@ public final class RedisStatusTracker: StatusTracking {
     public convenience init(
         url: String, configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(),
         pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration, clock: any WallClock = .system,
-        name: String = "scalekit.redis", logger: Logger = Logger(label: "scalekit.redis.status-tracker"), metricsFactory: any MetricsFactory = MetricsSystem.factory
+        name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(ScaleKitError) {
         self.init(
             client: try RedisClient(url: url, pool: pool, name: name, logger: logger, metricsFactory: metricsFactory),

@@ -42,7 +42,7 @@ public final class SQLiteVideoRepository: VideoRepository {
     ///   opened or created, ``/ScaleKit/ScaleKitError/Code/corruptData`` when it is not a database.
     public init(
         path: String, time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
-        busyTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "scalekit.sqlite"),
+        busyTimeout: Duration = .seconds(5), logger: Logger = .current,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) async throws {
         guard !path.isEmpty, !path.utf8.contains(0) else {
@@ -69,7 +69,7 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` for any other URL.
     public convenience init(
         url: String, time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
-        busyTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "scalekit.sqlite"),
+        busyTimeout: Duration = .seconds(5), logger: Logger = .current,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) async throws {
         guard case .sqlite(let path) = try DatabaseLocation(parsing: url) else {
