@@ -12,7 +12,10 @@ public final class InMemoryAPITracker: APITracking {
     private let ledgers = SanitizerVisibleMutex([String: QuotaLedger]())
     private let metrics: APICallMetrics
 
-    /// - Parameter metricsFactory: where the allowed and denied counters go (Docs/Operations.md).
+    /// - Parameters:
+    ///   - configuration: the limits and quotas.
+    ///   - clock: what decides the current windows (tests pass a manual one).
+    ///   - metricsFactory: where the allowed and denied counters go (Docs/Operations.md).
     public init(
         configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system,
         metricsFactory: any MetricsFactory = MetricsSystem.factory

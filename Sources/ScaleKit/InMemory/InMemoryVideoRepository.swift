@@ -11,7 +11,10 @@ public final class InMemoryVideoRepository: VideoRepository {
     private let videosByID = SanitizerVisibleMutex([String: Video]())
     private let metrics: ClaimMetrics
 
-    /// - Parameter metricsFactory: where the claim counter goes (Docs/Operations.md).
+    /// - Parameters:
+    ///   - clock: the "database's" clock: leases, expiry and backoff.
+    ///   - policy: the attempt cap and the backoff between attempts.
+    ///   - metricsFactory: where the claim counter goes (Docs/Operations.md).
     public init(clock: any WallClock = .system, policy: ClaimPolicy = ClaimPolicy(), metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.clock = clock
         self.policy = policy

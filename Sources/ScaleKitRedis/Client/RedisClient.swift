@@ -28,6 +28,8 @@ public final class RedisClient: Service, Sendable {
     /// A client for `configuration`. Opens no connection until the first call.
     ///
     /// - Parameters:
+    ///   - configuration: the server and its timeouts.
+    ///   - pool: the pool's size, overflow and timeout.
     ///   - name: the pool's name: the prefix of its metrics (`<name>.pool.checked_out`)
     ///     and its name in errors and logs. Give each client of a process its own.
     ///   - logger: receives the pool's and the connections' events; the task-local

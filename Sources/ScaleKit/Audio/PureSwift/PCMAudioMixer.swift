@@ -15,7 +15,9 @@ public struct PCMAudioMixer: AudioMixing {
     public var windowSeconds: Double
     private let metrics: RenderMetrics
 
-    /// - Parameter metricsFactory: where the seconds-rendered counter goes (Docs/Operations.md).
+    /// - Parameters:
+    ///   - windowSeconds: seconds of output per window (progress and cancellation granularity).
+    ///   - metricsFactory: where the seconds-rendered counter goes (Docs/Operations.md).
     public init(windowSeconds: Double = 0.25, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.metrics = RenderMetrics(mixer: "pcm", factory: metricsFactory)
         self.windowSeconds = windowSeconds
