@@ -22,7 +22,8 @@ let package = Package(
         .executable(name: "scalekit", targets: ["scalekit"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // 1.16: `Logger.current`, the task-local logger the initialisers default to.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
@@ -50,6 +51,7 @@ let package = Package(
             dependencies: [
                 "ScaleKit", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -59,6 +61,7 @@ let package = Package(
             dependencies: [
                 "ScaleKit", "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -75,6 +78,7 @@ let package = Package(
                 "ScaleKitRedis",
                 "ScaleKitSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -86,7 +90,11 @@ let package = Package(
         ),
         .target(
             name: "ScaleKitAudio",
-            dependencies: ["ScaleKit", "CFFmpeg", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ScaleKit", "CFFmpeg",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(
@@ -101,6 +109,7 @@ let package = Package(
                 "ScaleKit",
                 "CHiredis",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
@@ -130,8 +139,9 @@ let package = Package(
         .testTarget(
             name: "ScaleKitTests",
             dependencies: [
-                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitTestSupport",
+                "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitSQLite", "ScaleKitTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -147,8 +157,10 @@ let package = Package(
             name: "ScaleKitIntegrationTests",
             dependencies: [
                 "ScaleKit", "ScaleKitTesting", "ScaleKitServices", "ScaleKitRedis", "ScaleKitPostgres", "ScaleKitSQLite", "CSQLite",
-                "ScaleKitTestSupport", "scalekit",
+                "ScaleKitAudio", "ScaleKitTestSupport", "scalekit",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],

@@ -1,3 +1,4 @@
+public import Metrics
 public import ScaleKit
 
 /// ``/ScaleKit/AudioMixing`` on FFmpeg 5.1: decodes anything libavformat/libavcodec
@@ -16,10 +17,13 @@ public import ScaleKit
 public struct FFmpegAudioMixer: AudioMixing {
     /// Seconds of output per window (progress and cancellation granularity).
     public var windowSeconds: Double
+    private let metrics: RenderMetrics
 
-    /// A mixer that renders `windowSeconds` of output at a time (progress and
-    /// cancellation come once a window). Routes FFmpeg's log to swift-log.
-    public init(windowSeconds: Double = 0.25) {
+    /// - Parameters:
+    ///   - windowSeconds: seconds of output per window (progress and cancellation granularity).
+    ///   - metricsFactory: where the seconds-rendered counter goes (Docs/Operations.md).
+    public init(windowSeconds: Double = 0.25, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
+        self.metrics = RenderMetrics(mixer: "ffmpeg", factory: metricsFactory)
         FFmpegLogging.installDefault()
         self.windowSeconds = windowSeconds
     }
@@ -32,7 +36,7 @@ public struct FFmpegAudioMixer: AudioMixing {
     ///   for a malformed request, `cancelled`; a partial file is removed.
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.ffmpeg-join", trace: .join(join, mixer: "ffmpeg"), output: output, progress: progress, makeSink: Self.makeSink) { output in
+        return try await runRenderJob(label: "scalekit.ffmpeg-join", trace: .join(join, mixer: "ffmpeg"), output: output, progress: progress, metrics: metrics, makeSink: Self.makeSink) { output in
             try join.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             let pool = FFmpegResamplerPool()
@@ -51,7 +55,7 @@ public struct FFmpegAudioMixer: AudioMixing {
     ///   for a malformed timeline, `cancelled`; a partial file is removed.
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.ffmpeg-mix", trace: .mix(timeline, mixer: "ffmpeg"), output: output, progress: progress, makeSink: Self.makeSink) { output in
+        return try await runRenderJob(label: "scalekit.ffmpeg-mix", trace: .mix(timeline, mixer: "ffmpeg"), output: output, progress: progress, metrics: metrics, makeSink: Self.makeSink) { output in
             try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             // One pool per render: clips with the same input format share their resampler set-up.

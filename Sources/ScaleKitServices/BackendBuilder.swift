@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import ScaleKit
 import ScaleKitPostgres
 import ScaleKitRedis
@@ -9,15 +10,20 @@ import ServiceLifecycle
 struct BackendBuilder {
     let configuration: ScaleKitConfiguration
     let logger: Logger
+    /// Where every backend's metrics go; pools are named `<metricsPrefix>.redis`, `<metricsPrefix>.postgres`.
+    let metricsFactory: any MetricsFactory
+    let metricsPrefix: String
     private(set) var choices: [BackendChoice] = []
     private(set) var services: [any Service] = []
     private(set) var healthChecks: [HealthCheck] = []
     private(set) var pools: [PoolProbe] = []
     private(set) var audits: [AuditProbe] = []
 
-    init(configuration: ScaleKitConfiguration, logger: Logger) {
+    init(configuration: ScaleKitConfiguration, logger: Logger, metricsFactory: any MetricsFactory, metricsPrefix: String) {
         self.configuration = configuration
         self.logger = logger
+        self.metricsFactory = metricsFactory
+        self.metricsPrefix = metricsPrefix
     }
 
     /// One Redis client (one pool) shared by both trackers, made on first use.
@@ -25,7 +31,9 @@ struct BackendBuilder {
 
     private mutating func sharedRedisClient(_ url: String) throws -> RedisClient {
         if let redisClient { return redisClient }
-        let client = try RedisClient(url: url, pool: RedisClient.defaultPoolConfiguration, logger: logger)
+        let client = try RedisClient(
+            url: url, pool: RedisClient.defaultPoolConfiguration, name: "\(metricsPrefix).redis", logger: logger,
+            metricsFactory: metricsFactory)
         services.append(client)
         healthChecks.append(HealthCheck(name: "redis") { try await client.ping() })
         pools.append(PoolProbe(name: "redis") { client.statistics() })
@@ -43,13 +51,13 @@ struct BackendBuilder {
                     primitive: "API tracker", backend: "redis", isDistributed: true,
                     location: configuration.redactedRedisURL ?? "",
                     reason: "REDIS_URL is set; one atomic script per call, fail-closed when Redis is unreachable"))
-            return RedisAPITracker(client: client, configuration: trackerConfiguration, logger: logger)
+            return RedisAPITracker(client: client, configuration: trackerConfiguration, logger: logger, metricsFactory: metricsFactory)
         }
         choices.append(
             BackendChoice(
                 primitive: "API tracker", backend: "file", isDistributed: false, location: configuration.apiTrackerFile,
                 reason: "REDIS_URL is not set; safe across the processes of this machine only"))
-        return FileAPITracker(path: configuration.apiTrackerFile, configuration: trackerConfiguration)
+        return FileAPITracker(path: configuration.apiTrackerFile, configuration: trackerConfiguration, metricsFactory: metricsFactory)
     }
 
     mutating func makeStatusTracker() throws -> any StatusTracking {
@@ -60,7 +68,7 @@ struct BackendBuilder {
                     primitive: "status tracker", backend: "redis", isDistributed: true,
                     location: configuration.redactedRedisURL ?? "",
                     reason: "REDIS_URL is set; statuses are shared by every worker and expire after 24 h"))
-            return RedisStatusTracker(client: client, logger: logger)
+            return RedisStatusTracker(client: client, logger: logger, metricsFactory: metricsFactory)
         }
         choices.append(
             BackendChoice(
@@ -73,7 +81,8 @@ struct BackendBuilder {
         switch configuration.database {
         case .postgres(let url):
             let repository = try PostgresVideoRepository(
-                url: url, poolSettings: configuration.pool, policy: configuration.claimPolicy, logger: logger)
+                url: url, poolSettings: configuration.pool, policy: configuration.claimPolicy, name: "\(metricsPrefix).postgres",
+                logger: logger, metricsFactory: metricsFactory)
             services.append(repository)
             healthChecks.append(HealthCheck(name: "postgresql") { try await repository.ping() })
             pools.append(PoolProbe(name: "postgresql") { repository.pool.statistics() })
@@ -86,7 +95,8 @@ struct BackendBuilder {
                     reason: "DATABASE_URL is postgresql:// (pool_size=\(pool.size), max_overflow=\(pool.maxOverflow), timeout=\(pool.timeout), recycle=\(pool.recycle))"))
             return repository
         case .sqlite(let path):
-            let repository = try await SQLiteVideoRepository(path: path, policy: configuration.claimPolicy, logger: logger)
+            let repository = try await SQLiteVideoRepository(
+                path: path, policy: configuration.claimPolicy, logger: logger, metricsFactory: metricsFactory)
             healthChecks.append(HealthCheck(name: "sqlite") { _ = try await repository.videos(state: nil, limit: 1) })
             choices.append(
                 BackendChoice(

@@ -1,4 +1,5 @@
 public import Logging
+public import Metrics
 public import ScaleKit
 public import ServiceLifecycle
 
@@ -10,7 +11,7 @@ public import ServiceLifecycle
 /// or SQLite for videos; without it, SQLite in the working directory.
 ///
 /// Pools are long-running ``services``: run them in your ServiceGroup, or use
-/// ``withBackends(_:needs:logger:_:)`` which runs and shuts them down for you.
+/// ``withBackends(_:needs:logger:metricsFactory:metricsPrefix:_:)`` which runs and shuts them down for you.
 public struct ScaleKitBackends: Sendable {
     /// Counts calls to the rate-limited API: Redis with `REDIS_URL`, otherwise
     /// the file tracker. Check and count is atomic across every worker that
@@ -75,12 +76,20 @@ public struct ScaleKitBackends: Sendable {
     /// not here. A primitive left out of `needs` is not built at all (its
     /// database is not even opened) and throws ``/ScaleKit/ScaleKitError/Code/unsupported`` if used,
     /// so a command that only counts API calls does not fail on an unusable videos database.
+    ///
+    /// Every backend records its metrics in `metricsFactory`; the pools are named
+    /// `<metricsPrefix>.redis` and `<metricsPrefix>.postgres`, so two sets of
+    /// backends in one process keep their gauges apart when given different prefixes.
     /// - Throws: ``/ScaleKit/ScaleKitError`` when the configuration names a backend this
     ///   build cannot create.
-    public static func make(_ configuration: ScaleKitConfiguration, needs: Needs = .all, logger: Logger) async throws -> ScaleKitBackends {
+    public static func make(
+        _ configuration: ScaleKitConfiguration, needs: Needs = .all, logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory, metricsPrefix: String = "scalekit"
+    ) async throws -> ScaleKitBackends {
         var configuration = configuration
         if needs.contains(.apiTracker) { configuration.apiQuotas = try await configuration.allAPIQuotas() }
-        var builder = BackendBuilder(configuration: configuration, logger: logger)
+        var builder = BackendBuilder(
+            configuration: configuration, logger: logger, metricsFactory: metricsFactory, metricsPrefix: metricsPrefix)
         let apiTracker: any APITracking = needs.contains(.apiTracker) ? try builder.makeAPITracker() : UnbuiltBackend(primitive: "API tracker")
         let statusTracker: any StatusTracking =
             needs.contains(.statusTracker) ? try builder.makeStatusTracker() : UnbuiltBackend(primitive: "status tracker")
@@ -95,12 +104,14 @@ public struct ScaleKitBackends: Sendable {
     }
 
     /// Creates the backends, runs their services while `body` runs, then shuts them down.
-    /// Only the primitives in `needs` are built (see ``make(_:needs:logger:)``).
+    /// Only the primitives in `needs` are built (see ``make(_:needs:logger:metricsFactory:metricsPrefix:)``).
     public static func withBackends<R: Sendable>(
         _ configuration: ScaleKitConfiguration, needs: Needs = .all, logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory, metricsPrefix: String = "scalekit",
         _ body: @Sendable (ScaleKitBackends) async throws -> R
     ) async throws -> R {
-        let backends = try await make(configuration, needs: needs, logger: logger)
+        let backends = try await make(
+            configuration, needs: needs, logger: logger, metricsFactory: metricsFactory, metricsPrefix: metricsPrefix)
         if backends.services.isEmpty { return try await body(backends) }
         let group = ServiceGroup(services: backends.services, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+public import Metrics
 
 /// An ``APITracking`` that keeps its counters in a JSON file, safe across
 /// the processes of one machine.
@@ -25,15 +26,21 @@ public final class FileAPITracker: APITracking {
     private let queue = DispatchQueue(label: "scalekit.file-api-tracker")
     /// ``path`` with links resolved, set once on the queue by the first operation.
     private let resolved = SanitizerVisibleMutex<String?>(nil)
+    private let metrics: APICallMetrics
 
     /// - Parameters:
     ///   - path: the counters file; its folder must exist.
     ///   - configuration: the limits and the names of the windows.
     ///   - clock: what decides the current day and hour (tests pass a manual one).
-    public init(path: String, configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
+    ///   - metricsFactory: where the allowed and denied counters go (Docs/Operations.md).
+    public init(
+        path: String, configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.path = path
         self.configuration = configuration
         self.clock = clock
+        self.metrics = APICallMetrics(factory: metricsFactory)
     }
 
     /// Every quota: the default first, then the configured ones.
@@ -62,6 +69,7 @@ public final class FileAPITracker: APITracking {
             span.set("scalekit.backend", "file")
             span.set("scalekit.api.quota", request.quota)
             let decision = try await body()
+            metrics.record(decision, quota: request.quota)
             span.set("scalekit.api.allowed", decision.isAllowed)
             if let deniedBy = decision.deniedBy { span.set("scalekit.api.denied_by", deniedBy) }
             return decision

@@ -1,4 +1,5 @@
 import Foundation
+public import Metrics
 
 /// An ``APITracking`` that keeps its counters in this process's memory.
 ///
@@ -10,11 +11,19 @@ public final class InMemoryAPITracker: APITracking {
     public let configuration: APITrackerConfiguration
     private let clock: any WallClock
     private let ledgers = SanitizerVisibleMutex([String: QuotaLedger]())
+    private let metrics: APICallMetrics
 
-    /// An empty tracker; `clock` decides the windows (tests pass a manual one).
-    public init(configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system) {
+    /// - Parameters:
+    ///   - configuration: the limits and quotas.
+    ///   - clock: what decides the current windows (tests pass a manual one).
+    ///   - metricsFactory: where the allowed and denied counters go (Docs/Operations.md).
+    public init(
+        configuration: APITrackerConfiguration = APITrackerConfiguration(), clock: any WallClock = .system,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.configuration = configuration
         self.clock = clock
+        self.metrics = APICallMetrics(factory: metricsFactory)
     }
 
     /// Every quota: the default first, then the configured ones.
@@ -26,7 +35,9 @@ public final class InMemoryAPITracker: APITracking {
     /// - Throws: ``ScaleKitError`` `invalidArgument` for an unknown quota, a
     ///   missing key or a cost out of range.
     public func checkAndCount(_ request: QuotaRequest) async throws -> QuotaDecision {
-        try count(request, reserveFor: nil)
+        let decision = try count(request, reserveFor: nil)
+        metrics.record(decision, quota: request.quota)
+        return decision
     }
 
     /// Counts the call like ``checkAndCount(_:)`` and holds the units for
@@ -35,7 +46,9 @@ public final class InMemoryAPITracker: APITracking {
     ///
     /// - Throws: ``ScaleKitError`` `invalidArgument` as ``checkAndCount(_:)`` does.
     public func reserve(_ request: QuotaRequest, holdFor: Duration) async throws -> QuotaDecision {
-        try count(request, reserveFor: holdFor)
+        let decision = try count(request, reserveFor: holdFor)
+        metrics.record(decision, quota: request.quota)
+        return decision
     }
 
     private func count(_ request: QuotaRequest, reserveFor: Duration?) throws(ScaleKitError) -> QuotaDecision {

@@ -1,4 +1,5 @@
 import Foundation
+public import Metrics
 
 /// A ``VideoRepository`` that keeps videos in this process's memory.
 ///
@@ -8,12 +9,16 @@ public final class InMemoryVideoRepository: VideoRepository {
     private let clock: any WallClock
     private let policy: ClaimPolicy
     private let videosByID = SanitizerVisibleMutex([String: Video]())
+    private let metrics: ClaimMetrics
 
-    /// An empty repository; `clock` stands in for the database's clock and
-    /// `policy` decides retries and backoff.
-    public init(clock: any WallClock = .system, policy: ClaimPolicy = ClaimPolicy()) {
+    /// - Parameters:
+    ///   - clock: the "database's" clock: leases, expiry and backoff.
+    ///   - policy: the attempt cap and the backoff between attempts.
+    ///   - metricsFactory: where the claim counter goes (Docs/Operations.md).
+    public init(clock: any WallClock = .system, policy: ClaimPolicy = ClaimPolicy(), metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.clock = clock
         self.policy = policy
+        self.metrics = ClaimMetrics(factory: metricsFactory)
     }
 
     /// Decides atomically who processes the video, with the rules every
@@ -23,7 +28,7 @@ public final class InMemoryVideoRepository: VideoRepository {
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
         try ClaimRules.validateClaim(id: id, title: title, originalURL: originalURL, lease: lease)
         let (now, policy) = (clock.now(), policy)
-        return videosByID.withLock { videos in
+        let claim = videosByID.withLock { videos in
             let existing = videos[id]
             let outcome = ClaimRules.outcome(for: existing, at: now, policy: policy)
             let token = ClaimToken.random()
@@ -32,6 +37,8 @@ public final class InMemoryVideoRepository: VideoRepository {
             videos[id] = video
             return VideoClaim(video: video, outcome: outcome, token: outcome.shouldProcess ? token : nil)
         }
+        metrics.record(claim)
+        return claim
     }
 
     /// Stores a pending video for ``claimNext(lease:)`` to hand out; an
@@ -60,7 +67,7 @@ public final class InMemoryVideoRepository: VideoRepository {
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
         try ClaimRules.validateLease(lease)
         let (now, policy) = (clock.now(), policy)
-        return videosByID.withLock { videos in
+        let claim = videosByID.withLock { videos -> VideoClaim? in
             let next = videos.values.filter { ClaimRules.isClaimable($0, at: now, policy: policy) }
                 .min { (ClaimRules.availableAt($0)!, $0.id) < (ClaimRules.availableAt($1)!, $1.id) }
             guard let next else { return nil }
@@ -71,6 +78,8 @@ public final class InMemoryVideoRepository: VideoRepository {
             videos[next.id] = video
             return VideoClaim(video: video, outcome: outcome, token: token)
         }
+        metrics.record(next: claim)
+        return claim
     }
 
     /// Ends up to `limit` expired leases: the video becomes failed (due after

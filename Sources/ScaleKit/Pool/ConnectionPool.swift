@@ -45,7 +45,7 @@ public final class ConnectionPool<Connection: PooledConnection>: Service, Sendab
     ///     ``ScaleKitError/Code/connectionFailed``) when it cannot.
     public init<PoolClockType: Clock>(
         configuration: ConnectionPoolConfiguration, name: String,
-        logger: Logger = Logger(label: "scalekit.pool"),
+        logger: Logger = .current,
         clock: PoolClockType = ContinuousClock(),
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         factory: @escaping @Sendable () async throws -> Connection

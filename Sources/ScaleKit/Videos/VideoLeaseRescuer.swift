@@ -30,7 +30,7 @@ public struct VideoLeaseRescuer: Service {
     /// Run it in a ServiceGroup; it stops when the group shuts down.
     public init(
         repository: any VideoRepository, interval: Duration = .seconds(30), batchSize: Int = 500,
-        logger: Logger = Logger(label: "scalekit.rescuer"), metricsFactory: any MetricsFactory = MetricsSystem.factory
+        logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.repository = repository
         self.interval = interval

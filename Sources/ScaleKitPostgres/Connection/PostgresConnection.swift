@@ -89,7 +89,7 @@ public actor PostgresConnection: PooledConnection {
     ///   did not answer within `connect_timeout`; ``/ScaleKit/ScaleKitError/Code/invalidConfiguration``
     ///   for a `statement_cache` other than `on`/`off`; the message never contains the password.
     public static func connect(
-        url: String, logger: Logger = Logger(label: "scalekit.postgres"), commandTimeout: Duration? = defaultCommandTimeout
+        url: String, logger: Logger = .current, commandTimeout: Duration? = defaultCommandTimeout
     ) async throws(ScaleKitError) -> PostgresConnection {
         let (libpqURL, statementCache) = try PostgresStatementCache.split(url)
         let connection = PostgresConnection(

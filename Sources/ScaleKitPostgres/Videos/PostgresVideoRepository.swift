@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import Metrics
 public import ScaleKit
 public import ServiceLifecycle
 import Synchronization
@@ -32,6 +33,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     private let time: LeaseTimeSource
     private let policy: ClaimPolicy
     private let logger: Logger
+    private let metrics: ClaimMetrics
     private let schemaIsCurrent = Atomic(false)
 
     /// Creates a repository; connects lazily.
@@ -47,7 +49,10 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     ///   - time: whose clock decides leases, expiry, backoff and timestamps:
     ///     the server's (the default) or an injected one (tests only).
     ///   - policy: the attempt cap and the backoff between attempts.
+    ///   - name: the pool's name: the prefix of its metrics (`<name>.pool.checked_out`)
+    ///     and its name in errors and logs. Give each repository of a process its own.
     ///   - logger: receives migrations and the pool's connection events.
+    ///   - metricsFactory: where the pool's gauges and the claim counter go (Docs/Operations.md).
     ///   - commandTimeout: how long one statement may wait for the server's
     ///     answer before the call throws ``/ScaleKit/ScaleKitError/Code/timeout`` (30 s;
     ///     `nil`: forever). Connecting is bounded by the URL's `connect_timeout`
@@ -56,7 +61,8 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     public init(
         url: String, pool configuration: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
         schema: String = "public", time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
-        logger: Logger = Logger(label: "scalekit.postgres"),
+        name: String = "scalekit.postgres", logger: Logger = .current,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
     ) throws(ScaleKitError) {
         guard !url.isEmpty, !url.utf8.contains(0) else {
@@ -67,7 +73,8 @@ public final class PostgresVideoRepository: VideoRepository, Service {
         self.time = time
         self.policy = policy
         self.logger = logger
-        self.pool = ConnectionPool(configuration: configuration, name: "scalekit.postgres", logger: logger) {
+        self.metrics = ClaimMetrics(factory: metricsFactory)
+        self.pool = ConnectionPool(configuration: configuration, name: name, logger: logger, metricsFactory: metricsFactory) {
             try await PostgresConnection.connect(url: url, logger: logger, commandTimeout: commandTimeout)
         }
     }
@@ -75,12 +82,13 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     /// Creates a repository whose pool follows the `DB_POOL_*` settings.
     public convenience init(
         url: String, poolSettings: PoolSettings, schema: String = "public", time: LeaseTimeSource = .database,
-        policy: ClaimPolicy = ClaimPolicy(), logger: Logger = Logger(label: "scalekit.postgres"),
+        policy: ClaimPolicy = ClaimPolicy(), name: String = "scalekit.postgres", logger: Logger = .current,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
     ) throws(ScaleKitError) {
         try self.init(
             url: url, pool: ConnectionPoolConfiguration(poolSettings), schema: schema, time: time, policy: policy,
-            logger: logger, commandTimeout: commandTimeout)
+            name: name, logger: logger, metricsFactory: metricsFactory, commandTimeout: commandTimeout)
     }
 
     /// Service: runs until graceful shutdown, then closes every connection.
@@ -107,9 +115,11 @@ public final class PostgresVideoRepository: VideoRepository, Service {
 
     /// Atomically creates or claims the video in one round trip.
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
-        try await ScaleKitSpan.videos("videos.claim", system: "postgresql", outcome: { $0.outcome.rawValue }) {
+        let claim = try await ScaleKitSpan.videos("videos.claim", system: "postgresql", outcome: { $0.outcome.rawValue }) {
             try await claimUntraced(id: id, title: title, originalURL: originalURL, lease: lease)
         }
+        metrics.record(claim)
+        return claim
     }
 
     private func claimUntraced(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
@@ -150,9 +160,11 @@ public final class PostgresVideoRepository: VideoRepository, Service {
 
     /// Claims the earliest-due claimable video in one statement (`FOR UPDATE SKIP LOCKED`).
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
-        try await ScaleKitSpan.videos("videos.claim_next", system: "postgresql", outcome: { $0?.outcome.rawValue ?? "none" }) {
+        let claim = try await ScaleKitSpan.videos("videos.claim_next", system: "postgresql", outcome: { $0?.outcome.rawValue ?? "none" }) {
             try await claimNextUntraced(lease: lease)
         }
+        metrics.record(next: claim)
+        return claim
     }
 
     private func claimNextUntraced(lease: Duration) async throws -> VideoClaim? {

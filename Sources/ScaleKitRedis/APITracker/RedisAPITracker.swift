@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import Metrics
 public import ScaleKit
 
 /// An ``/ScaleKit/APITracking`` on Redis: every worker that points at the same server
@@ -26,6 +27,7 @@ public final class RedisAPITracker: APITracking {
     public let client: RedisClient
     private let clock: any WallClock
     private let logger: Logger
+    private let metrics: APICallMetrics
 
     /// Which clock rolling windows and reservation expiries follow.
     public let timeSource: RedisTimeSource
@@ -39,7 +41,7 @@ public final class RedisAPITracker: APITracking {
         client: RedisClient, configuration: APITrackerConfiguration = APITrackerConfiguration(),
         unreachablePolicy: RedisUnreachablePolicy = .failClosed, clock: any WallClock = .system,
         timeSource: RedisTimeSource = .server,
-        logger: Logger = Logger(label: "scalekit.redis.api-tracker")
+        logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.client = client
         self.configuration = configuration
@@ -48,12 +50,14 @@ public final class RedisAPITracker: APITracking {
         self.clock = clock
         self.timeSource = timeSource
         self.logger = logger
+        self.metrics = APICallMetrics(factory: metricsFactory)
     }
 
     /// A tracker with its own connections to the server at `url`
     /// (`redis://[user:password@]host[:port][/db]` or `unix:///path`).
     /// Opens no connection yet. Build one ``RedisClient`` and pass it to both
-    /// trackers instead when they should share a pool.
+    /// trackers instead when they should share a pool. The client's pool is
+    /// named `name` and its metrics, like the tracker's, go to `metricsFactory`.
     ///
     /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration` for a malformed URL,
     ///   `unsupported` for `rediss://` (no TLS in hiredis 0.14).
@@ -61,11 +65,12 @@ public final class RedisAPITracker: APITracking {
         url: String, configuration: APITrackerConfiguration = APITrackerConfiguration(),
         unreachablePolicy: RedisUnreachablePolicy = .failClosed,
         pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration, clock: any WallClock = .system,
-        logger: Logger = Logger(label: "scalekit.redis.api-tracker")
+        name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(ScaleKitError) {
         self.init(
-            client: try RedisClient(url: url, pool: pool, logger: logger), configuration: configuration,
-            unreachablePolicy: unreachablePolicy, clock: clock, logger: logger)
+            client: try RedisClient(url: url, pool: pool, name: name, logger: logger, metricsFactory: metricsFactory),
+            configuration: configuration, unreachablePolicy: unreachablePolicy, clock: clock, logger: logger,
+            metricsFactory: metricsFactory)
     }
 
     /// Every quota: the default first, then the configured ones.
@@ -101,6 +106,7 @@ public final class RedisAPITracker: APITracking {
             client.configuration.describe(span, operation: "EVALSHA")
             span.set("scalekit.api.quota", request.quota)
             let decision = try await body()
+            metrics.record(decision, quota: request.quota)
             span.set("scalekit.api.allowed", decision.isAllowed)
             if let deniedBy = decision.deniedBy { span.set("scalekit.api.denied_by", deniedBy) }
             return decision

@@ -1,4 +1,5 @@
 public import Logging
+public import Metrics
 public import ScaleKit
 public import ServiceLifecycle
 
@@ -25,12 +26,21 @@ public final class RedisClient: Service, Sendable {
     public static let defaultPoolConfiguration = ConnectionPoolConfiguration(size: 10, maxOverflow: 20, timeout: .seconds(5))
 
     /// A client for `configuration`. Opens no connection until the first call.
+    ///
+    /// - Parameters:
+    ///   - configuration: the server and its timeouts.
+    ///   - pool: the pool's size, overflow and timeout.
+    ///   - name: the pool's name: the prefix of its metrics (`<name>.pool.checked_out`)
+    ///     and its name in errors and logs. Give each client of a process its own.
+    ///   - logger: receives the pool's and the connections' events; the task-local
+    ///     `Logger.current` unless given.
+    ///   - metricsFactory: where the pool's gauges and counters go.
     public init(
         configuration: RedisConnectionConfiguration, pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration,
-        logger: Logger = Logger(label: "scalekit.redis")
+        name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.configuration = configuration
-        self.pool = ConnectionPool(configuration: pool, name: "scalekit.redis", logger: logger) {
+        self.pool = ConnectionPool(configuration: pool, name: name, logger: logger, metricsFactory: metricsFactory) {
             try await RedisConnection.connect(configuration: configuration, logger: logger)
         }
     }
@@ -40,9 +50,11 @@ public final class RedisClient: Service, Sendable {
     /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration`, or `unsupported` for `rediss://`.
     public convenience init(
         url: String, pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration,
-        logger: Logger = Logger(label: "scalekit.redis")
+        name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(ScaleKitError) {
-        self.init(configuration: try RedisConnectionConfiguration(url: url), pool: pool, logger: logger)
+        self.init(
+            configuration: try RedisConnectionConfiguration(url: url), pool: pool, name: name, logger: logger,
+            metricsFactory: metricsFactory)
     }
 
     /// Leases a connection for the duration of `body`.

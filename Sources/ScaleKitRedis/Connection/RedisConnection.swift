@@ -52,7 +52,7 @@ public actor RedisConnection: PooledConnection {
     /// - Throws: ``/ScaleKit/ScaleKitError`` `connectionFailed` (server unreachable,
     ///   `AUTH` refused), `timeout` (no answer within the connect timeout).
     public static func connect(
-        configuration: RedisConnectionConfiguration, logger: Logger = Logger(label: "scalekit.redis")
+        configuration: RedisConnectionConfiguration, logger: Logger = .current
     ) async throws -> RedisConnection {
         let connection = RedisConnection(configuration: configuration, logger: logger)
         try await connection.open()

@@ -1,6 +1,7 @@
 import Foundation
 import Tracing
 public import Logging
+public import Metrics
 public import ScaleKit
 
 /// A ``/ScaleKit/StatusTracking`` on Redis: one JSON string per job under
@@ -27,6 +28,8 @@ public final class RedisStatusTracker: StatusTracking {
     private let clock: any WallClock
     private let logger: Logger
     private let mergeStrategy: RedisStatusMergeStrategy
+    /// `scalekit_status_merge_retries_total`: transactions that lost to another writer and were tried again.
+    private let mergeRetries: Counter
     /// Merges of one job from this process wait for one another instead of racing.
     private let localMerges = KeyedQueue()
 
@@ -36,39 +39,42 @@ public final class RedisStatusTracker: StatusTracking {
     /// A tracker on a shared ``RedisClient``.
     public convenience init(
         client: RedisClient, configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(),
-        clock: any WallClock = .system, logger: Logger = Logger(label: "scalekit.redis.status-tracker")
+        clock: any WallClock = .system, logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.init(
             client: client, configuration: configuration, clock: clock, logger: logger,
-            mergeStrategy: .optimisticTransaction(maxAttempts: Self.defaultMaxMergeAttempts))
+            mergeStrategy: .optimisticTransaction(maxAttempts: Self.defaultMaxMergeAttempts), metricsFactory: metricsFactory)
     }
 
     /// A tracker with its own connections to the server at `url`
     /// (`redis://[user:password@]host[:port][/db]` or `unix:///path`). Opens no connection yet.
     /// Build one ``RedisClient`` and pass it to both trackers instead when they should share a pool.
+    /// The client's pool is named `name` and its metrics, like the tracker's, go to `metricsFactory`.
     ///
     /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration` for a malformed URL,
     ///   `unsupported` for `rediss://` (no TLS in hiredis 0.14).
     public convenience init(
         url: String, configuration: StatusTrackerConfiguration = StatusTrackerConfiguration(),
         pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration, clock: any WallClock = .system,
-        logger: Logger = Logger(label: "scalekit.redis.status-tracker")
+        name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(ScaleKitError) {
         self.init(
-            client: try RedisClient(url: url, pool: pool, logger: logger), configuration: configuration, clock: clock, logger: logger)
+            client: try RedisClient(url: url, pool: pool, name: name, logger: logger, metricsFactory: metricsFactory),
+            configuration: configuration, clock: clock, logger: logger, metricsFactory: metricsFactory)
     }
 
     /// A tracker with a chosen merge strategy, for measurements.
     @_spi(Benchmarks)
     public init(
         client: RedisClient, configuration: StatusTrackerConfiguration, clock: any WallClock, logger: Logger,
-        mergeStrategy: RedisStatusMergeStrategy
+        mergeStrategy: RedisStatusMergeStrategy, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.client = client
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
         self.mergeStrategy = mergeStrategy
+        self.mergeRetries = Counter(label: "scalekit_status_merge_retries_total", factory: metricsFactory)
     }
 
     /// The key of a job's status: `processing_status:<job id>`.
@@ -245,6 +251,7 @@ public final class RedisStatusTracker: StatusTracking {
             // Retries are what contention on one status costs: operators watch them.
             span.set("scalekit.status.merge_attempts", attempt)
             if case .stored(let merged) = outcome { return merged }
+            if attempt < maxAttempts { mergeRetries.increment() }
             // Spread the retries of many contending writers apart.
             try await Task.sleep(for: .microseconds(Int.random(in: 0...(50 * min(attempt, 20)))))
         }

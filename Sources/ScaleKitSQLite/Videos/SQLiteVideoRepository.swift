@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import Metrics
 public import ScaleKit
 
 /// A ``/ScaleKit/VideoRepository`` in an SQLite file: the embedded default, used when
@@ -25,6 +26,7 @@ public final class SQLiteVideoRepository: VideoRepository {
     private let time: LeaseTimeSource
     private let policy: ClaimPolicy
     private let logger: Logger
+    private let metrics: ClaimMetrics
 
     /// Opens (creating if needed) the database at `path` and brings its
     /// schema up to date.
@@ -35,11 +37,13 @@ public final class SQLiteVideoRepository: VideoRepository {
     ///   - policy: the attempt cap and the backoff between attempts.
     ///   - busyTimeout: how long a write waits for another connection's lock (5 s).
     ///   - logger: receives schema migrations (info) and nothing per call.
+    ///   - metricsFactory: where the claim counter goes (Docs/Operations.md).
     /// - Throws: ``/ScaleKit/ScaleKitError`` with ``/ScaleKit/ScaleKitError/Code/ioError`` when the file cannot be
     ///   opened or created, ``/ScaleKit/ScaleKitError/Code/corruptData`` when it is not a database.
     public init(
         path: String, time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
-        busyTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "scalekit.sqlite")
+        busyTimeout: Duration = .seconds(5), logger: Logger = .current,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) async throws {
         guard !path.isEmpty, !path.utf8.contains(0) else {
             throw ScaleKitError(.invalidArgument, "an SQLite path must be non-empty and free of NUL bytes")
@@ -48,6 +52,7 @@ public final class SQLiteVideoRepository: VideoRepository {
         self.time = time
         self.policy = policy
         self.logger = logger
+        self.metrics = ClaimMetrics(factory: metricsFactory)
         self.database = SQLiteDatabase(path: path, busyTimeout: busyTimeout)
         try await database.open()
         let time = self.time
@@ -64,13 +69,15 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` for any other URL.
     public convenience init(
         url: String, time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
-        busyTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "scalekit.sqlite")
+        busyTimeout: Duration = .seconds(5), logger: Logger = .current,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) async throws {
         guard case .sqlite(let path) = try DatabaseLocation(parsing: url) else {
             throw ScaleKitError(
                 .invalidConfiguration, "\(redactingCredentials(in: url)) is not an sqlite:/// URL")
         }
-        try await self.init(path: path, time: time, policy: policy, busyTimeout: busyTimeout, logger: logger)
+        try await self.init(
+            path: path, time: time, policy: policy, busyTimeout: busyTimeout, logger: logger, metricsFactory: metricsFactory)
     }
 
     /// Creates (or upgrades) the file at `path` with the migrations up to
@@ -97,9 +104,11 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// transaction). Blocks, off the cooperative pool, for up to the busy
     /// timeout while another connection writes.
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
-        try await ScaleKitSpan.videos("videos.claim", system: "sqlite", outcome: { $0.outcome.rawValue }) {
+        let claim = try await ScaleKitSpan.videos("videos.claim", system: "sqlite", outcome: { $0.outcome.rawValue }) {
             try await claimUntraced(id: id, title: title, originalURL: originalURL, lease: lease)
         }
+        metrics.record(claim)
+        return claim
     }
 
     private func claimUntraced(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
@@ -146,9 +155,11 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// connections get the same video (SQLite's equivalent of `SKIP LOCKED`:
     /// there is only one writer at a time).
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
-        try await ScaleKitSpan.videos("videos.claim_next", system: "sqlite", outcome: { $0?.outcome.rawValue ?? "none" }) {
+        let claim = try await ScaleKitSpan.videos("videos.claim_next", system: "sqlite", outcome: { $0?.outcome.rawValue ?? "none" }) {
             try await claimNextUntraced(lease: lease)
         }
+        metrics.record(next: claim)
+        return claim
     }
 
     private func claimNextUntraced(lease: Duration) async throws -> VideoClaim? {

@@ -1,3 +1,5 @@
+public import Metrics
+
 /// An ``AudioMixing`` in pure Swift for in-memory PCM and WAV files
 /// (16-bit PCM or 32-bit float), writing WAV: the fake for tests and the
 /// reference the FFmpeg mixer is checked against.
@@ -11,10 +13,13 @@
 public struct PCMAudioMixer: AudioMixing {
     /// Seconds of output per window (progress and cancellation granularity).
     public var windowSeconds: Double
+    private let metrics: RenderMetrics
 
-    /// A mixer that renders `windowSeconds` of output at a time (progress and
-    /// cancellation come once a window).
-    public init(windowSeconds: Double = 0.25) {
+    /// - Parameters:
+    ///   - windowSeconds: seconds of output per window (progress and cancellation granularity).
+    ///   - metricsFactory: where the seconds-rendered counter goes (Docs/Operations.md).
+    public init(windowSeconds: Double = 0.25, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
+        self.metrics = RenderMetrics(mixer: "pcm", factory: metricsFactory)
         self.windowSeconds = windowSeconds
     }
 
@@ -26,7 +31,7 @@ public struct PCMAudioMixer: AudioMixing {
     ///   `cancelled`; a partial file is removed.
     public func join(_ join: AudioJoin, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.pcm-join", trace: .join(join, mixer: "pcm"), output: output, progress: progress, makeSink: Self.makeSink) { output in
+        return try await runRenderJob(label: "scalekit.pcm-join", trace: .join(join, mixer: "pcm"), output: output, progress: progress, metrics: metrics, makeSink: Self.makeSink) { output in
             try join.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try JoinRenderJob(join: join, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {
@@ -44,7 +49,7 @@ public struct PCMAudioMixer: AudioMixing {
     ///   `cancelled`; a partial file is removed.
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        return try await runRenderJob(label: "scalekit.pcm-mix", trace: .mix(timeline, mixer: "pcm"), output: output, progress: progress, makeSink: Self.makeSink) { output in
+        return try await runRenderJob(label: "scalekit.pcm-mix", trace: .mix(timeline, mixer: "pcm"), output: output, progress: progress, metrics: metrics, makeSink: Self.makeSink) { output in
             try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
             return try TimelineRenderJob(timeline: timeline, output: RenderOutput(output: output, sink: sink), windowSeconds: windowSeconds) {

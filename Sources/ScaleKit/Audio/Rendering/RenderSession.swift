@@ -1,4 +1,5 @@
 import Foundation
+package import Metrics
 import Tracing
 
 /// Runs a render job's blocking windows on a dedicated dispatch queue, never on the cooperative pool.
@@ -41,9 +42,10 @@ package actor AudioRenderSession {
 /// with the normalising gain (progress: the first pass is the first half).
 ///
 /// The render is one span, `audio.join` or `audio.mix`, with the mixer, the
-/// number of inputs and the seconds rendered.
+/// number of inputs and the seconds rendered. A render that completes adds its
+/// seconds to `metrics`.
 package func runRenderJob(
-    label: String, trace: RenderTrace, output: AudioOutput, progress: AudioProgressHandler?,
+    label: String, trace: RenderTrace, output: AudioOutput, progress: AudioProgressHandler?, metrics: RenderMetrics,
     makeSink: @escaping @Sendable (AudioOutput) throws -> (any PCMFrameSink)?,
     make: @escaping @Sendable (AudioOutput) throws -> any AudioRenderJob
 ) async throws -> AudioMixSummary {
@@ -59,7 +61,33 @@ package func runRenderJob(
         span.set("scalekit.audio.seconds_rendered", summary.duration)
         span.set("scalekit.audio.clipping_rule_engaged", summary.clippingRuleEngaged)
         if let loudness = summary.loudness?.integratedLUFS { span.set("scalekit.audio.integrated_lufs", loudness) }
+        metrics.record(trace, seconds: summary.duration)
         return summary
+    }
+}
+
+/// `scalekit_audio_seconds_rendered_total{mixer, operation}`: seconds of
+/// audio a mixer rendered, by `operation` (`join` or `mix`); Docs/Operations.md.
+///
+/// A mixer makes one when it is created and keeps it, so the fractions of a
+/// second add up across renders even on a metrics backend without
+/// floating-point counters (swift-metrics then rounds and carries the rest).
+package struct RenderMetrics: Sendable {
+    private let join: FloatingPointCounter
+    private let mix: FloatingPointCounter
+
+    package init(mixer: String, factory: any MetricsFactory) {
+        func counter(_ operation: String) -> FloatingPointCounter {
+            FloatingPointCounter(
+                label: "scalekit_audio_seconds_rendered_total", dimensions: [("mixer", mixer), ("operation", operation)],
+                factory: factory)
+        }
+        join = counter("join")
+        mix = counter("mix")
+    }
+
+    func record(_ trace: RenderTrace, seconds: Double) {
+        (trace.operation == "audio.join" ? join : mix).increment(by: seconds)
     }
 }
 
@@ -81,7 +109,7 @@ package struct RenderTrace: Sendable {
     }
 }
 
-/// The two passes of loudness normalisation (see ``runRenderJob(label:trace:output:progress:makeSink:make:)``).
+/// The two passes of loudness normalisation (see ``runRenderJob(label:trace:output:progress:metrics:makeSink:make:)``).
 private func renderNormalised(
     label: String, output: AudioOutput, target: LoudnessTarget, progress: AudioProgressHandler?,
     makeSink: @escaping @Sendable (AudioOutput) throws -> (any PCMFrameSink)?,
