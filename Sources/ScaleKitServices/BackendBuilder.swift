@@ -81,7 +81,7 @@ struct BackendBuilder {
         switch configuration.database {
         case .postgres(let url):
             let repository = try PostgresVideoRepository(
-                url: url, poolSettings: configuration.pool, policy: configuration.claimPolicy, name: "\(metricsPrefix).postgres",
+                url: url, pool: configuration.pool, policy: configuration.claimPolicy, name: "\(metricsPrefix).postgres",
                 logger: logger, metricsFactory: metricsFactory)
             services.append(repository)
             healthChecks.append(HealthCheck(name: "postgresql") { try await repository.ping() })

@@ -44,7 +44,7 @@ import Testing
             let reading = PostgresAudit.Reading(
                 maxConnections: 100, reservedConnections: 3, synchronousCommit: synchronousCommit, serverTime: Self.now,
                 before: Self.now, after: Self.now, backendPIDs: pids)
-            let pool = PoolSettings(size: size, maxOverflow: overflow, timeout: .seconds(30), recycle: .seconds(3600))
+            let pool = ConnectionPoolConfiguration(size: size, maxOverflow: overflow, timeout: .seconds(30), recycle: .seconds(3600))
             return Dictionary(uniqueKeysWithValues: PostgresAudit.findings(reading, pool: pool, workers: workers).map { ($0.check, $0.verdict) })
         }
         #expect(verdicts(workers: 2) == ["max_connections": .ok, "synchronous_commit": .ok, "clock": .ok, "pooler": .ok])

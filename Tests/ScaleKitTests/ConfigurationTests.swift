@@ -7,7 +7,7 @@ import Testing
         let configuration = try ScaleKitConfiguration(environment: [:])
         #expect(configuration.redisURL == nil)
         #expect(configuration.database == .sqlite(path: "scalekit.sqlite"))
-        #expect(configuration.pool == PoolSettings(size: 10, maxOverflow: 20, timeout: .seconds(30), recycle: .seconds(3600)))
+        #expect(configuration.pool == ConnectionPoolConfiguration(size: 10, maxOverflow: 20, timeout: .seconds(30), recycle: .seconds(3600)))
         #expect(configuration.apiLimits == APILimits(daily: 100, hourly: 20))
         #expect(configuration.apiTrackerFile == "api_usage.json")
     }
@@ -23,7 +23,7 @@ import Testing
         #expect(configuration.redactedRedisURL == "redis://:***@cache:6380/2")
         #expect(configuration.database == .postgres(url: "postgresql://app:pw@db:5432/videos?sslmode=require"))
         #expect(configuration.database.description == "postgresql://app:***@db:5432/videos?sslmode=require")
-        #expect(configuration.pool == PoolSettings(size: 5, maxOverflow: 0, timeout: .milliseconds(2500), recycle: .seconds(60)))
+        #expect(configuration.pool == ConnectionPoolConfiguration(size: 5, maxOverflow: 0, timeout: .milliseconds(2500), recycle: .seconds(60)))
         #expect(configuration.apiLimits == APILimits(daily: 1000, hourly: 50))
         #expect(configuration.apiTrackerFile == "/var/lib/app/usage.json")
     }

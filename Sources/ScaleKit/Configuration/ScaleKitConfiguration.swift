@@ -33,7 +33,7 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     /// Where videos are stored.
     public var database: DatabaseLocation
     /// The database connection pool's settings.
-    public var pool: PoolSettings
+    public var pool: ConnectionPoolConfiguration
     /// The external API's limits.
     public var apiLimits: APILimits
     /// The file the file-based API tracker uses when there is no Redis.
@@ -47,7 +47,7 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
 
     /// The embedded defaults: no Redis, SQLite in the working directory.
     public init(
-        redisURL: String? = nil, database: DatabaseLocation = .defaultSQLite, pool: PoolSettings = PoolSettings(),
+        redisURL: String? = nil, database: DatabaseLocation = .defaultSQLite, pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
         apiLimits: APILimits = .default, apiTrackerFile: String = "api_usage.json", claimPolicy: ClaimPolicy = ClaimPolicy(),
         apiQuotas: [Quota] = []
     ) {
@@ -70,11 +70,13 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
         } else {
             database = .defaultSQLite
         }
-        pool = PoolSettings(
-            size: try values.integer(Variable.poolSize, default: 10, minimum: 1, maximum: PoolSettings.maximumConnections),
-            maxOverflow: try values.integer(Variable.maxOverflow, default: 20, minimum: 0, maximum: PoolSettings.maximumConnections),
-            timeout: .seconds(try values.seconds(Variable.poolTimeout, default: 30, allowZero: false)),
-            recycle: .seconds(try values.seconds(Variable.poolRecycle, default: 3600, allowZero: false))
+        let defaults = ConnectionPoolConfiguration()
+        let maximum = ConnectionPoolConfiguration.maximumConnections
+        pool = ConnectionPoolConfiguration(
+            size: try values.integer(Variable.poolSize, default: defaults.size, minimum: 1, maximum: maximum),
+            maxOverflow: try values.integer(Variable.maxOverflow, default: defaults.maxOverflow, minimum: 0, maximum: maximum),
+            timeout: .seconds(try values.seconds(Variable.poolTimeout, default: defaults.timeout.timeInterval, allowZero: false)),
+            recycle: .seconds(try values.seconds(Variable.poolRecycle, default: defaults.recycle.timeInterval, allowZero: false))
         )
         apiLimits = APILimits(
             daily: try values.integer(Variable.dailyLimit, default: 100, minimum: 0, maximum: APILimits.maximumCount),
@@ -155,30 +157,6 @@ public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
         case .postgres(let url): return redactingCredentials(in: url)
         case .sqlite(let path): return "sqlite:///\(path)"
         }
-    }
-}
-
-/// The database pool's settings, named as in SQLAlchemy's QueuePool.
-public struct PoolSettings: Sendable, Hashable {
-    /// Connections kept open (`DB_POOL_SIZE`, 10).
-    public var size: Int
-    /// Extra connections opened under load and closed when idle (`DB_MAX_OVERFLOW`, 20).
-    public var maxOverflow: Int
-    /// How long a caller waits for a free connection (`DB_POOL_TIMEOUT`, 30 s).
-    public var timeout: Duration
-    /// Age after which a connection is replaced (`DB_POOL_RECYCLE`, 3600 s).
-    public var recycle: Duration
-
-    /// The largest `DB_POOL_SIZE` and `DB_MAX_OVERFLOW` accepted (PostgreSQL's
-    /// own `max_connections` tops out at 262 143; more is certainly a typo).
-    public static let maximumConnections = 100_000
-
-    /// Pool settings with SQLAlchemy's QueuePool defaults (10, 20, 30 s, 3600 s).
-    public init(size: Int = 10, maxOverflow: Int = 20, timeout: Duration = .seconds(30), recycle: Duration = .seconds(3600)) {
-        self.size = size
-        self.maxOverflow = maxOverflow
-        self.timeout = timeout
-        self.recycle = recycle
     }
 }
 

@@ -39,13 +39,10 @@ public struct ConnectionPoolConfiguration: Sendable, Hashable {
         self.recycleJitter = recycleJitter
     }
 
-    /// The `DB_POOL_*` settings read from the environment, with the default
-    /// pre-ping threshold and jitter.
-    public init(_ settings: PoolSettings) {
-        self.init(
-            size: settings.size, maxOverflow: settings.maxOverflow, timeout: settings.timeout,
-            recycle: settings.recycle)
-    }
+    /// The largest `DB_POOL_SIZE` and `DB_MAX_OVERFLOW` the environment may
+    /// set (PostgreSQL's own `max_connections` tops out at 262 143; more is
+    /// certainly a typo).
+    public static let maximumConnections = 100_000
 
     /// Connections kept when idle, never negative.
     var keptSize: Int { max(0, size) }

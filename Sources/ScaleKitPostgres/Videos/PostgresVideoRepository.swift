@@ -79,18 +79,6 @@ public final class PostgresVideoRepository: VideoRepository, Service {
         }
     }
 
-    /// Creates a repository whose pool follows the `DB_POOL_*` settings.
-    public convenience init(
-        url: String, poolSettings: PoolSettings, schema: String = "public", time: LeaseTimeSource = .database,
-        policy: ClaimPolicy = ClaimPolicy(), name: String = "scalekit.postgres", logger: Logger = .current,
-        metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
-    ) throws(ScaleKitError) {
-        try self.init(
-            url: url, pool: ConnectionPoolConfiguration(poolSettings), schema: schema, time: time, policy: policy,
-            name: name, logger: logger, metricsFactory: metricsFactory, commandTimeout: commandTimeout)
-    }
-
     /// Service: runs until graceful shutdown, then closes every connection.
     public func run() async throws {
         try await pool.run()

@@ -22,7 +22,7 @@ enum PostgresAudit {
 
     /// Reads the settings on one pooled connection, each statement unprepared
     /// and in a transaction of its own (so a transaction pooler shows itself).
-    static func probe(_ repository: PostgresVideoRepository, pool: PoolSettings) -> AuditProbe {
+    static func probe(_ repository: PostgresVideoRepository, pool: ConnectionPoolConfiguration) -> AuditProbe {
         AuditProbe(name: component) { context in
             let reading = try await repository.pool.withConnection { connection in
                 let before = Date()
@@ -48,7 +48,7 @@ enum PostgresAudit {
         }
     }
 
-    static func findings(_ reading: Reading, pool: PoolSettings, workers: Int) -> [AuditFinding] {
+    static func findings(_ reading: Reading, pool: ConnectionPoolConfiguration, workers: Int) -> [AuditFinding] {
         let pooled = Set(reading.backendPIDs).count > 1
         return [
             connections(reading, pool: pool, workers: workers, pooled: pooled),
@@ -58,7 +58,7 @@ enum PostgresAudit {
         ]
     }
 
-    private static func connections(_ reading: Reading, pool: PoolSettings, workers: Int, pooled: Bool) -> AuditFinding {
+    private static func connections(_ reading: Reading, pool: ConnectionPoolConfiguration, workers: Int, pooled: Bool) -> AuditFinding {
         let check = "max_connections"
         let usable = reading.maxConnections - reading.reservedConnections
         let perWorker = pool.size.addingReportingOverflow(pool.maxOverflow)

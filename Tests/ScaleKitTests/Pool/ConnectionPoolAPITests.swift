@@ -23,7 +23,7 @@ import Testing
         let factory = MockConnectionFactory()
         // Exactly the documented parameters: the clock and metrics default.
         let pool = ConnectionPool(
-            configuration: ConnectionPoolConfiguration(PoolSettings(size: 3, maxOverflow: 1)),
+            configuration: ConnectionPoolConfiguration(size: 3, maxOverflow: 1),
             name: "scalekit.api", logger: PoolFixture.quietLogger
         ) {
             try await factory.make()
