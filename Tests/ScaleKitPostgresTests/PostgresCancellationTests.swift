@@ -24,7 +24,7 @@ extension Result {
 struct PostgresCancellationTests {
     /// Far above what a cancel takes, and far below "never"; the error code
     /// (`cancelled`, not the command timeout's `timeout`) tells the two apart.
-    static let refusalBound: Duration = TestServers.scaled(.seconds(10))
+    static let refusalBound: Duration = TestServers.hangBound
 
     /// A session of its own that holds the row lock (`SELECT … FOR UPDATE` in an open transaction).
     struct LockHolder {

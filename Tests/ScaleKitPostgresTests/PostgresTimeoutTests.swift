@@ -20,7 +20,7 @@ struct PostgresTimeoutTests {
         let error = await #expect(throws: ScaleKitError.self) { try await PostgresConnection.connect(url: url) }
         #expect(error?.code == .timeout, "\(String(describing: error))")
         #expect(error?.description.contains("hunter2") == false)
-        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(30)))
+        #expect(ContinuousClock.now - started < TestServers.hangBound)
 
         // Through the repository and its pool: the same typed error, no pool wait.
         let repository = try PostgresVideoRepository(url: url, pool: ConnectionPoolConfiguration(size: 1, maxOverflow: 0, timeout: .seconds(60)))
@@ -34,15 +34,16 @@ struct PostgresTimeoutTests {
     }
 
     /// Nothing listening: refused, not timed out. With a connect timeout of
-    /// two minutes, an answer within one minute is the refusal (the code says
-    /// so too); how fast the refusal comes is the benchmarks' business.
+    /// ten minutes, the code tells the refusal from a timeout, and an answer
+    /// within the hang bound could not have been the timeout; how fast the
+    /// refusal comes is the benchmarks' business.
     @Test func nothingListeningFailsFast() async throws {
-        let url = "postgresql://app:hunter2@127.0.0.1:\(try SilentListener.closedPort())/db?connect_timeout=120"
+        let url = "postgresql://app:hunter2@127.0.0.1:\(try SilentListener.closedPort())/db?connect_timeout=600"
         let started = ContinuousClock.now
         let error = await #expect(throws: ScaleKitError.self) { try await PostgresConnection.connect(url: url) }
         #expect(error?.code == .connectionFailed)
         #expect(error?.description.contains("hunter2") == false)
-        #expect(ContinuousClock.now - started < .seconds(60))
+        #expect(ContinuousClock.now - started < TestServers.hangBound)
     }
 
     /// A backend frozen with SIGSTOP in the middle of a session (our own
@@ -66,7 +67,7 @@ struct PostgresTimeoutTests {
         }
         kill(pid, SIGCONT)
         #expect(error?.code == .timeout, "\(String(describing: error))")
-        #expect(ContinuousClock.now - started < TestServers.scaled(.seconds(30)))
+        #expect(ContinuousClock.now - started < TestServers.hangBound)
 
         // The same repository carries on with a fresh connection.
         let claim = try await repository.claimVideo(id: "after", title: nil, originalURL: nil, lease: .seconds(60))

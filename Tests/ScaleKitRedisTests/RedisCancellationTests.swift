@@ -14,7 +14,7 @@ import Testing
 @Suite("Redis cancellation", .enabled(if: TestServers.redisEnabled))
 struct RedisCancellationTests {
     /// Far above what a cancel takes, and far below "never"; the error code tells a cancel from a timeout.
-    static let refusalBound: Duration = TestServers.scaled(.seconds(10))
+    static let refusalBound: Duration = TestServers.hangBound
 
     /// `CLIENT LIST` lines of the clients named `name`.
     static func clients(named name: String, on probe: RedisConnection) async throws -> [String] {

@@ -17,7 +17,7 @@ import Testing
 struct SQLiteCancellationTests {
     /// Far above what a cancel takes, and far below "never"; the error code
     /// (`cancelled`, not the busy timeout's `timeout`) tells the two apart.
-    static let refusalBound: Duration = TestServers.scaled(.seconds(10))
+    static let refusalBound: Duration = TestServers.hangBound
 
     final class Flag: Sendable {
         let value = Atomic<Bool>(false)

@@ -49,6 +49,15 @@ public enum TestServers {
     /// timeouts whose firing a test checks.
     public static func scaled(_ duration: Duration) -> Duration { duration * slowdown }
 
+    /// How long a call may take before a test calls it hung: three minutes,
+    /// stretched by ``slowdown``. The whole suite runs its tests in parallel
+    /// on a machine that may be saturated (the stress stage adds two CPU hogs
+    /// per core), and a test's continuation can wait tens of seconds for a
+    /// cooperative thread, so a bound near the expected answer time would
+    /// judge the machine's load, not the code. Tests that use it tell a
+    /// refusal from a timeout by the error's code, never by the clock.
+    public static var hangBound: Duration { scaled(.seconds(180)) }
+
     public static func requireRedisURL() throws -> String {
         guard let url = redisURL else { throw Missing(description: "SCALEKIT_TEST_REDIS_URL is not set: run the tests through scripts/test.sh") }
         return url
