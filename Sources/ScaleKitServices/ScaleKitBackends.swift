@@ -38,7 +38,7 @@ public struct ScaleKitBackends: Sendable {
     public var audits: [AuditProbe]
 
     /// Assembles backends by hand, for tests or a service that builds its own;
-    /// ``make(_:needs:logger:)`` picks them from the configuration instead.
+    /// ``make(_:needs:logger:metricsFactory:metricsPrefix:)`` picks them from the configuration instead.
     public init(
         apiTracker: any APITracking, statusTracker: any StatusTracking, videos: any VideoRepository,
         choices: [BackendChoice], services: [any Service], healthChecks: [HealthCheck] = [], pools: [PoolProbe] = [],
