@@ -85,7 +85,7 @@ struct BackendBuilder {
                 logger: logger, metricsFactory: metricsFactory)
             services.append(repository)
             healthChecks.append(HealthCheck(name: "postgresql") { try await repository.ping() })
-            pools.append(PoolProbe(name: "postgresql") { repository.pool.statistics() })
+            pools.append(PoolProbe(name: "postgresql") { repository.statistics() })
             audits.append(PostgresAudit.probe(repository, pool: configuration.pool))
             let pool = configuration.pool
             choices.append(

@@ -10,7 +10,7 @@ import Benchmark
 import BenchmarkSupport
 import Foundation
 import ScaleKit
-import ScaleKitPostgres
+@_spi(Benchmarks) import ScaleKitPostgres
 import ScaleKitSQLite
 import Synchronization
 
@@ -115,17 +115,14 @@ func registerClaimNext(
         } setup: {
             let repository = try await make()
             let videos = "\"\(repository.schema)\".videos"
-            try await repository.pool.withConnection { connection in
-                try await connection.query(
-                    """
-                    INSERT INTO \(videos) (video_id, title, original_url, state, attempts, created_at, updated_at, not_before)
-                    SELECT $1::text || '-' || g, NULL, NULL, 'pending', 0,
-                           statement_timestamp(), statement_timestamp(), statement_timestamp()
-                    FROM generate_series(1, $2::integer) AS g
-                    """, name: "fill the claim-next queue", ["\(runID)-\(backend)-next-\(tasks)", String(depth)],
-                    prepared: false)
-                try await connection.execute("ANALYZE \(videos)", name: "analyze the videos")
-            }
+            try await repository.executeForMeasurement(
+                """
+                INSERT INTO \(videos) (video_id, title, original_url, state, attempts, created_at, updated_at, not_before)
+                SELECT $1::text || '-' || g, NULL, NULL, 'pending', 0,
+                       statement_timestamp(), statement_timestamp(), statement_timestamp()
+                FROM generate_series(1, $2::integer) AS g
+                """, name: "fill the claim-next queue", ["\(runID)-\(backend)-next-\(tasks)", String(depth)])
+            try await repository.executeForMeasurement("ANALYZE \(videos)", name: "analyze the videos")
             return repository
         }
     }
@@ -157,7 +154,7 @@ let benchmarks: @Sendable () -> Void = {
     if let url = environment["SCALEKIT_BENCH_PGBOUNCER_URL"] {
         // The same server behind PgBouncer (pool_mode = transaction): named
         // statements would break there, so the URL must turn them off.
-        guard (try? PostgresStatementCache.split(url).cache) == .off else {
+        guard (try? PostgresVideoRepository.statementCacheIsOff(url: url)) == true else {
             fatalError("SCALEKIT_BENCH_PGBOUNCER_URL must carry statement_cache=off")
         }
         let (repository, runner) = benchRepository(url: url, variable: "SCALEKIT_BENCH_PGBOUNCER_URL")

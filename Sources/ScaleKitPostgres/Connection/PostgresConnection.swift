@@ -1,7 +1,7 @@
 import CLibPQ
 import Foundation
-public import Logging
-@_spi(Benchmarks) public import ScaleKit
+package import Logging
+@_spi(Benchmarks) package import ScaleKit
 
 /// One libpq connection (`PGconn`), used by one caller at a time.
 ///
@@ -27,7 +27,7 @@ public import Logging
 /// closed instead, never reused in an unknown state. The synchronous
 /// overloads (used inside ``transaction(_:)``) cannot see the task and are
 /// not interrupted.
-public actor PostgresConnection: PooledConnection {
+package actor PostgresConnection: PooledConnection {
     private let executor = DispatchQueueExecutor(label: "scalekit.postgres")
     private let url: String
     /// Woken by a cancelled task's handler; watched while a statement runs.
@@ -40,21 +40,21 @@ public actor PostgresConnection: PooledConnection {
     /// SQL text → the name it was prepared under on this connection.
     private var preparedStatements: [String: String] = [:]
     /// Whether statements are prepared once (named) or sent unnamed each time.
-    public nonisolated let statementCache: PostgresStatementCache
+    package nonisolated let statementCache: PostgresStatementCache
 
     /// Every method of the connection runs on its own dispatch queue, so the
     /// blocking libpq calls never occupy a thread of Swift's cooperative pool.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    package nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// The server and database, with any password redacted, for messages.
-    public nonisolated let redactedURL: String
+    package nonisolated let redactedURL: String
 
     /// The default ``connect(url:logger:commandTimeout:)`` command timeout: 30 s.
-    public static let defaultCommandTimeout: Duration = .seconds(30)
+    package static let defaultCommandTimeout: Duration = PostgresVideoRepository.defaultCommandTimeout
 
     /// How long a cancelled statement waits for the server to confirm the
     /// cancel request (2 s) before the connection is closed instead.
-    public static let cancelGrace: Duration = .seconds(2)
+    package static let cancelGrace: Duration = .seconds(2)
 
     private init(
         url: String, statementCache: PostgresStatementCache, logger: Logger, commandTimeout: Duration?,
@@ -88,7 +88,7 @@ public actor PostgresConnection: PooledConnection {
     ///   reached or refuses the connection, ``/ScaleKit/ScaleKitError/Code/timeout`` when it
     ///   did not answer within `connect_timeout`; ``/ScaleKit/ScaleKitError/Code/invalidConfiguration``
     ///   for a `statement_cache` other than `on`/`off`; the message never contains the password.
-    public static func connect(
+    package static func connect(
         url: String, logger: Logger = .current, commandTimeout: Duration? = defaultCommandTimeout
     ) async throws(ScaleKitError) -> PostgresConnection {
         let (libpqURL, statementCache) = try PostgresStatementCache.split(url)
@@ -145,7 +145,7 @@ public actor PostgresConnection: PooledConnection {
     /// code; it does not react to task cancellation. Awaited from outside
     /// the actor, the cancellable overload is the one called.
     @discardableResult
-    public func query(_ sql: String, name: String, _ arguments: [String?] = [], prepared: Bool = true)
+    package func query(_ sql: String, name: String, _ arguments: [String?] = [], prepared: Bool = true)
         throws(ScaleKitError) -> [PostgresRow]
     {
         try runQuery(sql, name: name, arguments, prepared: prepared)
@@ -159,7 +159,7 @@ public actor PostgresConnection: PooledConnection {
     ///   ran), or while it ran (the server cancelled it, SQLSTATE 57014, or
     ///   the connection was closed because the cancel got no answer).
     @discardableResult
-    public func query(_ sql: String, name: String, _ arguments: [String?] = [], prepared: Bool = true)
+    package func query(_ sql: String, name: String, _ arguments: [String?] = [], prepared: Bool = true)
         async throws(ScaleKitError) -> [PostgresRow]
     {
         try await cancellable(name) { connection throws(ScaleKitError) in
@@ -170,13 +170,13 @@ public actor PostgresConnection: PooledConnection {
     /// Runs SQL without parameters (schema changes, `BEGIN`, `COMMIT`); several
     /// statements separated by semicolons run as one implicit transaction.
     /// Synchronous: not interrupted by task cancellation (see the async overload).
-    public func execute(_ sql: String, name: String) throws(ScaleKitError) {
+    package func execute(_ sql: String, name: String) throws(ScaleKitError) {
         try runExecute(sql, name: name)
     }
 
     /// Runs SQL without parameters, as the synchronous overload does, and
     /// stops it when the calling task is cancelled (``/ScaleKit/ScaleKitError/Code/cancelled``).
-    public func execute(_ sql: String, name: String) async throws(ScaleKitError) {
+    package func execute(_ sql: String, name: String) async throws(ScaleKitError) {
         try await cancellable(name) { connection throws(ScaleKitError) in try connection.runExecute(sql, name: name) }
     }
 
@@ -220,7 +220,7 @@ public actor PostgresConnection: PooledConnection {
 
     /// Runs `body` inside `BEGIN` … `COMMIT` on this connection; rolls back
     /// when `body` throws. The whole transaction stays on this connection.
-    public func transaction<T: Sendable>(
+    package func transaction<T: Sendable>(
         _ body: @Sendable (isolated PostgresConnection) throws(ScaleKitError) -> T
     ) throws(ScaleKitError) -> T {
         try execute("BEGIN", name: "begin")
@@ -238,14 +238,14 @@ public actor PostgresConnection: PooledConnection {
 
     /// `SELECT 1`: throws ``/ScaleKit/ScaleKitError/Code/connectionFailed`` when the connection is dead.
     /// Not interrupted by task cancellation (the pool pings at checkout).
-    public func ping() async throws {
+    package func ping() async throws {
         _ = try runQuery("SELECT 1", name: "ping", [], prepared: true)
     }
 
     /// Makes the connection clean for its next user: a transaction left open
     /// (or failed) is rolled back. Returns `false` — close it — when the
     /// connection is broken, busy, or the rollback fails.
-    public func prepareForReuse() async -> Bool {
+    package func prepareForReuse() async -> Bool {
         guard let connection = handle?.pointer, PQstatus(connection) == CONNECTION_OK else { return false }
         switch PQtransactionStatus(connection) {
         case PQTRANS_IDLE:
@@ -266,13 +266,13 @@ public actor PostgresConnection: PooledConnection {
 
     /// Closes the connection (libpq's `PQfinish`). Later calls throw
     /// ``/ScaleKit/ScaleKitError/Code/connectionClosed`` and send nothing.
-    public func close() async {
+    package func close() async {
         handle = nil
         preparedStatements.removeAll()
     }
 
     /// Whether a transaction is open (or failed and not yet rolled back), as libpq reports it.
-    public var isInTransaction: Bool {
+    package var isInTransaction: Bool {
         guard let connection = handle?.pointer else { return false }
         let status = PQtransactionStatus(connection)
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR

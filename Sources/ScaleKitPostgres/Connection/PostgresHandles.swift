@@ -65,13 +65,13 @@ final class PostgresResult {
 }
 
 /// One result row in text format (the connection's client encoding is UTF-8).
-public struct PostgresRow: Sendable, Hashable {
+package struct PostgresRow: Sendable, Hashable {
     /// The columns in order; `nil` is SQL NULL.
-    public var values: [String?]
+    package var values: [String?]
 
     /// A row with these column values, in order (`nil`: SQL NULL).
-    public init(values: [String?]) { self.values = values }
+    package init(values: [String?]) { self.values = values }
 
     /// The column's text, or `nil` for NULL.
-    public subscript(_ column: Int) -> String? { values[column] }
+    package subscript(_ column: Int) -> String? { values[column] }
 }

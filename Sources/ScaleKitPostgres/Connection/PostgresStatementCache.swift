@@ -1,5 +1,5 @@
 import Foundation
-public import ScaleKit
+package import ScaleKit
 
 /// Whether a connection keeps named prepared statements (`statement_cache`
 /// in the URL: `on`, the default, or `off`).
@@ -12,17 +12,17 @@ public import ScaleKit
 /// any server connection, where a statement prepared on another one does not
 /// exist (PgBouncer 1.18, Debian 12, does not track them). ScaleKit sets no
 /// session state otherwise (no `SET`, migration locks are `pg_advisory_xact_lock`).
-public enum PostgresStatementCache: String, Sendable, Hashable, CaseIterable {
+package enum PostgresStatementCache: String, Sendable, Hashable, CaseIterable {
     case on
     case off
 
     /// The URL parameter ScaleKit reads (and removes before libpq sees the URL).
-    public static let parameter = "statement_cache"
+    package static let parameter = "statement_cache"
 
     /// Splits ScaleKit's `statement_cache` parameter off a libpq URL or
     /// `key=value` string: returns the string for libpq and the mode (`on` when absent).
     /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` for a value other than `on`/`off`.
-    public static func split(_ url: String) throws(ScaleKitError) -> (url: String, cache: PostgresStatementCache) {
+    package static func split(_ url: String) throws(ScaleKitError) -> (url: String, cache: PostgresStatementCache) {
         var found: String?
         let remaining: String
         if url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") {

@@ -25,8 +25,8 @@ import Synchronization
 /// ``/ScaleKit/ScaleKitError/Code/poolExhausted``. Run the repository (a `Service`)
 /// in your ServiceGroup, or call ``shutdown()``, to close its connections.
 public final class PostgresVideoRepository: VideoRepository, Service {
-    /// The connection pool (statistics, shutdown).
-    public let pool: ConnectionPool<PostgresConnection>
+    /// The connection pool. Package-internal: users read ``statistics()``.
+    package let pool: ConnectionPool<PostgresConnection>
     /// The schema holding the tables.
     public let schema: String
     private let statements: PostgresVideoStatements
@@ -35,6 +35,10 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     private let logger: Logger
     private let metrics: ClaimMetrics
     private let schemaIsCurrent = Atomic(false)
+
+    /// How long one statement waits for the server's answer when the
+    /// initialisers' `commandTimeout` is not given: 30 s.
+    public static let defaultCommandTimeout: Duration = .seconds(30)
 
     /// Creates a repository; connects lazily.
     ///
@@ -63,7 +67,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
         schema: String = "public", time: LeaseTimeSource = .database, policy: ClaimPolicy = ClaimPolicy(),
         name: String = "scalekit.postgres", logger: Logger = .current,
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        commandTimeout: Duration? = PostgresConnection.defaultCommandTimeout
+        commandTimeout: Duration? = PostgresVideoRepository.defaultCommandTimeout
     ) throws(ScaleKitError) {
         guard !url.isEmpty, !url.utf8.contains(0) else {
             throw ScaleKitError(.invalidArgument, "a PostgreSQL URL must be non-empty and free of NUL bytes")
@@ -95,6 +99,10 @@ public final class PostgresVideoRepository: VideoRepository, Service {
     public func migrate() async throws {
         try await withConnection { _ in }
     }
+
+    /// The pool's counts (open, idle, checked out, waiting), for health
+    /// endpoints and metrics.
+    public func statistics() -> ConnectionPoolStatistics { pool.statistics() }
 
     /// One `SELECT 1` on a pooled connection, for health checks.
     public func ping() async throws {
@@ -329,5 +337,25 @@ extension PostgresVideoRepository {
     public func migrate(throughVersion version: Int) async throws -> [Int] {
         let schema = self.schema
         return try await pool.withConnection { connection in try await connection.migrate(schema: schema, through: version) }
+    }
+}
+
+extension PostgresVideoRepository {
+    /// Runs one unnamed statement with text parameters on a pooled
+    /// connection, for benchmark set-up (filling a queue, `ANALYZE`). Not
+    /// part of the repository's API: ScaleKit's SQL layer is package-internal.
+    @_spi(Benchmarks)
+    public func executeForMeasurement(_ sql: String, name: String, _ arguments: [String?] = []) async throws {
+        try await pool.withConnection { connection in
+            _ = try await connection.query(sql, name: name, arguments, prepared: false)
+        }
+    }
+
+    /// Whether `url` turns named prepared statements off (`statement_cache=off`,
+    /// as PgBouncer in transaction pooling needs).
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` for a value other than `on`/`off`.
+    @_spi(Benchmarks)
+    public static func statementCacheIsOff(url: String) throws(ScaleKitError) -> Bool {
+        try PostgresStatementCache.split(url).cache == .off
     }
 }

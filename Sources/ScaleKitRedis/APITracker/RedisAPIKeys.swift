@@ -1,4 +1,4 @@
-public import ScaleKit
+package import ScaleKit
 
 /// The Redis keys of one API tracker; see Docs/Redis.md.
 ///
@@ -26,39 +26,39 @@ public import ScaleKit
 /// | `{api_tracker:tts}:reserved` | hash: receipt id → what to give back | as `reservations` |
 /// | `{api_tracker:tts}:settled:<id>` | marks a receipt refunded or released | twice the longest window |
 /// | `{api_tracker:tts}:stats` | totals hash, as above | none (permanent totals) |
-public struct RedisAPIKeys: Sendable, Hashable {
+package struct RedisAPIKeys: Sendable, Hashable {
     /// The prefix inside braces: `{api_tracker}`.
-    public let taggedPrefix: String
+    package let taggedPrefix: String
 
     /// The keys under `keyPrefix` (``/ScaleKit/APITrackerConfiguration/keyPrefix``).
-    public init(keyPrefix: String) {
+    package init(keyPrefix: String) {
         taggedPrefix = "{\(keyPrefix)}"
     }
 
     /// The day counter of a window (`{api_tracker}:day:2026-11-29`).
-    public func day(_ windows: APIWindows) -> String { "\(taggedPrefix):day:\(windows.dayName)" }
+    package func day(_ windows: APIWindows) -> String { "\(taggedPrefix):day:\(windows.dayName)" }
     /// The hour counter of a window (`{api_tracker}:hour:2026-11-29-08`).
-    public func hour(_ windows: APIWindows) -> String { "\(taggedPrefix):hour:\(windows.hourName)" }
+    package func hour(_ windows: APIWindows) -> String { "\(taggedPrefix):hour:\(windows.hourName)" }
     /// The totals hash (`{api_tracker}:stats`).
-    public var stats: String { "\(taggedPrefix):stats" }
+    package var stats: String { "\(taggedPrefix):stats" }
 
     /// The hash tag of a quota: `{api_tracker}` for the default one, `{api_tracker:NAME}` for the others.
-    public func tag(_ quota: String) -> String {
+    package func tag(_ quota: String) -> String {
         quota == Quota.defaultName ? taggedPrefix : "{\(taggedPrefix.dropFirst().dropLast()):\(quota)}"
     }
 
     /// A quota's key for a ``/ScaleKit/QuotaPlan`` storage key (`{api_tracker}:day:2026-11-29`).
-    public func key(_ quota: String, _ storageKey: String) -> String { "\(tag(quota)):\(storageKey)" }
+    package func key(_ quota: String, _ storageKey: String) -> String { "\(tag(quota)):\(storageKey)" }
 
     /// Field names of the totals hash, as in the seed (plus `denied_requests`).
-    public enum StatsField {
+    package enum StatsField {
         /// Calls allowed and counted.
-        public static let total = "total_requests"
+        package static let total = "total_requests"
         /// Outcomes recorded as success.
-        public static let successful = "successful_requests"
+        package static let successful = "successful_requests"
         /// Outcomes recorded as failure.
-        public static let failed = "failed_requests"
+        package static let failed = "failed_requests"
         /// Calls refused by a limit.
-        public static let denied = "denied_requests"
+        package static let denied = "denied_requests"
     }
 }

@@ -10,7 +10,7 @@ public import ScaleKit
 /// every limit of the quota is checked, every counter incremented and given
 /// its expiry, and the totals updated atomically on the server, so any number of concurrent callers in any
 /// number of processes get exactly `limit` allowed decisions. The key schema
-/// (see ``RedisAPIKeys`` and Docs/Redis.md) keeps the seed's names inside a
+/// (see Docs/Redis.md) keeps the seed's names inside a
 /// hash tag: `{api_tracker}:day:2026-11-29`.
 ///
 /// When Redis is unreachable, the tracker throws (``RedisUnreachablePolicy/failClosed``,
@@ -22,9 +22,9 @@ public final class RedisAPITracker: APITracking {
     /// What happens when Redis cannot be reached.
     public let unreachablePolicy: RedisUnreachablePolicy
     /// The keys this tracker writes.
-    public let keys: RedisAPIKeys
+    package let keys: RedisAPIKeys
     /// The connections it uses.
-    public let client: RedisClient
+    package let client: RedisClient
     private let clock: any WallClock
     private let logger: Logger
     private let metrics: APICallMetrics

@@ -3,7 +3,7 @@ public import Metrics
 public import ScaleKit
 public import ServiceLifecycle
 
-/// A pool of ``RedisConnection``s to one server, shared by the trackers.
+/// A pool of connections to one server, shared by the trackers.
 ///
 /// Built on the core ``/ScaleKit/ConnectionPool`` (QueuePool semantics: size,
 /// overflow, FIFO waiting up to a timeout, recycle, pre-ping). Each call
@@ -17,8 +17,8 @@ public import ServiceLifecycle
 public final class RedisClient: Service, Sendable {
     /// The server and its timeouts.
     public let configuration: RedisConnectionConfiguration
-    /// The connections.
-    public let pool: ConnectionPool<RedisConnection>
+    /// The connections. Package-internal: users read ``statistics()``.
+    package let pool: ConnectionPool<RedisConnection>
 
     /// The pool settings used when none are given: 10 kept, 20 overflow, and
     /// a 5 s wait for a free connection (a Redis call should not wait the
@@ -63,7 +63,7 @@ public final class RedisClient: Service, Sendable {
     ///   `timeout` when no connection can be opened, `poolExhausted` when none
     ///   became free within the pool timeout, `poolShutDown` after ``shutdown()``.
     ///   A connection whose body failed with a transport error is closed, not reused.
-    public func withConnection<R>(
+    package func withConnection<R>(
         isolation: isolated (any Actor)? = #isolation, _ body: (RedisConnection) async throws -> R
     ) async throws -> R {
         try await pool.withConnection(isolation: isolation, body)

@@ -3,41 +3,41 @@
 /// Arguments are sent with `redisAppendCommandArgv`, never formatted into a
 /// command line, so spaces, CR/LF, quotes and NUL bytes in keys and values
 /// need no escaping.
-public struct RedisCommand: Sendable, Hashable {
+package struct RedisCommand: Sendable, Hashable {
     /// The name and the arguments, in order.
-    public var arguments: [[UInt8]]
+    package var arguments: [[UInt8]]
 
     /// A command from its name and arguments.
-    public init(_ name: String, _ arguments: [RedisArgument] = []) {
+    package init(_ name: String, _ arguments: [RedisArgument] = []) {
         self.arguments = [Array(name.utf8)] + arguments.map(\.bytes)
     }
 
     /// A command from raw byte strings (the first one is the name).
-    public init(rawArguments: [[UInt8]]) {
+    package init(rawArguments: [[UInt8]]) {
         precondition(!rawArguments.isEmpty, "a Redis command needs a name")
         self.arguments = rawArguments
     }
 
     /// The command's name in upper case, for logs and error messages (never its arguments, which may be secrets).
-    public var name: String {
+    package var name: String {
         String(decoding: arguments.first ?? [], as: UTF8.self).uppercased()
     }
 }
 
 /// One argument of a ``RedisCommand``.
-public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+package struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
     /// The bytes sent.
-    public var bytes: [UInt8]
+    package var bytes: [UInt8]
 
     /// Raw bytes.
-    public init(bytes: [UInt8]) { self.bytes = bytes }
+    package init(bytes: [UInt8]) { self.bytes = bytes }
     /// A string, sent as UTF-8.
-    public init(_ string: String) { bytes = Array(string.utf8) }
+    package init(_ string: String) { bytes = Array(string.utf8) }
     /// An integer, sent in decimal.
-    public init(_ integer: Int) { bytes = Array(String(integer).utf8) }
+    package init(_ integer: Int) { bytes = Array(String(integer).utf8) }
 
     /// A string literal, sent as UTF-8.
-    public init(stringLiteral value: String) { self.init(value) }
+    package init(stringLiteral value: String) { self.init(value) }
     /// An integer literal, sent in decimal.
-    public init(integerLiteral value: Int) { self.init(value) }
+    package init(integerLiteral value: Int) { self.init(value) }
 }

@@ -1,5 +1,5 @@
-public import Logging
-@_spi(Benchmarks) public import ScaleKit
+package import Logging
+@_spi(Benchmarks) package import ScaleKit
 
 /// One connection to Redis, owning one `redisContext`.
 ///
@@ -26,15 +26,15 @@ public import Logging
 /// connection (``prepareForReuse()`` answers `false`) and a direct user gets
 /// a new context on the next call. The synchronous overloads, for code
 /// already isolated to the connection, are not interrupted.
-public actor RedisConnection: PooledConnection {
+package actor RedisConnection: PooledConnection {
     private let executor: DispatchQueueExecutor
     /// Lets a cancellation reach the socket only while one of this connection's round trips uses it.
     private let interruptGate = InterruptGate<RedisSocket>()
     /// Runs every method on the connection's own dispatch queue.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    package nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Where this connection connects to.
-    public nonisolated let configuration: RedisConnectionConfiguration
+    package nonisolated let configuration: RedisConnectionConfiguration
     private let logger: Logger
     private var context: RedisContextHandle?
     private var isClosed = false
@@ -51,7 +51,7 @@ public actor RedisConnection: PooledConnection {
     ///
     /// - Throws: ``/ScaleKit/ScaleKitError`` `connectionFailed` (server unreachable,
     ///   `AUTH` refused), `timeout` (no answer within the connect timeout).
-    public static func connect(
+    package static func connect(
         configuration: RedisConnectionConfiguration, logger: Logger = .current
     ) async throws -> RedisConnection {
         let connection = RedisConnection(configuration: configuration, logger: logger)
@@ -69,7 +69,7 @@ public actor RedisConnection: PooledConnection {
     ///   first word as `nativeCode`); `connectionFailed`, `timeout` or
     ///   `protocolError` for a transport failure; `cancelled` when the task
     ///   was cancelled before the command was sent.
-    public func send(_ command: RedisCommand) throws(ScaleKitError) -> RedisValue {
+    package func send(_ command: RedisCommand) throws(ScaleKitError) -> RedisValue {
         let reply = try pipeline([command])[0]
         if case .error(let error) = reply { throw error.scaleKitError }
         return reply
@@ -77,7 +77,7 @@ public actor RedisConnection: PooledConnection {
 
     /// Sends one command given as its name and arguments; see `send(_:)`.
     @discardableResult
-    public func send(_ name: String, _ arguments: RedisArgument...) throws(ScaleKitError) -> RedisValue {
+    package func send(_ name: String, _ arguments: RedisArgument...) throws(ScaleKitError) -> RedisValue {
         try send(RedisCommand(name, arguments))
     }
 
@@ -88,7 +88,7 @@ public actor RedisConnection: PooledConnection {
     ///
     /// - Throws: ``/ScaleKit/ScaleKitError`` for a transport failure (then some of the
     ///   commands may have run) or `cancelled` before anything was sent.
-    public func pipeline(_ commands: [RedisCommand]) throws(ScaleKitError) -> [RedisValue] {
+    package func pipeline(_ commands: [RedisCommand]) throws(ScaleKitError) -> [RedisValue] {
         if commands.isEmpty { return [] }
         if isClosed { throw ScaleKitError(.connectionClosed, "the Redis connection to \(configuration) is closed") }
         if Task.isCancelled || interruptGate.isRequested {
@@ -137,13 +137,13 @@ public actor RedisConnection: PooledConnection {
     /// Sends one command, as the synchronous overload does, and stops
     /// waiting for its reply when the calling task is cancelled
     /// (``/ScaleKit/ScaleKitError/Code/cancelled``; the connection is then closed).
-    public func send(_ command: RedisCommand) async throws(ScaleKitError) -> RedisValue {
+    package func send(_ command: RedisCommand) async throws(ScaleKitError) -> RedisValue {
         try await cancellable(command.name) { connection throws(ScaleKitError) in try connection.send(command) }
     }
 
     /// Sends one command given as its name and arguments; see `send(_:)`.
     @discardableResult
-    public func send(_ name: String, _ arguments: RedisArgument...) async throws(ScaleKitError) -> RedisValue {
+    package func send(_ name: String, _ arguments: RedisArgument...) async throws(ScaleKitError) -> RedisValue {
         let command = RedisCommand(name, arguments)
         return try await cancellable(name) { connection throws(ScaleKitError) in try connection.send(command) }
     }
@@ -151,7 +151,7 @@ public actor RedisConnection: PooledConnection {
     /// Pipelines `commands`, as the synchronous overload does, and stops
     /// waiting for the replies when the calling task is cancelled
     /// (``/ScaleKit/ScaleKitError/Code/cancelled``; some commands may have run).
-    public func pipeline(_ commands: [RedisCommand]) async throws(ScaleKitError) -> [RedisValue] {
+    package func pipeline(_ commands: [RedisCommand]) async throws(ScaleKitError) -> [RedisValue] {
         try await cancellable(commands.first?.name ?? "nothing") { connection throws(ScaleKitError) in
             try connection.pipeline(commands)
         }
@@ -159,7 +159,7 @@ public actor RedisConnection: PooledConnection {
 
     /// Runs a script, as the synchronous overload does, and stops waiting
     /// for its reply when the calling task is cancelled (``/ScaleKit/ScaleKitError/Code/cancelled``).
-    public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument])
+    package func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument])
         async throws(ScaleKitError) -> RedisValue
     {
         try await cancellable("EVALSHA") { connection throws(ScaleKitError) in
@@ -182,7 +182,7 @@ public actor RedisConnection: PooledConnection {
     /// (which caches it again) and returns that reply. Atomic on the server.
     ///
     /// - Throws: as `send(_:)`; a Lua error is `serverError`.
-    public func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) throws(ScaleKitError) -> RedisValue {
+    package func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) throws(ScaleKitError) -> RedisValue {
         let tail = [RedisArgument(keys.count)] + keys + arguments
         let reply = try pipeline([RedisCommand("EVALSHA", [RedisArgument(script.sha1)] + tail)])[0]
         if case .error(let error) = reply {
@@ -194,7 +194,7 @@ public actor RedisConnection: PooledConnection {
     }
 
     /// `PING`: a cheap round trip that throws when the server cannot be reached.
-    public func ping() throws(ScaleKitError) {
+    package func ping() throws(ScaleKitError) {
         let reply = try send(RedisCommand("PING"))
         guard reply == .status("PONG") else {
             throw ScaleKitError(.protocolError, "PING to \(configuration) answered \(reply)")
@@ -203,7 +203,7 @@ public actor RedisConnection: PooledConnection {
 
     /// Leaves no `WATCH` or `MULTI` behind (`DISCARD`, `UNWATCH`) and returns
     /// whether the connection can serve the next caller.
-    public func prepareForReuse() -> Bool {
+    package func prepareForReuse() -> Bool {
         if isClosed { return false }
         guard mayHoldTransactionState else { return context != nil }
         guard let handle = context else { return false }
@@ -219,7 +219,7 @@ public actor RedisConnection: PooledConnection {
     }
 
     /// Closes the socket. Later calls throw `connectionClosed`. Never throws.
-    public func close() {
+    package func close() {
         isClosed = true
         context = nil
     }

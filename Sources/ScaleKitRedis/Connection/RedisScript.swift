@@ -4,14 +4,14 @@
 ///
 /// Redis runs a script atomically: no other command runs between its first
 /// and its last `redis.call`.
-public struct RedisScript: Sendable, Hashable {
+package struct RedisScript: Sendable, Hashable {
     /// The Lua source.
-    public let source: String
+    package let source: String
     /// The SHA-1 of the source in lower-case hex, as `SCRIPT LOAD` returns it.
-    public let sha1: String
+    package let sha1: String
 
     /// A script from its Lua source; the SHA-1 is computed here, without a round trip.
-    public init(_ source: String) {
+    package init(_ source: String) {
         self.source = source
         self.sha1 = SHA1.hexDigest(of: Array(source.utf8))
     }

@@ -1,4 +1,4 @@
-public import ScaleKit
+package import ScaleKit
 
 /// Checks what `EXEC` answered.
 ///
@@ -6,14 +6,14 @@ public import ScaleKit
 /// (`ERR invalid expire time`, `WRONGTYPE`), and reports each failure only as
 /// an error element inside EXEC's array reply; it does not roll anything back.
 /// A transaction has succeeded only when every element is a success.
-public enum RedisTransaction {
+package enum RedisTransaction {
     /// Throws the first failed command's error (``/ScaleKit/ScaleKitError/Code/serverError``
     /// naming the command), or ``/ScaleKit/ScaleKitError/Code/protocolError`` when the
     /// reply is not an array of one reply per queued command.
     /// - Parameters:
     ///   - reply: EXEC's reply, already known not to be the nil reply (a WATCH conflict).
     ///   - commands: the names of the queued commands, in order, for the message.
-    public static func checkExecReplies(_ reply: RedisValue, commands: [String]) throws(ScaleKitError) {
+    package static func checkExecReplies(_ reply: RedisValue, commands: [String]) throws(ScaleKitError) {
         guard let elements = reply.array, elements.count == commands.count else {
             throw ScaleKitError(.protocolError, "EXEC returned \(reply) for \(commands.count) queued command(s)")
         }

@@ -1,4 +1,4 @@
-public import ScaleKit
+package import ScaleKit
 
 /// One reply from Redis, as a Swift value (RESP2, the protocol hiredis 0.14 speaks).
 ///
@@ -6,7 +6,7 @@ public import ScaleKit
 /// `serverError`, the reply's first word such as `NOSCRIPT` or `WRONGTYPE` as
 /// its `nativeCode`); only errors nested in an array (an `EXEC` result)
 /// appear as ``error(_:)``.
-public enum RedisValue: Sendable, Hashable {
+package enum RedisValue: Sendable, Hashable {
     /// A nil bulk string or nil array (`GET` of a missing key, an aborted `EXEC`).
     case null
     /// A status reply such as `OK` or `QUEUED`.
@@ -21,7 +21,7 @@ public enum RedisValue: Sendable, Hashable {
     case error(RedisErrorReply)
 
     /// The bulk string or status as UTF-8 text (invalid bytes repaired), or `nil`.
-    public var string: String? {
+    package var string: String? {
         switch self {
         case .bulkString(let bytes): return String(decoding: bytes, as: UTF8.self)
         case .status(let text): return text
@@ -30,7 +30,7 @@ public enum RedisValue: Sendable, Hashable {
     }
 
     /// The integer, or a bulk string holding a whole number (`GET` of a counter), or `nil`.
-    public var integer: Int64? {
+    package var integer: Int64? {
         switch self {
         case .integer(let value): return value
         case .bulkString(let bytes): return Int64(String(decoding: bytes, as: UTF8.self))
@@ -39,33 +39,33 @@ public enum RedisValue: Sendable, Hashable {
     }
 
     /// The elements of an array reply, or `nil`.
-    public var array: [RedisValue]? {
+    package var array: [RedisValue]? {
         if case .array(let elements) = self { return elements }
         return nil
     }
 
     /// Whether this is the nil reply.
-    public var isNull: Bool { self == .null }
+    package var isNull: Bool { self == .null }
 }
 
 /// A Redis error reply: `NOSCRIPT No matching script…`, `WRONGTYPE …`.
-public struct RedisErrorReply: Sendable, Hashable, CustomStringConvertible {
+package struct RedisErrorReply: Sendable, Hashable, CustomStringConvertible {
     /// The whole error text, as the server sent it.
-    public var message: String
+    package var message: String
 
     /// An error reply with the server's text.
-    public init(message: String) { self.message = message }
+    package init(message: String) { self.message = message }
 
     /// The first word of the message (`ERR`, `NOSCRIPT`, `WRONGTYPE`, `WRONGPASS`), Redis's error code.
-    public var prefix: String {
+    package var prefix: String {
         String(message.prefix { $0 != " " })
     }
 
     /// The server's text (error replies never contain the command's arguments).
-    public var description: String { message }
+    package var description: String { message }
 
     /// The reply as the error ScaleKit throws: `serverError` with the prefix as `nativeCode`.
-    public var scaleKitError: ScaleKitError {
+    package var scaleKitError: ScaleKitError {
         ScaleKitError(.serverError, "Redis replied with an error: \(message)", nativeCode: prefix)
     }
 }

@@ -24,7 +24,7 @@ public final class RedisStatusTracker: StatusTracking {
     /// Default TTL, key prefix and size limits.
     public let configuration: StatusTrackerConfiguration
     /// The connections it uses.
-    public let client: RedisClient
+    package let client: RedisClient
     private let clock: any WallClock
     private let logger: Logger
     private let mergeStrategy: RedisStatusMergeStrategy
@@ -78,7 +78,7 @@ public final class RedisStatusTracker: StatusTracking {
     }
 
     /// The key of a job's status: `processing_status:<job id>`.
-    public func key(for jobID: String) -> String { "\(configuration.keyPrefix):\(jobID)" }
+    package func key(for jobID: String) -> String { "\(configuration.keyPrefix):\(jobID)" }
 
     /// Replaces the status (`SET key json PX ttl`), stamping `updated_at`
     /// (and dropping any stored fence).
