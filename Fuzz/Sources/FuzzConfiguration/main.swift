@@ -1,5 +1,5 @@
 import FuzzSupport
-import ScaleKit
+@_spi(Fuzzing) import ScaleKit
 
 /// Bytes split into `NAME=value` lines form an environment: reading it must
 /// succeed or throw invalidConfiguration naming a variable, and a password in
@@ -9,7 +9,7 @@ runFuzzer(fuzzOne)
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let text = String(decoding: bytes(data, size), as: UTF8.self)
-    let names = Variable.all.map(\.name)
+    let names = ScaleKitConfiguration.environmentVariableNames
     var environment: [String: String] = [:]
     for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         // The line index picks the variable, so the fuzzer need not guess names.

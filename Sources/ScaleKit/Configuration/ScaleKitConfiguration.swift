@@ -160,6 +160,13 @@ public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension ScaleKitConfiguration {
+    /// The names of every environment variable ScaleKit reads, for the
+    /// configuration fuzzer (a separate package, which cannot see `package`
+    /// symbols) to build environments from.
+    @_spi(Fuzzing) public static var environmentVariableNames: [String] { Variable.all.map(\.name) }
+}
+
 /// The environment variables ScaleKit reads, by name and configuration key.
 package struct Variable: Sendable, Hashable {
     /// The environment variable's name.
