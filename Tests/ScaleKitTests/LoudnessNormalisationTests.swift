@@ -25,7 +25,7 @@ import Testing
         let out = directory + "/out.wav"
         let output = AudioOutput(
             file: AudioOutputFile(path: out, sampleEncoding: .float32), capturesPCM: true, loudnessTarget: LoudnessTarget(integratedLUFS: -23))
-        let fractions = Mutex<[Double]>([])
+        let fractions = SanitizerVisibleMutex<[Double]>([])
         let summary = try await PCMAudioMixer().join(AudioJoin(segments: [.pcm(Self.tone, name: "tone")]), into: output) { progress in
             fractions.withLock { $0.append(progress.fractionCompleted) }
         }

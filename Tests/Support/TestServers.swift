@@ -58,6 +58,14 @@ public enum TestServers {
     /// refusal from a timeout by the error's code, never by the clock.
     public static var hangBound: Duration { scaled(.seconds(180)) }
 
+    /// Whether this run is a sanitizer stage (`SCALEKIT_TEST_SANITIZER`, set by
+    /// scripts/test.sh). Numeric comparisons that render minutes of audio
+    /// against ffmpeg's own filters run in the unit and stress stages; under a
+    /// sanitizer they are 20 times slower, starve every test running beside
+    /// them for minutes, and check nothing about threads or memory that the
+    /// lighter mixer tests do not.
+    public static var sanitizerBuild: Bool { environment["SCALEKIT_TEST_SANITIZER"] != nil }
+
     public static func requireRedisURL() throws -> String {
         guard let url = redisURL else { throw Missing(description: "SCALEKIT_TEST_REDIS_URL is not set: run the tests through scripts/test.sh") }
         return url
