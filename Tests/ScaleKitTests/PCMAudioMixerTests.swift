@@ -37,9 +37,10 @@ import Testing
 
 /// `mix(_:into:onProgress:)`: progress for an async consumer.
 @Suite struct AsyncProgressTests {
-    /// Ten seconds of output at 1 kHz: many windows, so many reports.
-    static let timeline = AudioTimeline(
-        clips: [TimelineClip(source: .pcm(PCMBuffer(silenceOf: 10_000, format: AudioFormat(sampleRate: 1_000, channels: 1)), name: "s"), start: 0)])
+    /// Ten seconds of output at 1 kHz: many windows, so many reports. (Made
+    /// afresh for each use: a static buffer would stay allocated until exit.)
+    static var timeline: AudioTimeline { AudioTimeline(
+        clips: [TimelineClip(source: .pcm(PCMBuffer(silenceOf: 10_000, format: AudioFormat(sampleRate: 1_000, channels: 1)), name: "s"), start: 0)]) }
 
     actor Published {
         var fractions: [Double] = []
