@@ -130,6 +130,39 @@ struct SQLiteCancellationTests {
         await repository.close()
     }
 
+    /// A cancellation that lands inside the connection's use but before its
+    /// statement starts is not lost: `sqlite3_interrupt` fires at once, and
+    /// SQLite clears that flag when the statement starts with none running.
+    /// Here the connection's check before the statement refuses it; the
+    /// window between that check and `sqlite3_step`, which a test cannot hit
+    /// on purpose (the test below once did, under ThreadSanitizer, and its
+    /// unbounded query ran forever), is closed by the progress handler, which
+    /// reads the same flag while the statement runs.
+    @Test func cancellationJustBeforeTheStatementStartsIsNotLost() async throws {
+        let folder = try TemporaryFolder()
+        let database = SQLiteDatabase(path: folder.path("early.sqlite"), busyTimeout: .seconds(5))
+        try await database.open()
+        let endless = Task {
+            try await database.withConnection { connection throws(ScaleKitError) in
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try connection.rows(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+                    name: "endless")
+            }
+        }
+        let outcome = await endless.result
+        if case .failure(let error) = outcome {
+            #expect((error as? ScaleKitError)?.code == .cancelled, "\(error)")
+        } else {
+            Issue.record("the endless statement returned")
+        }
+        let after = try await database.withConnection { connection throws(ScaleKitError) in
+            try connection.rows("SELECT 42", name: "after").first?.integer(0)
+        }
+        #expect(after == 42)
+        await database.close()
+    }
+
     /// A statement that would never end on its own (an unbounded recursive
     /// query) is stopped by `sqlite3_interrupt`; the connection runs the next one.
     @Test func runningStatementIsInterrupted() async throws {

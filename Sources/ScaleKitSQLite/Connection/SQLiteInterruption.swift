@@ -59,10 +59,24 @@ final class SQLiteBusyWait {
         self.waits = waits
     }
 
-    /// Installs the handler on `handle`; `self` must outlive the handle.
+    /// Installs the handlers on `handle`; `self` must outlive the handle.
+    ///
+    /// Besides the busy handler, a progress handler looks at the same flag
+    /// every thousand virtual-machine steps and stops the statement once the
+    /// task is cancelled. `sqlite3_interrupt` alone can lose a cancellation:
+    /// one that lands after the connection's use began but before its
+    /// statement starts is cleared by SQLite itself, which resets the
+    /// interrupt flag when a statement starts with none running, and an
+    /// unbounded query then runs forever. The flag cannot be lost: it stays
+    /// set until the use ends. The check is one atomic load.
     func install(on handle: OpaquePointer) {
-        sqlite3_busy_handler(handle, sqliteBusyHandler, Unmanaged.passUnretained(self).toOpaque())
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        sqlite3_busy_handler(handle, sqliteBusyHandler, context)
+        sqlite3_progress_handler(handle, 1_000, sqliteProgressHandler, context)
     }
+
+    /// Whether the task using the connection asked to stop.
+    var isCancelled: Bool { gate.isRequested }
 
     /// `sqliteDefaultBusyCallback` from SQLite's main.c: whether to retry
     /// the lock after `count` earlier tries, sleeping first.
@@ -91,4 +105,9 @@ final class SQLiteBusyWait {
 private func sqliteBusyHandler(_ context: UnsafeMutableRawPointer?, _ count: Int32) -> Int32 {
     guard let context else { return 0 }
     return Unmanaged<SQLiteBusyWait>.fromOpaque(context).takeUnretainedValue().retry(afterTries: count) ? 1 : 0
+}
+
+private func sqliteProgressHandler(_ context: UnsafeMutableRawPointer?) -> Int32 {
+    guard let context else { return 0 }
+    return Unmanaged<SQLiteBusyWait>.fromOpaque(context).takeUnretainedValue().isCancelled ? 1 : 0
 }
