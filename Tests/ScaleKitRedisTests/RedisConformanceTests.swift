@@ -22,7 +22,14 @@ struct RedisConformanceTests {
         try await expectEveryKeyExpires(matching: "{\(prefix)*", permanentSuffix: ":stats")
     }
 
-    @Test func quotasConform() async throws {
+    /// The quota keys live on the server's real clock (a minute past their
+    /// window at least) while these checks move a manual one, so a stall of
+    /// over a minute between two calls would expire a count mid-check. Under
+    /// a sanitizer, with the whole suite in parallel, such stalls happen; the
+    /// unit and stress stages run this check, the in-memory and file trackers
+    /// run the same suite under the sanitizers.
+    @Test(.disabled(if: TestServers.sanitizerBuild, "real-time key expiry against multi-minute sanitizer stalls"))
+    func quotasConform() async throws {
         let client = client
         let prefix = TestRedis.uniquePrefix("quota-conformance")
         try await QuotaConformance.run { quotas, clock in
@@ -34,8 +41,10 @@ struct RedisConformanceTests {
     }
 
     /// With the server's clock, a 3-limit quota is one script and its keys
-    /// share the quota's hash tag (one slot).
-    @Test func aQuotaIsOneScriptUnderOneHashTag() async throws {
+    /// share the quota's hash tag (one slot). (Real time, like
+    /// ``quotasConform()``: out of the sanitizer stages for the same reason.)
+    @Test(.disabled(if: TestServers.sanitizerBuild, "real-time key expiry against multi-minute sanitizer stalls"))
+    func aQuotaIsOneScriptUnderOneHashTag() async throws {
         let prefix = TestRedis.uniquePrefix("quota-tag")
         let quota = Quota("media", limits: [
             QuotaLimit(5, per: .rolling(.seconds(1))), QuotaLimit(3, per: .calendar(.hour), perKey: true), QuotaLimit(10, per: .calendar(.day)),
