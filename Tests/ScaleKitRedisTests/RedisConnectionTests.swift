@@ -20,10 +20,10 @@ struct RedisConnectionTests {
         try await client.withConnection { connection in
             for (index, text) in texts.enumerated() {
                 let key = "\(prefix):\(text):\(index)"
-                _ = try await connection.send("SET", RedisArgument(key), RedisArgument(text), "EX", 60)
+                _ = try await connection.send("SET", RedisArgument(key), RedisArgument(text), "EX", 3600)
                 #expect(try await connection.send("GET", RedisArgument(key)) == .bulkString(Array(text.utf8)))
             }
-            _ = try await connection.send("SET", RedisArgument("\(prefix):big"), RedisArgument(bytes: megabyte), "EX", 60)
+            _ = try await connection.send("SET", RedisArgument("\(prefix):big"), RedisArgument(bytes: megabyte), "EX", 3600)
             #expect(try await connection.send("GET", RedisArgument("\(prefix):big")) == .bulkString(megabyte))
         }
     }
@@ -31,7 +31,7 @@ struct RedisConnectionTests {
     @Test func everyReplyTypeBecomesAValue() async throws {
         let key = TestRedis.uniquePrefix("types")
         try await client.withConnection { connection in
-            #expect(try await connection.send("SET", RedisArgument(key), "1", "EX", 60) == .status("OK"))
+            #expect(try await connection.send("SET", RedisArgument(key), "1", "EX", 3600) == .status("OK"))
             #expect(try await connection.send("INCR", RedisArgument(key)) == .integer(2))
             #expect(try await connection.send("GET", RedisArgument(key + ":missing")) == .null)
             let array = try await connection.send("EVAL", "return {1, 'two', false, {3}}", 0)
@@ -42,7 +42,7 @@ struct RedisConnectionTests {
     @Test func errorRepliesAreTypedErrors() async throws {
         let key = TestRedis.uniquePrefix("errors")
         try await client.withConnection { connection in
-            _ = try await connection.send("SET", RedisArgument(key), "text", "EX", 60)
+            _ = try await connection.send("SET", RedisArgument(key), "text", "EX", 3600)
             let error = await #expect(throws: ScaleKitError.self) { try await connection.send("INCR", RedisArgument(key)) }
             #expect(error?.code == .serverError && error?.nativeCode == "ERR")
             let wrongType = await #expect(throws: ScaleKitError.self) { try await connection.send("HGET", RedisArgument(key), "f") }
@@ -56,7 +56,7 @@ struct RedisConnectionTests {
         let key = TestRedis.uniquePrefix("pipeline")
         let replies = try await client.withConnection { connection in
             try await connection.pipeline([
-                RedisCommand("SET", [RedisArgument(key), "5", "EX", 60]), RedisCommand("INCRBY", [RedisArgument(key), 10]),
+                RedisCommand("SET", [RedisArgument(key), "5", "EX", 3600]), RedisCommand("INCRBY", [RedisArgument(key), 10]),
                 RedisCommand("HGET", [RedisArgument(key), "f"]), RedisCommand("GET", [RedisArgument(key)]),
             ])
         }
@@ -83,12 +83,12 @@ struct RedisConnectionTests {
         try await client.withConnection { connection in
             _ = try await connection.send("WATCH", RedisArgument(key))
             _ = try await connection.send("MULTI")
-            #expect(try await connection.send("SET", RedisArgument(key), "x", "EX", 60) == .status("QUEUED"))
+            #expect(try await connection.send("SET", RedisArgument(key), "x", "EX", 3600) == .status("QUEUED"))
             #expect(await connection.prepareForReuse())
             // After prepareForReuse the MULTI was discarded: commands run at once again.
             #expect(try await connection.send("GET", RedisArgument(key)) == .null)
             _ = try await connection.send("MULTI")
-            _ = try await connection.send("SET", RedisArgument(key), "y", "EX", 60)
+            _ = try await connection.send("SET", RedisArgument(key), "y", "EX", 3600)
             let exec = try await connection.send("EXEC")
             #expect(exec == .array([.status("OK")]))
         }
