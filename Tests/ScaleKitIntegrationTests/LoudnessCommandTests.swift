@@ -5,16 +5,9 @@ import Testing
 
 /// `scalekit mix`/`join` with `--target-lufs`, `--true-peak-ceiling` and `--json`, run as processes.
 @Suite struct LoudnessCommandTests {
-    /// Three seconds of a 1 kHz sine at −20 dBFS in stereo: −20.0 LUFS.
+    /// The reference tone (−20.0 LUFS) as a WAV file.
     static func writeTone(to path: String) throws {
-        let frames = 3 * 48_000
-        var samples = [Float](repeating: 0, count: frames * 2)
-        for i in 0..<frames {
-            let value = Float(0.1 * sin(2 * Double.pi * 1_000 * Double(i) / 48_000))
-            samples[2 * i] = value
-            samples[2 * i + 1] = value
-        }
-        try WAVFile.write(PCMBuffer(format: .stereo48k, samples: samples), to: path)
+        try WAVFile.write(loudnessReferenceTone(), to: path)
     }
 
     @Test func badTargetsAreClearErrorsNotTraps() async throws {

@@ -151,16 +151,7 @@ struct SQLiteCancellationTests {
             }
         }
         let outcome = await endless.result
-        if case .failure(let error) = outcome {
-            #expect((error as? ScaleKitError)?.code == .cancelled, "\(error)")
-        } else {
-            Issue.record("the endless statement returned")
-        }
-        let after = try await database.withConnection { connection throws(ScaleKitError) in
-            try connection.rows("SELECT 42", name: "after").first?.integer(0)
-        }
-        #expect(after == 42)
-        await database.close()
+        try await Self.expectCancelledThenUsable(outcome, database)
     }
 
     /// A statement that would never end on its own (an unbounded recursive
@@ -184,6 +175,11 @@ struct SQLiteCancellationTests {
         endless.cancel()
         let outcome = await endless.result
         #expect(ContinuousClock.now - cancelledAt < Self.refusalBound)
+        try await Self.expectCancelledThenUsable(outcome, database)
+    }
+
+    /// The endless statement ended as `cancelled`, and the connection runs the next one.
+    static func expectCancelledThenUsable(_ outcome: Result<[SQLiteRow], any Error>, _ database: SQLiteDatabase) async throws {
         if case .failure(let error) = outcome {
             #expect((error as? ScaleKitError)?.code == .cancelled, "\(error)")
         } else {

@@ -8,16 +8,7 @@ import Testing
 /// progress, and cancellation removing the intermediate as well as the output.
 @Suite struct LoudnessNormalisationTests {
     /// A 1 kHz sine at −20 dBFS in stereo: −20.0 LUFS.
-    static let tone: PCMBuffer = {
-        let frames = 3 * 48_000
-        var samples = [Float](repeating: 0, count: frames * 2)
-        for i in 0..<frames {
-            let value = Float(0.1 * sin(2 * Double.pi * 1_000 * Double(i) / 48_000))
-            samples[2 * i] = value
-            samples[2 * i + 1] = value
-        }
-        return PCMBuffer(format: .stereo48k, samples: samples)
-    }()
+    static let tone = loudnessReferenceTone()
 
     @Test func normalisesInTwoPassesAndLeavesOnlyTheOutput() async throws {
         let directory = try makeTemporaryDirectory("pcm-loudness")
@@ -51,12 +42,16 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var output = AudioOutput.file(directory + "/out.wav")
         output.loudnessTarget = LoudnessTarget(integratedLUFS: -16)
-        let error = await #expect(throws: ScaleKitError.self) {
-            _ = try await PCMAudioMixer().join(AudioJoin(segments: [.pcm(Self.tone, name: "tone")]), into: output) { progress in
-                // The handler runs on the rendering task: cancel it once the gain pass has begun.
+        // The render runs in a task of its own: the handler runs on it and
+        // cancels it once the gain pass has begun. (Cancelling the test's own
+        // task would end the test as cancelled, its expectations unjudged.)
+        let tone = Self.tone
+        let render = Task {
+            try await PCMAudioMixer().join(AudioJoin(segments: [.pcm(tone, name: "tone")]), into: output) { progress in
                 if progress.fractionCompleted > 0.5 { withUnsafeCurrentTask { $0?.cancel() } }
             }
         }
+        let error = await #expect(throws: ScaleKitError.self) { try await render.value }
         #expect(error?.code == .cancelled)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
     }
