@@ -31,8 +31,8 @@ struct BackendBuilder {
 
     private mutating func sharedRedisClient(_ url: String) throws -> RedisClient {
         if let redisClient { return redisClient }
-        let client = try RedisClient(
-            url: url, pool: RedisClient.defaultPoolConfiguration, name: "\(metricsPrefix).redis", logger: logger,
+        let client = RedisClient(
+            configuration: try RedisConnectionConfiguration(url: url, variable: "REDIS_URL"), pool: RedisClient.defaultPoolConfiguration, name: "\(metricsPrefix).redis", logger: logger,
             metricsFactory: metricsFactory)
         services.append(client)
         healthChecks.append(HealthCheck(name: "redis") { try await client.ping() })

@@ -59,12 +59,6 @@ struct ConfigValues {
         if let port = components.port, !(1...65_535).contains(port) {
             throw invalid(variable, text, "has port \(port) out of range")
         }
-        if scheme == "redis" || scheme == "rediss" {
-            let database = components.path.drop { $0 == "/" }
-            guard database.isEmpty || Int(database).map({ $0 >= 0 }) == true else {
-                throw invalid(variable, text, "has a database number that is not a whole number ≥ 0")
-            }
-        }
         return text
     }
 
@@ -75,7 +69,7 @@ struct ConfigValues {
 
 /// `text` with control characters escaped (`\r`, `\n`, `\u{1B}`), so a
 /// hostile value cannot forge extra lines in a log or a terminal.
-func printable(_ text: String) -> String {
+package func printable(_ text: String) -> String {
     guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
     return text.unicodeScalars.map { scalar in
         scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)

@@ -64,7 +64,9 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     /// map to the variables above (`redis.url` → `REDIS_URL`).
     public init(reader: ConfigReader) throws(ScaleKitError) {
         let values = ConfigValues(reader: reader)
-        redisURL = try values.url(Variable.redisURL, schemes: ["redis", "rediss", "unix"])
+        // Only ScaleKitRedis knows Redis URLs: it checks this one, naming
+        // REDIS_URL, when a backend is built from it (ScaleKitBackends.make).
+        redisURL = try values.nonEmptyString(Variable.redisURL)
         if let text = try values.url(Variable.databaseURL, schemes: DatabaseLocation.schemes) {
             database = try DatabaseLocation(parsing: text, variable: Variable.databaseURL.name)
         } else {
@@ -117,7 +119,7 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     }
 
     /// `REDIS_URL` with its password replaced by `***`, for logs and `scalekit doctor`.
-    public var redactedRedisURL: String? { redisURL.map(redactingCredentials(in:)) }
+    public var redactedRedisURL: String? { redisURL.map { printable(redactingCredentials(in: $0)) } }
 }
 
 /// Where the video repository keeps its data.

@@ -62,9 +62,21 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
         url: String, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(5),
         tcpKeepAlive: Bool = true
     ) throws(ScaleKitError) {
-        let redacted = redactingCredentials(in: url)
+        try self.init(url: url, variable: nil, connectTimeout: connectTimeout, commandTimeout: commandTimeout, tcpKeepAlive: tcpKeepAlive)
+    }
+
+    /// Parses a Redis URL read from the environment variable `variable`
+    /// (`REDIS_URL`), whose name the errors then give: the rules for Redis
+    /// URLs live here, not in the core's configuration reader.
+    package init(
+        url: String, variable: String?, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(5),
+        tcpKeepAlive: Bool = true
+    ) throws(ScaleKitError) {
+        // Redacted, and with control characters escaped: a hostile value cannot forge log lines.
+        let redacted = printable(redactingCredentials(in: url))
+        let subject = variable.map { "\($0)=\(redacted)" } ?? "Redis URL \(redacted)"
         func invalid(_ problem: String) -> ScaleKitError {
-            ScaleKitError(.invalidConfiguration, "Redis URL \(redacted) \(problem)")
+            ScaleKitError(.invalidConfiguration, "\(subject) \(problem)")
         }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw invalid("is not a valid URL")
@@ -83,7 +95,7 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
         case "rediss":
             throw ScaleKitError(
                 .unsupported,
-                "Redis URL \(redacted) asks for TLS (rediss://), which the hiredis 0.14 this build uses does not support; "
+                "\(subject) asks for TLS (rediss://), which the hiredis 0.14 this build uses does not support; "
                     + "ScaleKit will not connect in plain text instead. Use a TLS proxy (stunnel, spiped) and a redis:// URL to it.")
         case "redis":
             guard let host = components.host, !host.isEmpty else { throw invalid("names no host") }
