@@ -21,6 +21,17 @@ let package = Package(
         .library(name: "ScaleKitRedis", targets: ["ScaleKitRedis"]),
         .executable(name: "scalekit", targets: ["scalekit"]),
     ],
+    // The server backends ScaleKitServices builds from the environment. Both
+    // are on by default; a service that needs only the embedded backends
+    // (SQLite, the file tracker) turns them off, and then needs neither
+    // libhiredis nor libpq: `.package(url: …, from: "1.0.0", traits: [])`.
+    traits: [
+        .trait(name: "Redis", description: "ScaleKitServices builds the Redis trackers when REDIS_URL is set (links libhiredis)."),
+        .trait(
+            name: "PostgreSQL",
+            description: "ScaleKitServices builds the PostgreSQL repository when DATABASE_URL is postgresql:// (links libpq)."),
+        .default(enabledTraits: ["Redis", "PostgreSQL"]),
+    ],
     dependencies: [
         // 1.16: `Logger.current`, the task-local logger the initialisers default to.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -74,8 +85,8 @@ let package = Package(
             name: "ScaleKitServices",
             dependencies: [
                 "ScaleKit",
-                "ScaleKitPostgres",
-                "ScaleKitRedis",
+                .target(name: "ScaleKitPostgres", condition: .when(traits: ["PostgreSQL"])),
+                .target(name: "ScaleKitRedis", condition: .when(traits: ["Redis"])),
                 "ScaleKitSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-STAGES=${SCALEKIT_TEST_STAGES:-"unit docs stress audio fuzz example benchmarks tsan asan"}
+STAGES=${SCALEKIT_TEST_STAGES:-"unit docs packaging stress audio fuzz example benchmarks tsan asan"}
 export SCALEKIT_REQUIRE_SERVERS=1
 
 log() { echo "[test] $*"; }
@@ -61,6 +61,11 @@ fi
 if want docs; then
   # The DocC catalogs, every warning an error (reads the unit stage's build).
   stage docs bash scripts/docs.sh
+fi
+if want packaging; then
+  # A client package with the server traits off builds, links and runs
+  # without libhiredis and libpq (Examples/EmbeddedOnly).
+  stage packaging bash scripts/check-embedded-only.sh
 fi
 if want stress; then
   stage stress under_cpu_stress bash scripts/with-servers.sh swift test

@@ -1,23 +1,31 @@
 import Logging
 import Metrics
 import ScaleKit
-import ScaleKitPostgres
+#if Redis
 import ScaleKitRedis
+#endif
 import ScaleKitSQLite
 import ServiceLifecycle
 
 /// Picks one backend per primitive and remembers what it picked.
+///
+/// The server backends are built only with the package traits `Redis` and
+/// `PostgreSQL` (both on by default; BackendBuilder+Redis.swift and
+/// BackendBuilder+Postgres.swift). Without one, a configuration that names
+/// that server is refused with `unsupported` instead of silently falling
+/// back to an embedded backend that other workers cannot see.
 struct BackendBuilder {
     let configuration: ScaleKitConfiguration
     let logger: Logger
     /// Where every backend's metrics go; pools are named `<metricsPrefix>.redis`, `<metricsPrefix>.postgres`.
     let metricsFactory: any MetricsFactory
     let metricsPrefix: String
-    private(set) var choices: [BackendChoice] = []
-    private(set) var services: [any Service] = []
-    private(set) var healthChecks: [HealthCheck] = []
-    private(set) var pools: [PoolProbe] = []
-    private(set) var audits: [AuditProbe] = []
+    // Appended to by the server backends' extensions (one file per trait).
+    var choices: [BackendChoice] = []
+    var services: [any Service] = []
+    var healthChecks: [HealthCheck] = []
+    var pools: [PoolProbe] = []
+    var audits: [AuditProbe] = []
 
     init(configuration: ScaleKitConfiguration, logger: Logger, metricsFactory: any MetricsFactory, metricsPrefix: String) {
         self.configuration = configuration
@@ -26,32 +34,15 @@ struct BackendBuilder {
         self.metricsPrefix = metricsPrefix
     }
 
+    #if Redis
     /// One Redis client (one pool) shared by both trackers, made on first use.
-    private var redisClient: RedisClient?
-
-    private mutating func sharedRedisClient(_ url: String) throws -> RedisClient {
-        if let redisClient { return redisClient }
-        let client = RedisClient(
-            configuration: try RedisConnectionConfiguration(url: url, variable: "REDIS_URL"), pool: RedisClient.defaultPoolConfiguration, name: "\(metricsPrefix).redis", logger: logger,
-            metricsFactory: metricsFactory)
-        services.append(client)
-        healthChecks.append(HealthCheck(name: "redis") { try await client.ping() })
-        pools.append(PoolProbe(name: "redis") { client.statistics() })
-        audits.append(RedisAudit.probe(client))
-        redisClient = client
-        return client
-    }
+    var redisClient: RedisClient?
+    #endif
 
     mutating func makeAPITracker() throws -> any APITracking {
         let trackerConfiguration = APITrackerConfiguration(limits: configuration.apiLimits, extraQuotas: configuration.apiQuotas)
         if let redisURL = configuration.redisURL {
-            let client = try sharedRedisClient(redisURL)
-            choices.append(
-                BackendChoice(
-                    primitive: "API tracker", backend: "redis", isDistributed: true,
-                    location: configuration.redactedRedisURL ?? "",
-                    reason: "REDIS_URL is set; one atomic script per call, fail-closed when Redis is unreachable"))
-            return RedisAPITracker(client: client, configuration: trackerConfiguration, logger: logger, metricsFactory: metricsFactory)
+            return try makeRedisAPITracker(url: redisURL, configuration: trackerConfiguration)
         }
         choices.append(
             BackendChoice(
@@ -62,13 +53,7 @@ struct BackendBuilder {
 
     mutating func makeStatusTracker() throws -> any StatusTracking {
         if let redisURL = configuration.redisURL {
-            let client = try sharedRedisClient(redisURL)
-            choices.append(
-                BackendChoice(
-                    primitive: "status tracker", backend: "redis", isDistributed: true,
-                    location: configuration.redactedRedisURL ?? "",
-                    reason: "REDIS_URL is set; statuses are shared by every worker and expire after 24 h"))
-            return RedisStatusTracker(client: client, logger: logger, metricsFactory: metricsFactory)
+            return try makeRedisStatusTracker(url: redisURL)
         }
         choices.append(
             BackendChoice(
@@ -80,20 +65,7 @@ struct BackendBuilder {
     mutating func makeVideoRepository() async throws -> any VideoRepository {
         switch configuration.database {
         case .postgres(let url):
-            let repository = try PostgresVideoRepository(
-                url: url, pool: configuration.pool, policy: configuration.claimPolicy, name: "\(metricsPrefix).postgres",
-                logger: logger, metricsFactory: metricsFactory)
-            services.append(repository)
-            healthChecks.append(HealthCheck(name: "postgresql") { try await repository.ping() })
-            pools.append(PoolProbe(name: "postgresql") { repository.statistics() })
-            audits.append(PostgresAudit.probe(repository, pool: configuration.pool))
-            let pool = configuration.pool
-            choices.append(
-                BackendChoice(
-                    primitive: "video repository", backend: "postgresql", isDistributed: true,
-                    location: configuration.database.description,
-                    reason: "DATABASE_URL is postgresql:// (pool_size=\(pool.size), max_overflow=\(pool.maxOverflow), timeout=\(pool.timeout), recycle=\(pool.recycle))"))
-            return repository
+            return try makePostgresVideoRepository(url: url)
         case .sqlite(let path):
             let repository = try await SQLiteVideoRepository(
                 path: path, policy: configuration.claimPolicy, logger: logger, metricsFactory: metricsFactory)
@@ -106,5 +78,15 @@ struct BackendBuilder {
                         : "DATABASE_URL is sqlite:///; safe across the processes of this machine"))
             return repository
         }
+    }
+}
+
+extension ScaleKitError {
+    /// `variable` names a server whose backend this build left out (a disabled package trait).
+    static func backendNotBuilt(_ server: String, trait: String, variable: String) -> ScaleKitError {
+        ScaleKitError(
+            .unsupported,
+            "\(variable) names a \(server) server, but ScaleKitServices was built without its \(trait) trait; "
+                + "enable it in your package's dependency on ScaleKit (traits: [\"\(trait)\"]), or unset \(variable)")
     }
 }

@@ -1,3 +1,4 @@
+#if PostgreSQL
 import Foundation
 import ScaleKit
 import ScaleKitPostgres
@@ -111,3 +112,4 @@ enum PostgresAudit {
             detail: "one server backend for the whole session: a direct connection (or a pooler in session mode)")
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Redis
 import Foundation
 import ScaleKit
 import ScaleKitRedis
@@ -94,3 +95,4 @@ enum RedisAudit {
         }
     }
 }
+#endif
