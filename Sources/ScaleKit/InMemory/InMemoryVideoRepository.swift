@@ -163,11 +163,8 @@ public final class InMemoryVideoRepository: VideoRepository {
     private func updateHeldClaim(id: String, token: ClaimToken, _ change: (inout Video) -> Void) throws(ScaleKitError) -> Video {
         try Identifier.validate(id, kind: "video id")
         return try videosByID.withLock { videos throws(ScaleKitError) in
-            guard var video = videos[id] else {
-                throw ScaleKitError(.notFound, "no video with this id")
-            }
-            guard video.state == .processing, video.leaseOwner == token else {
-                throw ScaleKitError(.notClaimHolder, "this token does not hold the video's claim")
+            guard var video = videos[id], video.state == .processing, video.leaseOwner == token else {
+                throw ClaimRules.notHeld(videoExists: videos[id] != nil)
             }
             change(&video)
             videos[id] = video

@@ -23,6 +23,26 @@ package struct ClaimMetrics: Sendable {
         count(operation: "claim_next", outcome: claim?.outcome.rawValue ?? "none")
     }
 
+    /// Runs a SQL backend's `claimVideo` in its span (`videos.claim`, with
+    /// `db.system` = `system` and the outcome) and counts the outcome.
+    package func claim(
+        system: String, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> VideoClaim
+    ) async throws -> VideoClaim {
+        let claim = try await ScaleKitSpan.videos("videos.claim", system: system, isolation: isolation, outcome: { $0.outcome.rawValue }, body)
+        record(claim)
+        return claim
+    }
+
+    /// Runs a SQL backend's `claimNext` in its span (`videos.claim_next`) and counts the outcome.
+    package func claimNext(
+        system: String, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> VideoClaim?
+    ) async throws -> VideoClaim? {
+        let claim = try await ScaleKitSpan.videos(
+            "videos.claim_next", system: system, isolation: isolation, outcome: { $0?.outcome.rawValue ?? "none" }, body)
+        record(next: claim)
+        return claim
+    }
+
     private func count(operation: String, outcome: String) {
         Counter(
             label: "scalekit_video_claims_total", dimensions: [("operation", operation), ("outcome", outcome)], factory: factory

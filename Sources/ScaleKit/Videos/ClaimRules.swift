@@ -125,6 +125,14 @@ public enum ClaimRules {
         video.updatedAt = now
     }
 
+    /// The error for a guarded change (renew, complete, fail) that matched
+    /// no row: "no such video" or "this token does not hold its claim".
+    package static func notHeld(videoExists: Bool) -> ScaleKitError {
+        videoExists
+            ? ScaleKitError(.notClaimHolder, "this token does not hold the video's claim")
+            : ScaleKitError(.notFound, "no video with this id")
+    }
+
     /// Checks a lease: it must be positive and at most a week.
     public static func validateLease(_ lease: Duration) throws(ScaleKitError) {
         guard lease > .zero, lease <= .seconds(7 * 86_400) else {

@@ -2,7 +2,7 @@ import ScaleKit
 
 /// One step of the schema: applied once, in version order, recorded in
 /// `<schema>.scalekit_schema_migrations`.
-struct PostgresMigration: Sendable {
+struct PostgresMigration: SchemaMigration {
     var version: Int
     var description: String
     /// The step's SQL for a schema name already quoted as an identifier.
@@ -266,15 +266,12 @@ enum PostgresSchema {
                     "SELECT version FROM \(quoted).scalekit_schema_migrations", name: "read schema versions",
                     prepared: false
                 ).compactMap { $0[0].flatMap { Int($0) } })
-            var newlyApplied: [Int] = []
-            for migration in migrations where migration.version <= last && !applied.contains(migration.version) {
+            return try SchemaMigrations.run(migrations, through: last, applied: applied) { (migration) throws(ScaleKitError) in
                 try connection.execute(migration.sql(quoted), name: "migration \(migration.version)")
                 try connection.query(
                     "INSERT INTO \(quoted).scalekit_schema_migrations (version, description) VALUES ($1::integer, $2::text)",
                     name: "record schema version", [String(migration.version), migration.description], prepared: false)
-                newlyApplied.append(migration.version)
             }
-            return newlyApplied
         }
     }
 }

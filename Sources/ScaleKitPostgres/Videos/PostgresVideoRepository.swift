@@ -111,11 +111,9 @@ public final class PostgresVideoRepository: VideoRepository, Service {
 
     /// Atomically creates or claims the video in one round trip.
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
-        let claim = try await ScaleKitSpan.videos("videos.claim", system: "postgresql", outcome: { $0.outcome.rawValue }) {
+        try await metrics.claim(system: "postgresql") {
             try await claimUntraced(id: id, title: title, originalURL: originalURL, lease: lease)
         }
-        metrics.record(claim)
-        return claim
     }
 
     private func claimUntraced(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
@@ -156,11 +154,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
 
     /// Claims the earliest-due claimable video in one statement (`FOR UPDATE SKIP LOCKED`).
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
-        let claim = try await ScaleKitSpan.videos("videos.claim_next", system: "postgresql", outcome: { $0?.outcome.rawValue ?? "none" }) {
-            try await claimNextUntraced(lease: lease)
-        }
-        metrics.record(next: claim)
-        return claim
+        try await metrics.claimNext(system: "postgresql") { try await claimNextUntraced(lease: lease) }
     }
 
     private func claimNextUntraced(lease: Duration) async throws -> VideoClaim? {
@@ -278,10 +272,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
                 if let row = try await connection.query(sql, name: name, [id, token.rawValue] + arguments()).first {
                     return row
                 }
-                if try await connection.query(existsSQL, name: "video exists", [id]).isEmpty {
-                    throw ScaleKitError(.notFound, "no video with this id")
-                }
-                throw ScaleKitError(.notClaimHolder, "this token does not hold the video's claim")
+                throw ClaimRules.notHeld(videoExists: try await !connection.query(existsSQL, name: "video exists", [id]).isEmpty)
             }
         }
         return try PostgresVideoStatements.video(from: row!)

@@ -155,19 +155,7 @@ struct PostgresVideoStatements: Sendable {
 
     /// Decodes the twelve video columns starting at `offset`.
     static func video(from row: PostgresRow, offset: Int = 0) throws(ScaleKitError) -> Video {
-        func text(_ column: Int) -> String? { row[offset + column] }
-        func integer(_ column: Int) -> Int64? { text(column).flatMap { Int64($0) } }
-        guard let id = text(0), let state = text(3).flatMap(VideoState.init(rawValue:)), let attempts = integer(4),
-            let createdAt = integer(8), let updatedAt = integer(9)
-        else {
-            throw ScaleKitError(.corruptData, "a row of the videos table has a missing or unknown value")
-        }
-        return Video(
-            id: id, title: text(1), originalURL: text(2), state: state, attempts: Int(attempts),
-            leaseOwner: text(5).map(ClaimToken.init(rawValue:)),
-            leaseExpiresAt: integer(6).map(UnixMicroseconds.date),
-            lastError: text(7),
-            createdAt: UnixMicroseconds.date(createdAt), updatedAt: UnixMicroseconds.date(updatedAt),
-            notBefore: integer(10).map(UnixMicroseconds.date), errors: try VideoErrorHistory.decode(text(11)))
+        // libpq returns every value as text.
+        try VideoRow.decode(text: { row[offset + $0] }, integer: { row[offset + $0].flatMap { Int64($0) } })
     }
 }

@@ -2,7 +2,7 @@ import ScaleKit
 
 /// One step of the schema: applied once, in version order, recorded in
 /// `scalekit_schema_migrations`.
-struct SQLiteMigration: Sendable {
+struct SQLiteMigration: SchemaMigration {
     var version: Int
     var description: String
     var statements: [String]
@@ -95,8 +95,8 @@ enum SQLiteSchema {
             let applied = Set(
                 try connection.rows("SELECT version FROM scalekit_schema_migrations", name: "read schema versions")
                     .compactMap { $0.integer(0) })
-            var newlyApplied: [Int] = []
-            for migration in migrations where migration.version <= last && !applied.contains(Int64(migration.version)) {
+            return try SchemaMigrations.run(migrations, through: last, applied: Set(applied.map { Int($0) })) {
+                (migration) throws(ScaleKitError) in
                 for statement in migration.statements {
                     try connection.execute(statement, name: "migration \(migration.version)")
                 }
@@ -104,9 +104,7 @@ enum SQLiteSchema {
                     "INSERT INTO scalekit_schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
                     name: "record schema version",
                     [.integer(Int64(migration.version)), .text(migration.description), .integer(nowMicroseconds)])
-                newlyApplied.append(migration.version)
             }
-            return newlyApplied
         }
     }
 }

@@ -104,11 +104,9 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// transaction). Blocks, off the cooperative pool, for up to the busy
     /// timeout while another connection writes.
     public func claimVideo(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
-        let claim = try await ScaleKitSpan.videos("videos.claim", system: "sqlite", outcome: { $0.outcome.rawValue }) {
+        try await metrics.claim(system: "sqlite") {
             try await claimUntraced(id: id, title: title, originalURL: originalURL, lease: lease)
         }
-        metrics.record(claim)
-        return claim
     }
 
     private func claimUntraced(id: String, title: String?, originalURL: String?, lease: Duration) async throws -> VideoClaim {
@@ -155,11 +153,7 @@ public final class SQLiteVideoRepository: VideoRepository {
     /// connections get the same video (SQLite's equivalent of `SKIP LOCKED`:
     /// there is only one writer at a time).
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
-        let claim = try await ScaleKitSpan.videos("videos.claim_next", system: "sqlite", outcome: { $0?.outcome.rawValue ?? "none" }) {
-            try await claimNextUntraced(lease: lease)
-        }
-        metrics.record(next: claim)
-        return claim
+        try await metrics.claimNext(system: "sqlite") { try await claimNextUntraced(lease: lease) }
     }
 
     private func claimNextUntraced(lease: Duration) async throws -> VideoClaim? {
@@ -307,10 +301,7 @@ public final class SQLiteVideoRepository: VideoRepository {
 
     /// "No such video" or "not the holder", for a guarded change that matched nothing.
     private static func notHeld(_ id: String, _ connection: SQLiteConnection) throws(ScaleKitError) -> ScaleKitError {
-        if try connection.rows(SQLiteVideoStatements.exists, name: "video exists", [.text(id)]).isEmpty {
-            return ScaleKitError(.notFound, "no video with this id")
-        }
-        return ScaleKitError(.notClaimHolder, "this token does not hold the video's claim")
+        ClaimRules.notHeld(videoExists: try !connection.rows(SQLiteVideoStatements.exists, name: "video exists", [.text(id)]).isEmpty)
     }
 
     /// Runs a guarded UPDATE (`video_id = ?1 AND lease_owner = ?2`, further

@@ -105,18 +105,7 @@ enum SQLiteVideoStatements {
 
     /// Decodes a row selected with ``columns``.
     static func video(from row: SQLiteRow) throws(ScaleKitError) -> Video {
-        guard let id = row.text(0), let stateText = row.text(3), let state = VideoState(rawValue: stateText),
-            let attempts = row.integer(4), let createdAt = row.integer(8), let updatedAt = row.integer(9)
-        else {
-            throw ScaleKitError(.corruptData, "a row of the videos table has a missing or unknown value")
-        }
-        return Video(
-            id: id, title: row.text(1), originalURL: row.text(2), state: state, attempts: Int(attempts),
-            leaseOwner: row.text(5).map(ClaimToken.init(rawValue:)),
-            leaseExpiresAt: row.integer(6).map(UnixMicroseconds.date),
-            lastError: row.text(7),
-            createdAt: UnixMicroseconds.date(createdAt), updatedAt: UnixMicroseconds.date(updatedAt),
-            notBefore: row.integer(10).map(UnixMicroseconds.date), errors: try VideoErrorHistory.decode(row.text(11)))
+        try VideoRow.decode(text: { row.text($0) }, integer: { row.integer($0) })
     }
 }
 
