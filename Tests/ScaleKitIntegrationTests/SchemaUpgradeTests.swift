@@ -40,7 +40,7 @@ import Testing
         let recorded = try await versions.query(
             "SELECT version FROM \(schema).scalekit_schema_migrations ORDER BY version", name: "versions", prepared: false)
         await versions.close()
-        #expect(recorded.compactMap { $0[0] } == ["1", "2"])
+        #expect(recorded.compactMap { $0[0] } == ["1", "2", "3"])
         await repository.shutdown()
     }
 

@@ -64,7 +64,7 @@ struct PostgresRepositoryTests {
         let connection = try await PostgresConnection.connect(url: database.url)
         let versions = try await connection.query(
             "SELECT version FROM \(schema).scalekit_schema_migrations ORDER BY version", name: "versions")
-        #expect(versions.map { $0[0] } == ["1", "2"])
+        #expect(versions.map { $0[0] } == ["1", "2", "3"])
         await connection.close()
         await database.shutdownAll()
     }

@@ -17,7 +17,8 @@ package enum VideoErrorHistory {
 
     /// - Throws: ``ScaleKitError/Code/corruptData`` when the stored text is not such an array.
     package static func decode(_ text: String?) throws(ScaleKitError) -> [VideoAttemptError] {
-        guard let text, !text.isEmpty else { return [] }
+        // Most videos have no error: skip the JSON decoder for the empty array.
+        guard let text, !text.isEmpty, text != "[]" else { return [] }
         do {
             return try JSONDecoder().decode([Entry].self, from: Data(text.utf8)).map {
                 VideoAttemptError(attempt: $0.attempt, message: $0.message, at: UnixMicroseconds.date($0.at))

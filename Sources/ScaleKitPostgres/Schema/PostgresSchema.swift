@@ -72,7 +72,55 @@ enum PostgresSchema {
             \(claimFunction2(schema))
             """
         },
+        // Additive: a worker of the previous release keeps sending its own
+        // claim-next statement during a rolling upgrade.
+        PostgresMigration(version: 3, description: "claim-next function") { schema in
+            claimNextFunction(schema)
+        },
     ]
+
+    /// ``/ScaleKit/VideoRepository/claimNext(lease:)`` on the server: the
+    /// earliest-due claimable video, locked with `FOR UPDATE SKIP LOCKED`
+    /// (concurrent callers each take a different row; a row changed
+    /// meanwhile is checked again against the WHERE on its new version) and
+    /// claimed in the same statement. A function rather than the statement
+    /// itself because PL/pgSQL plans the statement once per server
+    /// connection: a caller behind PgBouncer, which must send unnamed
+    /// statements, otherwise pays for planning the `UPDATE … FROM (SELECT …
+    /// FOR UPDATE SKIP LOCKED)` on every call (Docs/Benchmarks.md). No row:
+    /// nothing is due.
+    static func claimNextFunction(_ schema: String) -> String {
+        """
+        CREATE FUNCTION \(schema).scalekit_claim_next(
+            p_token text, p_lease_us bigint, p_max_attempts integer, p_now timestamptz)
+        RETURNS TABLE (outcome text, video \(schema).videos)
+        LANGUAGE plpgsql VOLATILE AS $claim_next$
+        DECLARE
+            v_now timestamptz := COALESCE(p_now, statement_timestamp());
+        BEGIN
+            RETURN QUERY
+                WITH due AS (
+                    SELECT n.video_id, n.state AS previous_state FROM \(schema).videos AS n
+                    WHERE n.state IN ('pending', 'failed', 'processing')
+                      AND COALESCE(n.not_before, n.lease_expires_at) <= v_now AND n.attempts < p_max_attempts
+                    ORDER BY COALESCE(n.not_before, n.lease_expires_at), n.video_id COLLATE "C"
+                    LIMIT 1 FOR UPDATE SKIP LOCKED)
+                UPDATE \(schema).videos AS v
+                SET state = 'processing', attempts = v.attempts + 1, lease_owner = p_token,
+                    lease_expires_at = v_now + p_lease_us * interval '1 microsecond', not_before = NULL,
+                    updated_at = v_now,
+                    last_error = CASE WHEN due.previous_state = 'processing' THEN 'lease expired' ELSE v.last_error END,
+                    errors = CASE WHEN due.previous_state = 'processing'
+                                  THEN \(schema).scalekit_push_error(v.errors, v.attempts, 'lease expired', v_now)
+                                  ELSE v.errors END
+                FROM due WHERE v.video_id = due.video_id
+                RETURNING CASE due.previous_state WHEN 'pending' THEN 'claimedPending'
+                                                  WHEN 'failed' THEN 'retryingFailed'
+                                                  ELSE 'tookOverExpiredLease' END, v;
+        END
+        $claim_next$;
+        """
+    }
 
     /// Version 2 of the claim decision (``/ScaleKit/ClaimRules``), one round trip.
     /// Every instant is the server's (`statement_timestamp()`) unless `p_now`

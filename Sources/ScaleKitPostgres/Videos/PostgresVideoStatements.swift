@@ -62,28 +62,10 @@ struct PostgresVideoStatements: Sendable {
             FROM \(schema).scalekit_claim($1::text, $2::text, $3::text, $4::text, \(Self.timestamp(5)), \
             $6::bigint, $7::integer) AS c
             """
-        // $1 token, $2 lease µs, $3 attempt cap, $4 now or NULL. SKIP LOCKED:
-        // concurrent callers each lock a different row instead of queueing
-        // on the first; a row changed meanwhile is checked again against the
-        // WHERE on its new version, so nobody gets a video someone else just took.
-        let nextNow = Self.now(4)
+        // $1 token, $2 lease µs, $3 attempt cap, $4 now or NULL (PostgresSchema.claimNextFunction).
         claimNext = """
-            WITH next AS (
-                SELECT n.video_id, n.state AS previous_state FROM \(videos) AS n
-                WHERE n.state IN ('pending', 'failed', 'processing')
-                  AND COALESCE(n.not_before, n.lease_expires_at) <= \(nextNow) AND n.attempts < $3::integer
-                ORDER BY COALESCE(n.not_before, n.lease_expires_at), n.video_id COLLATE "C"
-                LIMIT 1 FOR UPDATE SKIP LOCKED)
-            UPDATE \(videos) AS v
-            SET state = 'processing', attempts = v.attempts + 1, lease_owner = $1::text,
-                lease_expires_at = \(nextNow) + \(Self.interval(2)), not_before = NULL, updated_at = \(nextNow),
-                last_error = CASE WHEN next.previous_state = 'processing' THEN 'lease expired' ELSE v.last_error END,
-                errors = CASE WHEN next.previous_state = 'processing'
-                              THEN \(schema).scalekit_push_error(v.errors, v.attempts, 'lease expired', \(nextNow))
-                              ELSE v.errors END
-            FROM next WHERE v.video_id = next.video_id
-            RETURNING CASE next.previous_state WHEN 'pending' THEN 'claimedPending' WHEN 'failed' THEN 'retryingFailed'
-                                               ELSE 'tookOverExpiredLease' END, \(columns)
+            SELECT c.outcome, \(Self.columns("(c.video)"))
+            FROM \(schema).scalekit_claim_next($1::text, $2::bigint, $3::integer, \(Self.timestamp(4))) AS c
             """
         // $1 id, $2 title, $3 URL, $4 now or NULL.
         enqueue = """
