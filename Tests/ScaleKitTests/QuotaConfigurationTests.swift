@@ -77,7 +77,7 @@ import Testing
     }
 }
 
-/// The UTC fast path names and ends windows exactly as Foundation's calendar does.
+/// The UTC fast path names, starts and ends windows exactly as Foundation's calendar does.
 @Suite struct QuotaCalendarWindowTests {
     @Test func utcArithmeticMatchesTheCalendar() {
         var calendar = Calendar(identifier: .gregorian)
@@ -91,6 +91,9 @@ import Testing
                 let component: Calendar.Component = [.second: .second, .minute: .minute, .hour: .hour, .day: .day, .month: .month][unit]!
                 let start = calendar.dateInterval(of: component, for: instant)!
                 #expect(window.end == start.end, "\(unit) at \(instant)")
+                #expect(window.start == start.start, "\(unit) at \(instant)")
+                let zoned = QuotaCalendarWindow(unit, containing: instant, timeZone: TimeZone(identifier: "Europe/Paris")!)
+                #expect(zoned.start <= instant && instant < zoned.end, "\(unit) at \(instant) in Paris")
                 let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: instant)
                 let full = String(format: "%04d-%02d-%02d-%02d-%02d-%02d", parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!)
                 let length = [.month: 7, .day: 10, .hour: 13, .minute: 16, .second: 19][unit]!

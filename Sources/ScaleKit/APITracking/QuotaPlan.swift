@@ -5,6 +5,8 @@ public import Foundation
 public struct QuotaCalendarWindow: Sendable, Hashable {
     /// `YYYY-MM`, `YYYY-MM-DD`, `YYYY-MM-DD-HH`, `…-HH-MM` or `…-HH-MM-SS`.
     public var name: String
+    /// The window's first instant.
+    public var start: Date
     /// The first instant after the window.
     public var end: Date
 
@@ -50,6 +52,7 @@ public struct QuotaCalendarWindow: Sendable, Hashable {
         }
         var end = calendar.date(byAdding: component, value: 1, to: startDate) ?? instant.addingTimeInterval(Double(unit.nominalSeconds))
         if end <= instant { end = instant.addingTimeInterval(1) }  // never an empty window, whatever the zone does
+        self.start = min(startDate, instant)
         self.end = end
     }
 
@@ -62,18 +65,23 @@ public struct QuotaCalendarWindow: Sendable, Hashable {
         let (year, month, day) = Self.civil(fromDays: days)
         let hour = secondOfDay / 3600, minute = secondOfDay % 3600 / 60, second = secondOfDay % 60
         var name = "\(Self.pad(Int(year), 4))-\(Self.pad(Int(month), 2))"
-        let end: Int64
+        let start: Int64, end: Int64
         switch unit {
         case .month:
             let (nextYear, nextMonth) = month == 12 ? (year + 1, Int64(1)) : (year, month + 1)
+            start = Self.days(fromCivil: year, month, 1) * 86_400
             end = Self.days(fromCivil: nextYear, nextMonth, 1) * 86_400
         case .day:
+            start = days * 86_400
             end = (days + 1) * 86_400
         case .hour:
-            end = days * 86_400 + (hour + 1) * 3600
+            start = days * 86_400 + hour * 3600
+            end = start + 3600
         case .minute:
-            end = days * 86_400 + hour * 3600 + (minute + 1) * 60
+            start = days * 86_400 + hour * 3600 + minute * 60
+            end = start + 60
         case .second:
+            start = seconds
             end = seconds + 1
         }
         if unit != .month { name += "-\(Self.pad(Int(day), 2))" }
@@ -81,6 +89,7 @@ public struct QuotaCalendarWindow: Sendable, Hashable {
         if [.minute, .second].contains(unit) { name += "-\(Self.pad(Int(minute), 2))" }
         if unit == .second { name += "-\(Self.pad(Int(second), 2))" }
         self.name = name
+        self.start = Date(timeIntervalSince1970: Double(start))
         self.end = Date(timeIntervalSince1970: Double(end))
     }
 

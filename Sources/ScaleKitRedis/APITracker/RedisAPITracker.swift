@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import Synchronization
 public import Metrics
 public import ScaleKit
 
@@ -28,15 +29,24 @@ public final class RedisAPITracker: APITracking {
     private let clock: any WallClock
     private let logger: Logger
     private let metrics: APICallMetrics
+    /// With ``RedisTimeSource/server``: how far the server's clock is ahead of
+    /// `clock`, in milliseconds, as the last `WINDOW` refusal showed.
+    private let serverClockOffset = Atomic<Int64>(0)
 
-    /// Which clock rolling windows and reservation expiries follow.
+    /// Which clock every window (calendar and rolling) and reservation expiry follows.
     public let timeSource: RedisTimeSource
 
     /// A tracker on a shared ``RedisClient``.
     ///
-    /// Calendar windows are named from `clock` (as the seed named its keys);
-    /// rolling windows and reservation expiries follow `timeSource`: the
-    /// server's `TIME` by default, so workers with skewed clocks share one timeline.
+    /// Every window follows `timeSource`: the server's `TIME` by default, so
+    /// workers with skewed clocks count into the same day and hour. Calendar
+    /// keys are still named by the caller (Redis Cluster routes a script by
+    /// the keys it declares): the tracker names them from `clock` corrected
+    /// by the offset the server last reported, and the script refuses, before
+    /// writing anything, a window that does not contain the server's now
+    /// (`WINDOW`); the tracker then learns the offset and asks again. So a
+    /// skewed worker pays one extra round trip, once, and its calls always
+    /// land in the server's windows.
     public init(
         client: RedisClient, configuration: APITrackerConfiguration = APITrackerConfiguration(),
         unreachablePolicy: RedisUnreachablePolicy = .failClosed, clock: any WallClock = .system,
@@ -131,8 +141,8 @@ public final class RedisAPITracker: APITracking {
         ]
         for entry in plan.entries {
             if let calendar = entry.calendar {
-                arguments += [RedisArgument("c"), RedisArgument(entry.limit.count), RedisArgument(entry.lifetimeSeconds), RedisArgument(0),
-                              RedisArgument(Int(calendar.end.timeIntervalSince1970 * 1000))]
+                arguments += [RedisArgument("c"), RedisArgument(entry.limit.count), RedisArgument(entry.lifetimeSeconds),
+                              RedisArgument(Self.milliseconds(calendar.start)), RedisArgument(Self.milliseconds(calendar.end))]
             } else if let rolling = entry.rolling {
                 arguments += [RedisArgument("r"), RedisArgument(entry.limit.count), RedisArgument(Int(rolling.length)),
                               RedisArgument(Int(rolling.bucket)), RedisArgument(0)]
@@ -154,15 +164,17 @@ public final class RedisAPITracker: APITracking {
 
     private func count(_ request: QuotaRequest, hold: Int64?) async throws -> QuotaDecision {
         let quota = try configuration.quota(named: request.quota)
-        let now = clock.now()
-        let plan = try QuotaPlan(quota: quota, key: request.key, at: now)
         guard (1...APILimits.maximumCount).contains(request.cost) else {
             throw ScaleKitError(.invalidArgument, "a call's cost must be within 1…\(APILimits.maximumCount), not \(request.cost)")
         }
         let id = UUID().uuidString.lowercased()
+        var now = windowClockNow()
+        var plan = try QuotaPlan(quota: quota, key: request.key, at: now)
         let reply: RedisValue
         do {
-            reply = try await run(plan, mode: hold == nil ? "check" : "reserve", cost: request.cost, hold: hold, id: id)
+            (reply, now, plan) = try await runInServerWindows(quota: quota, key: request.key, readingOnly: false, at: now, plan) { plan in
+                try await self.run(plan, mode: hold == nil ? "check" : "reserve", cost: request.cost, hold: hold, id: id)
+            }
         } catch let error as ScaleKitError where unreachablePolicy == .failOpen && Self.isUnreachable(error) {
             logger.warning(
                 "Redis unreachable; allowing the API call uncounted (fail-open)",
@@ -213,7 +225,7 @@ public final class RedisAPITracker: APITracking {
         let quota = try configuration.quota(named: receipt.quota)
         let plan = try QuotaPlan(quota: quota, key: receipt.key, at: Date(timeIntervalSince1970: Double(receipt.calendarAt) / 1000))
         let lifetime = Int64(plan.longestLifetimeSeconds) * 1000
-        guard Int64(clock.now().timeIntervalSince1970 * 1000) < receipt.calendarAt + lifetime else { return .expired }
+        guard Int64(windowClockNow().timeIntervalSince1970 * 1000) < receipt.calendarAt + lifetime else { return .expired }
         let names = quotaKeys(quota.name)
         let scriptKeys = [names.stats, names.reservations, names.reserved, names.settled + receipt.id].map { RedisArgument($0) }
             + plan.entries.map { RedisArgument(keys.key(quota.name, $0.storageKey)) }
@@ -252,7 +264,9 @@ public final class RedisAPITracker: APITracking {
     /// Sets one limit's current count to `limit - remaining` (one script), then reads the quota.
     public func reconcile(quota name: String, limit: String, key: String?, remaining: Int) async throws -> QuotaUsage {
         let quota = try configuration.quota(named: name)
-        let plan = try QuotaPlan(quota: quota, key: key, at: clock.now(), readingOnly: true)
+        // A read first, so the calendar window set is the server's (it learns the offset).
+        if timeSource == .server { _ = try await usage(quota: name, key: key) }
+        let plan = try QuotaPlan(quota: quota, key: key, at: windowClockNow(), readingOnly: true)
         guard let entry = plan.entries.first(where: { $0.limit.name == limit }) else {
             if quota.limit(named: limit)?.perKey == true {
                 throw ScaleKitError(.invalidArgument, "limit \(limit) of quota \(name) is per key: name the key")
@@ -279,8 +293,45 @@ public final class RedisAPITracker: APITracking {
     ///   there is no honest number to return) or a counter is not a number.
     public func usage(quota name: String, key: String?) async throws -> QuotaUsage {
         let quota = try configuration.quota(named: name)
-        let plan = try QuotaPlan(quota: quota, key: key, at: clock.now(), readingOnly: true)
-        return try parse(try await run(plan, mode: "usage", cost: 1, hold: nil, id: ""), plan).usage
+        let now = windowClockNow()
+        let (reply, _, plan) = try await runInServerWindows(
+            quota: quota, key: key, readingOnly: true, at: now, try QuotaPlan(quota: quota, key: key, at: now, readingOnly: true)
+        ) { plan in
+            try await self.run(plan, mode: "usage", cost: 1, hold: nil, id: "")
+        }
+        return try parse(reply, plan).usage
+    }
+
+    /// The instant calendar windows are named from: `clock`, corrected by
+    /// the server's offset when the server's clock decides.
+    private func windowClockNow() -> Date {
+        let now = clock.now()
+        guard timeSource == .server else { return now }
+        return now.addingTimeInterval(Double(serverClockOffset.load(ordering: .relaxed)) / 1000)
+    }
+
+    /// Runs `body` with `plan`; when the script answers `WINDOW <server ms>`
+    /// (the plan's calendar windows do not contain the server's now), learns
+    /// the offset and runs it again with the windows of the server's time.
+    /// A few attempts, since a window may end between two of them.
+    private func runInServerWindows(
+        quota: Quota, key: String?, readingOnly: Bool, at now: Date, _ plan: QuotaPlan,
+        _ body: @Sendable (QuotaPlan) async throws -> RedisValue
+    ) async throws -> (RedisValue, Date, QuotaPlan) {
+        var (now, plan) = (now, plan)
+        for attempt in 1... {
+            do {
+                return (try await body(plan), now, plan)
+            } catch let error as ScaleKitError where error.nativeCode == "WINDOW" && attempt < 4 {
+                guard let serverMilliseconds = error.message.split(separator: " ").last.flatMap({ Int64($0) }) else { throw error }
+                let offset = serverMilliseconds - Int64((clock.now().timeIntervalSince1970 * 1000).rounded(.down))
+                serverClockOffset.store(offset, ordering: .relaxed)
+                logger.debug("calendar windows follow the Redis server's clock", metadata: ["offset_ms": "\(offset)"])
+                now = Date(timeIntervalSince1970: Double(serverMilliseconds) / 1000)
+                plan = try QuotaPlan(quota: quota, key: key, at: now, readingOnly: readingOnly)
+            }
+        }
+        fatalError("unreachable: the loop returns or throws")
     }
 
     /// Adds one to `successful_requests` or `failed_requests` of a quota (one `HINCRBY`).
@@ -299,6 +350,11 @@ public final class RedisAPITracker: APITracking {
                 "Redis unreachable; API call outcome not recorded (fail-open)",
                 metadata: ["server": "\(client.configuration)", "outcome": "\(outcome.rawValue)", "error": "\(error)"])
         }
+    }
+
+    /// Whole milliseconds since 1970, rounded down (window bounds are whole seconds).
+    static func milliseconds(_ date: Date) -> Int {
+        Int((date.timeIntervalSince1970 * 1000).rounded(.down))
     }
 
     static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
