@@ -133,7 +133,12 @@ public final class RedisAPITracker: APITracking {
     }
 
     /// Runs the check script in `mode` for `plan`.
-    private func run(_ plan: QuotaPlan, mode: String, cost: Int, hold: Int64?, id: String) async throws -> RedisValue {
+    /// Runs the check script in `mode` for `plan`. With `checkingWindows`,
+    /// the script refuses (`WINDOW`) calendar windows that do not contain
+    /// the server's now; without, it counts in the plan's windows as given.
+    private func run(
+        _ plan: QuotaPlan, mode: String, cost: Int, hold: Int64?, id: String, checkingWindows: Bool = true
+    ) async throws -> RedisValue {
         let names = quotaKeys(plan.quota.name)
         var arguments: [RedisArgument] = [
             RedisArgument(mode), RedisArgument(cost), clockArgument, RedisArgument(Int(hold ?? 0)), RedisArgument(id),
@@ -142,7 +147,8 @@ public final class RedisAPITracker: APITracking {
         for entry in plan.entries {
             if let calendar = entry.calendar {
                 arguments += [RedisArgument("c"), RedisArgument(entry.limit.count), RedisArgument(entry.lifetimeSeconds),
-                              RedisArgument(Self.milliseconds(calendar.start)), RedisArgument(Self.milliseconds(calendar.end))]
+                              checkingWindows ? RedisArgument(Self.milliseconds(calendar.start)) : RedisArgument("-"),
+                              RedisArgument(Self.milliseconds(calendar.end))]
             } else if let rolling = entry.rolling {
                 arguments += [RedisArgument("r"), RedisArgument(entry.limit.count), RedisArgument(Int(rolling.length)),
                               RedisArgument(Int(rolling.bucket)), RedisArgument(0)]
@@ -172,8 +178,10 @@ public final class RedisAPITracker: APITracking {
         var plan = try QuotaPlan(quota: quota, key: request.key, at: now)
         let reply: RedisValue
         do {
-            (reply, now, plan) = try await runInServerWindows(quota: quota, key: request.key, readingOnly: false, at: now, plan) { plan in
-                try await self.run(plan, mode: hold == nil ? "check" : "reserve", cost: request.cost, hold: hold, id: id)
+            (reply, now, plan) = try await runInServerWindows(quota: quota, key: request.key, readingOnly: false, at: now, plan) {
+                plan, checking in
+                try await self.run(
+                    plan, mode: hold == nil ? "check" : "reserve", cost: request.cost, hold: hold, id: id, checkingWindows: checking)
             }
         } catch let error as ScaleKitError where unreachablePolicy == .failOpen && Self.isUnreachable(error) {
             logger.warning(
@@ -296,8 +304,8 @@ public final class RedisAPITracker: APITracking {
         let now = windowClockNow()
         let (reply, _, plan) = try await runInServerWindows(
             quota: quota, key: key, readingOnly: true, at: now, try QuotaPlan(quota: quota, key: key, at: now, readingOnly: true)
-        ) { plan in
-            try await self.run(plan, mode: "usage", cost: 1, hold: nil, id: "")
+        ) { plan, checking in
+            try await self.run(plan, mode: "usage", cost: 1, hold: nil, id: "", checkingWindows: checking)
         }
         return try parse(reply, plan).usage
     }
@@ -310,28 +318,28 @@ public final class RedisAPITracker: APITracking {
         return now.addingTimeInterval(Double(serverClockOffset.load(ordering: .relaxed)) / 1000)
     }
 
-    /// Runs `body` with `plan`; when the script answers `WINDOW <server ms>`
-    /// (the plan's calendar windows do not contain the server's now), learns
-    /// the offset and runs it again with the windows of the server's time.
-    /// A few attempts, since a window may end between two of them.
+    /// Runs `body` with `plan`, the script checking its calendar windows.
+    /// When it answers `WINDOW <server ms>` (they do not contain the server's
+    /// now: this worker's clock is off), learns the offset and runs `body`
+    /// once more with the windows of that server instant, unchecked: the
+    /// call counts where the server's clock was when it first saw the call,
+    /// however long the second round trip takes (a calendar second on a
+    /// loaded machine would otherwise never be hit).
     private func runInServerWindows(
         quota: Quota, key: String?, readingOnly: Bool, at now: Date, _ plan: QuotaPlan,
-        _ body: @Sendable (QuotaPlan) async throws -> RedisValue
+        _ body: @Sendable (QuotaPlan, _ checkingWindows: Bool) async throws -> RedisValue
     ) async throws -> (RedisValue, Date, QuotaPlan) {
-        var (now, plan) = (now, plan)
-        for attempt in 1... {
-            do {
-                return (try await body(plan), now, plan)
-            } catch let error as ScaleKitError where error.nativeCode == "WINDOW" && attempt < 4 {
-                guard let serverMilliseconds = error.message.split(separator: " ").last.flatMap({ Int64($0) }) else { throw error }
-                let offset = serverMilliseconds - Int64((clock.now().timeIntervalSince1970 * 1000).rounded(.down))
-                serverClockOffset.store(offset, ordering: .relaxed)
-                logger.debug("calendar windows follow the Redis server's clock", metadata: ["offset_ms": "\(offset)"])
-                now = Date(timeIntervalSince1970: Double(serverMilliseconds) / 1000)
-                plan = try QuotaPlan(quota: quota, key: key, at: now, readingOnly: readingOnly)
-            }
+        do {
+            return (try await body(plan, true), now, plan)
+        } catch let error as ScaleKitError where error.nativeCode == "WINDOW" {
+            guard let serverMilliseconds = error.message.split(separator: " ").last.flatMap({ Int64($0) }) else { throw error }
+            let offset = serverMilliseconds - Int64((clock.now().timeIntervalSince1970 * 1000).rounded(.down))
+            serverClockOffset.store(offset, ordering: .relaxed)
+            logger.debug("calendar windows follow the Redis server's clock", metadata: ["offset_ms": "\(offset)"])
+            let serverNow = Date(timeIntervalSince1970: Double(serverMilliseconds) / 1000)
+            let serverPlan = try QuotaPlan(quota: quota, key: key, at: serverNow, readingOnly: readingOnly)
+            return (try await body(serverPlan, false), serverNow, serverPlan)
         }
-        fatalError("unreachable: the loop returns or throws")
     }
 
     /// Adds one to `successful_requests` or `failed_requests` of a quota (one `HINCRBY`).

@@ -68,19 +68,19 @@ enum RedisAPITrackerScripts {
     /// ARGV: mode, cost, clock ms (`''`: the server's TIME), hold ms, receipt id,
     /// settled-key prefix, settled TTL (s), limit count n, then per limit:
     /// kind (`c` calendar, `r` rolling), limit, TTL s (calendar) or length ms (rolling),
-    /// bucket width ms (rolling) or window start ms (calendar), window end ms (calendar).
+    /// bucket width ms (rolling) or window start ms (calendar; `-`: not checked), window end ms (calendar).
     /// Returns: {allowed (1, 0), now, total, denied, successful, failed, refunded,
     /// then per limit: used, retry (-2 not refusing, -1 never fits, else ms), newest bucket (-1 none)}.
     /// Fails with `WINDOW <now ms>`, before anything is written, when `now` is
     /// outside a calendar window the caller named: the caller's clock is off
-    /// the server's, and it asks again with the server's time.
+    /// the server's, and it asks again, unchecked, with the windows of that instant.
     static let checkAndCount = RedisScript(
         helpers + """
         local mode, cost, now = ARGV[1], tonumber(ARGV[2]), clock(ARGV[3])
         local n = tonumber(ARGV[8])
         for i = 1, n do
           local a = 8 + (i - 1) * 5
-          if ARGV[a + 1] == 'c' and (now < tonumber(ARGV[a + 4]) or now >= tonumber(ARGV[a + 5])) then
+          if ARGV[a + 1] == 'c' and ARGV[a + 4] ~= '-' and (now < tonumber(ARGV[a + 4]) or now >= tonumber(ARGV[a + 5])) then
             return redis.error_reply('WINDOW ' .. string.format('%.0f', now))
           end
         end
