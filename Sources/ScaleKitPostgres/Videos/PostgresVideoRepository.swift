@@ -13,8 +13,9 @@ import Synchronization
 /// there, so exactly one caller wins a new video, the retry of a failed one,
 /// or the takeover of an expired lease, across any number of processes.
 /// Completing, failing and renewing are single guarded `UPDATE`s that only
-/// the current claim token matches. ``claimNext(lease:)`` is one
-/// `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`. Every instant is the
+/// the current claim token matches. ``claimNext(lease:)`` is one call of a
+/// second function around `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`,
+/// planned once per server connection (PgBouncer included). Every instant is the
 /// server's clock: a worker's clock only says how long a lease it asks for.
 ///
 /// Creating a repository does no I/O: the pool connects on first use, and
@@ -152,7 +153,7 @@ public final class PostgresVideoRepository: VideoRepository, Service {
         return try PostgresVideoStatements.video(from: row)
     }
 
-    /// Claims the earliest-due claimable video in one statement (`FOR UPDATE SKIP LOCKED`).
+    /// Claims the earliest-due claimable video in one round trip (`scalekit_claim_next`, `FOR UPDATE SKIP LOCKED`).
     public func claimNext(lease: Duration) async throws -> VideoClaim? {
         try await metrics.claimNext(system: "postgresql") { try await claimNextUntraced(lease: lease) }
     }

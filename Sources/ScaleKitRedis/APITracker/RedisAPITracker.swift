@@ -132,7 +132,6 @@ public final class RedisAPITracker: APITracking {
         return ("\(tag):stats", "\(tag):reservations", "\(tag):reserved", "\(tag):settled:")
     }
 
-    /// Runs the check script in `mode` for `plan`.
     /// Runs the check script in `mode` for `plan`. With `checkingWindows`,
     /// the script refuses (`WINDOW`) calendar windows that do not contain
     /// the server's now; without, it counts in the plan's windows as given.
