@@ -87,9 +87,9 @@ if want audio; then
   stage audio bash scripts/audio-reference-check.sh
 fi
 if want fuzz; then
-  # 15 s a target in the test run keeps the whole run well under 30 minutes;
+  # 10 s a target in the test run keeps the whole run well under 30 minutes;
   # longer runs: FUZZ_SECONDS=300 scripts/fuzz.sh.
-  FUZZ_SECONDS=${FUZZ_SECONDS:-15} stage fuzz bash scripts/fuzz.sh
+  FUZZ_SECONDS=${FUZZ_SECONDS:-10} stage fuzz bash scripts/fuzz.sh
 fi
 if want example; then
   if [ -n "$EXAMPLE_BUILD_PID" ]; then
