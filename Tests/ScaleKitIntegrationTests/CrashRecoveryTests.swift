@@ -28,7 +28,7 @@ struct CrashRecoveryTests {
             let workers = try (0..<3).map { _ in
                 try ScaleKitProcesses.start(
                     environment: environment,
-                    arguments: ["hammer", "api", "--keep-going", "--stop-file", stopFile, "--duration-ms", "120000", "--tasks", "4"])
+                    arguments: ["hammer", "api", "--keep-going", "--stop-file", stopFile, "--duration-ms", Self.workerDuration, "--tasks", "4"])
             }
             try await waitUntil("calls are being counted") { try await usage(environment)?["totalCalls"] ?? 0 > 50 }
             try await servers.crashRedis()
@@ -48,6 +48,7 @@ struct CrashRecoveryTests {
             print("[crash] redis kill -9: \(sum("allowed")) calls acknowledged, \(sum("errors")) failed, \(stored["totalCalls"]!) stored")
             for report in reports { expectRecoveredAndIdle(report, tasks: 4) }
         } catch {
+            _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
             await servers.destroy()
             throw error
         }
@@ -68,7 +69,7 @@ struct CrashRecoveryTests {
                     environment: environment,
                     arguments: [
                         "hammer", "claims", "--prefix", "crash", "--ids", "\(ids)", "--complete", "--keep-going", "--stop-file", stopFile,
-                        "--duration-ms", "120000", "--tasks", "4",
+                        "--duration-ms", Self.workerDuration, "--tasks", "4",
                     ])
             }
             try await waitUntil("videos are being claimed") { try await videos(environment).count > 20 }
@@ -115,6 +116,7 @@ struct CrashRecoveryTests {
             for report in reports { expectRecoveredAndIdle(report, tasks: 4) }
             print("[crash] postgres kill -9: \(owners.count) claims and \(completed.count) completions acknowledged, \(sum("errors") + sum("completeErrors")) calls failed, \(rows.count) videos stored")
         } catch {
+            _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
             await servers.destroy()
             throw error
         }
@@ -211,9 +213,14 @@ struct CrashRecoveryTests {
         return rows?.first?[0].flatMap { Int($0) } ?? 0
     }
 
-    /// Polls `condition` (at most a minute: processes start slowly under sanitizers).
+    /// How long the workers keep calling at most: longer than every wait
+    /// below, since the stop file ends them (also when the test fails).
+    private static var workerDuration: String { String((TestServers.hangBound * 2).components.seconds * 1000) }
+
+    /// Polls `condition`, for up to ``TestServers/hangBound``: processes start
+    /// slowly under sanitizers, and the verdict is the condition, not the time.
     private func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + TestServers.hangBound
         while ContinuousClock.now < deadline {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(100))
