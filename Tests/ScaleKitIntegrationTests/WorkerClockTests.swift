@@ -29,9 +29,7 @@ import Testing
     /// faketime hung before it printed anything, and both sanitizers' runtimes
     /// must come first in the library list, ahead of a preloaded libfaketime.
     /// The unit and stress stages run it.
-    static var sanitizerBuild: Bool { ProcessInfo.processInfo.environment["SCALEKIT_TEST_SANITIZER"] != nil }
-
-    @Test(.enabled(if: TestServers.postgresEnabled && !sanitizerBuild))
+    @Test(.enabled(if: TestServers.postgresEnabled && !TestServers.sanitizerBuild))
     func skewedWorkerClocksDoNotDecide() async throws {
         let url = try TestServers.requireDatabaseURL()
         let folder = try TemporaryFolder()

@@ -53,7 +53,7 @@ struct ConfigValues {
         guard schemes.contains(scheme) else {
             throw invalid(variable, text, "has scheme '\(scheme)'; expected \(schemes.joined(separator: ", "))")
         }
-        if scheme != "sqlite", scheme != "unix", (components.host ?? "").isEmpty {
+        if scheme != "sqlite", (components.host ?? "").isEmpty {
             throw invalid(variable, text, "names no host")
         }
         if let port = components.port, !(1...65_535).contains(port) {

@@ -31,6 +31,6 @@ package enum SchemaMigrations {
     /// Whether `migrations` are numbered 1, 2, 3, … with none missing or
     /// repeated (checked by each backend's tests).
     package static func areNumberedInOrder<Migration: SchemaMigration>(_ migrations: [Migration]) -> Bool {
-        migrations.map(\.version) == Array(1...max(1, migrations.count)) && !migrations.isEmpty
+        !migrations.isEmpty && migrations.map(\.version) == Array(1...migrations.count)
     }
 }
