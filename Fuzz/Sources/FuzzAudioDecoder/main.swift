@@ -29,17 +29,25 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let selector = input.first else { return 0 }
     let path = directory + (selector & 1 == 0 ? "/input.wav" : "/input.bin")
     guard FileManager.default.createFile(atPath: path, contents: Data(input.dropFirst())) else { fatalError("cannot write \(path)") }
-    var mixers: [any AudioMixing] = [FFmpegAudioMixer()]
-    if path.hasSuffix(".wav") { mixers.append(PCMAudioMixer()) }
-    for mixer in mixers {
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            await decode(path, with: mixer)
-            done.signal()
-        }
-        done.wait()
-    }
+    _ = runBlocking(Decode(path, pcm: false))
+    if path.hasSuffix(".wav") { _ = runBlocking(Decode(path, pcm: true)) }
     return 0
+}
+
+/// One decode, in a task (see `runBlocking`).
+final class Decode: BlockingJob, @unchecked Sendable {
+    let path: String
+    let pcm: Bool
+
+    init(_ path: String, pcm: Bool) {
+        self.path = path
+        self.pcm = pcm
+    }
+
+    override func run() async {
+        let mixer: any AudioMixing = pcm ? PCMAudioMixer() : FFmpegAudioMixer()
+        await decode(path, with: mixer)
+    }
 }
 
 private func decode(_ path: String, with mixer: any AudioMixing) async {

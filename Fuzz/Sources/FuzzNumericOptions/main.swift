@@ -1,4 +1,3 @@
-import Dispatch
 import FuzzSupport
 import ScaleKit
 
@@ -36,30 +35,29 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 /// two with `value` as the gap, into at most 10 ms of output (so no valid
 /// value makes the fuzzer render for long); waits on this plain thread.
 func render(_ value: Double) throws {
-    let format = AudioFormat(sampleRate: 1_000, channels: 1)
-    let clip = AudioSource.pcm(PCMBuffer(format: format, samples: [0.5, -0.5]), name: "clip")
-    var output = AudioOutput.memory(format: format)
-    output.maximumDuration = 0.01
-    let timeline = AudioTimeline(
-        clips: [TimelineClip(source: clip, start: value, gainDB: value)],
-        background: BackgroundTrack(source: clip, gainDB: value, ducking: Ducking(depthDB: value, rampSeconds: value)))
-    let join = AudioJoin(segments: [clip, clip], gap: value)
-    let outcome = Outcome()
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        do {
-            _ = try await PCMAudioMixer().mix(timeline, into: output)
-            _ = try await PCMAudioMixer().join(join, into: output)
-        } catch {
-            outcome.error = error
-        }
-        done.signal()
-    }
-    done.wait()
-    if let error = outcome.error { throw error }
+    if let error = runBlocking(Render(value)).error { throw error }
 }
 
-/// The render's error, handed from the task to the waiting thread (the semaphore orders the accesses).
-final class Outcome: @unchecked Sendable {
+final class Render: BlockingJob, @unchecked Sendable {
+    let value: Double
     var error: (any Error)?
+
+    init(_ value: Double) { self.value = value }
+
+    override func run() async {
+        do { try await renderOnce() } catch { self.error = error }
+    }
+
+    private func renderOnce() async throws {
+        let format = AudioFormat(sampleRate: 1_000, channels: 1)
+        let clip = AudioSource.pcm(PCMBuffer(format: format, samples: [0.5, -0.5]), name: "clip")
+        var output = AudioOutput.memory(format: format)
+        output.maximumDuration = 0.01
+        let timeline = AudioTimeline(
+            clips: [TimelineClip(source: clip, start: value, gainDB: value)],
+            background: BackgroundTrack(source: clip, gainDB: value, ducking: Ducking(depthDB: value, rampSeconds: value)))
+        let join = AudioJoin(segments: [clip, clip], gap: value)
+        _ = try await PCMAudioMixer().mix(timeline, into: output)
+        _ = try await PCMAudioMixer().join(join, into: output)
+    }
 }
