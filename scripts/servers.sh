@@ -15,6 +15,14 @@
 #                                       process) without any shutdown; start again with
 #                                       restart_redis / restart_postgres (PostgreSQL then runs
 #                                       crash recovery from its WAL)
+#   start_redis_cluster -> a Redis Cluster of 3 masters and 3 replicas on free loopback ports;
+#                       exports REDIS_CLUSTER_NODES (host:port,…) and REDIS_CLUSTER_DIR (one
+#                       folder per node, named by its port, holding its pid)
+#   crash_cluster_node PORT / restart_cluster_node PORT -> kill -9 one node / start it again
+#                       (with its nodes.conf, so it rejoins, as a replica if it was failed over)
+# REDIS_CLUSTER_NODE_TIMEOUT (ms, default 15000) is the cluster's failure-detection time:
+# failover tests set it low on a private cluster; the shared one keeps it long, so a
+# saturated machine never fails a master over behind the other tests' backs.
 # REDIS_APPENDONLY=yes REDIS_APPENDFSYNC=always make every write acknowledged by Redis
 # durable across a crash (the crash tests use them).
 # PostgreSQL and PgBouncer refuse to run as root, so they run as the `postgres` user.
@@ -79,6 +87,87 @@ crash_redis() {
     for _ in $(seq 100); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.05; done
     REDIS_PID=""
   fi
+}
+
+_cluster_node_launch() {  # PORT
+  local port=$1 dir="$REDIS_CLUSTER_DIR/$1" bus pid
+  mkdir -p "$dir"
+  # The bus port is kept in the folder, so a restarted node binds the same one.
+  [ -s "$dir/bus" ] || free_port >"$dir/bus"
+  bus=$(cat "$dir/bus")
+  redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port "$bus" \
+    --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout "${REDIS_CLUSTER_NODE_TIMEOUT:-15000}" \
+    --save '' --appendonly no --dir "$dir" --daemonize no --logfile "$dir/redis.log" &
+  pid=$!
+  echo "$pid" >"$dir/pid"
+  for _ in $(seq 1200); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "[servers] cluster node $port did not start; log: $dir/redis.log" >&2
+  return 1
+}
+
+start_redis_cluster() {
+  _servers_dir
+  REDIS_CLUSTER_DIR="$SERVERS_DIR/cluster"
+  mkdir -p "$REDIS_CLUSTER_DIR"
+  local ports=() port ready
+  for _ in 1 2 3 4 5 6; do
+    port=$(free_port)
+    ports+=("$port")
+    _cluster_node_launch "$port" || return 1
+  done
+  if ! redis-cli --cluster create $(printf '127.0.0.1:%s ' "${ports[@]}") --cluster-replicas 1 --cluster-yes \
+      >"$REDIS_CLUSTER_DIR/create.log" 2>&1; then
+    echo "[servers] redis-cli --cluster create failed; log: $REDIS_CLUSTER_DIR/create.log" >&2
+    return 1
+  fi
+  # Ready when every node sees every slot served and each replica has synced with its master.
+  for _ in $(seq 1200); do
+    ready=1
+    [ "$(redis-cli -p "${ports[0]}" cluster nodes 2>/dev/null | grep -c slave)" = 3 ] || { sleep 0.1; continue; }
+    for port in "${ports[@]}"; do
+      redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || { ready=0; break; }
+      if redis-cli -p "$port" role 2>/dev/null | head -1 | grep -q slave; then
+        redis-cli -p "$port" info replication 2>/dev/null | grep -q '^master_link_status:up' || { ready=0; break; }
+      fi
+    done
+    [ "$ready" = 1 ] && break
+    sleep 0.1
+  done
+  if [ "$ready" != 1 ]; then
+    echo "[servers] the Redis Cluster did not become ready; logs under $REDIS_CLUSTER_DIR" >&2
+    return 1
+  fi
+  REDIS_CLUSTER_NODES=$(printf '127.0.0.1:%s,' "${ports[@]}")
+  export REDIS_CLUSTER_NODES=${REDIS_CLUSTER_NODES%,} REDIS_CLUSTER_DIR
+  echo "[servers] Redis Cluster (3 masters, 3 replicas) on $REDIS_CLUSTER_NODES"
+}
+
+crash_cluster_node() {  # PORT
+  local pidfile="$REDIS_CLUSTER_DIR/$1/pid" pid
+  pid=$(cat "$pidfile" 2>/dev/null) || return 0
+  kill -9 "$pid" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  rm -f "$pidfile"
+}
+
+restart_cluster_node() { crash_cluster_node "$1"; _cluster_node_launch "$1"; }
+
+stop_redis_cluster() {
+  local dir=${REDIS_CLUSTER_DIR:-${SERVERS_DIR:+$SERVERS_DIR/cluster}} pidfile
+  [ -n "$dir" ] && [ -d "$dir" ] || return 0
+  for pidfile in "$dir"/*/pid; do
+    [ -f "$pidfile" ] || continue
+    kill "$(cat "$pidfile")" 2>/dev/null
+  done
+  for pidfile in "$dir"/*/pid; do
+    [ -f "$pidfile" ] || continue
+    for _ in $(seq 100); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.05; done
+    rm -f "$pidfile"
+  done
 }
 
 _pg_bin() {
@@ -215,6 +304,7 @@ stop_pgbouncer() {
 
 stop_servers() {
   stop_redis
+  stop_redis_cluster
   stop_pgbouncer
   stop_postgres
   if [ -n "$SERVERS_DIR" ]; then rm -rf "$SERVERS_DIR"; SERVERS_DIR=""; fi

@@ -41,8 +41,8 @@ struct BackendBuilder {
 
     mutating func makeAPITracker() throws -> any APITracking {
         let trackerConfiguration = APITrackerConfiguration(limits: configuration.apiLimits, extraQuotas: configuration.apiQuotas)
-        if let redisURL = configuration.redisURL {
-            return try makeRedisAPITracker(url: redisURL, configuration: trackerConfiguration)
+        if configuration.usesRedis {
+            return try makeRedisAPITracker(configuration: trackerConfiguration)
         }
         choices.append(
             BackendChoice(
@@ -52,8 +52,8 @@ struct BackendBuilder {
     }
 
     mutating func makeStatusTracker() throws -> any StatusTracking {
-        if let redisURL = configuration.redisURL {
-            return try makeRedisStatusTracker(url: redisURL)
+        if configuration.usesRedis {
+            return try makeRedisStatusTracker()
         }
         choices.append(
             BackendChoice(

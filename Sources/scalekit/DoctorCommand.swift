@@ -153,6 +153,7 @@ struct DoctorCommand: AsyncParsableCommand {
     private static func effective(_ variable: Variable, _ configuration: ScaleKitConfiguration) -> String {
         switch variable {
         case .redisURL: return configuration.redactedRedisURL ?? "(unset)"
+        case .redisClusterNodes: return configuration.redisClusterNodes.map { printable($0) } ?? "(unset)"
         case .databaseURL: return configuration.database.description
         case .poolSize: return "\(configuration.pool.size)"
         case .maxOverflow: return "\(configuration.pool.maxOverflow)"

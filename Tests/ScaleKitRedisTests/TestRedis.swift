@@ -48,19 +48,22 @@ enum TestRedis {
     /// purpose this way instead of sleeping and hoping the machine kept up.
     static func advanceExpiry(matching pattern: String, by duration: Duration) async throws {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        let script = """
-            local moved = 0
-            for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
-              local ttl = redis.call('PTTL', key)
-              if ttl > 0 then
-                if ttl <= tonumber(ARGV[2]) then redis.call('DEL', key) else redis.call('PEXPIRE', key, ttl - tonumber(ARGV[2])) end
-                moved = moved + 1
-              end
-            end
-            return moved
-            """
+        let script = advanceExpiryScript
         _ = try await client().withConnection { connection in
             try await connection.send("EVAL", RedisArgument(script), 0, RedisArgument(pattern), RedisArgument(Int(milliseconds)))
         }
     }
+
+    /// Shrinks the TTL of every key matching ARGV[1] by ARGV[2] ms, deleting those it runs out.
+    static let advanceExpiryScript = """
+        local moved = 0
+        for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+          local ttl = redis.call('PTTL', key)
+          if ttl > 0 then
+            if ttl <= tonumber(ARGV[2]) then redis.call('DEL', key) else redis.call('PEXPIRE', key, ttl - tonumber(ARGV[2])) end
+            moved = moved + 1
+          end
+        end
+        return moved
+        """
 }

@@ -7,6 +7,7 @@ import Foundation
 public enum ServersScript {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// The path of scripts/servers.sh, when the tests run through the test scripts.
@@ -19,7 +20,7 @@ public enum ServersScript {
     /// exports the shared servers' values, so a private server starts from none.
     public static let clearedState: [String: String] = [
         "PG_PORT": "", "PG_PID": "", "PGDATA": "", "SERVERS_DIR": "", "PG_BIN": "",
-        "REDIS_PORT": "", "REDIS_PID": "", "REDIS_URL": "", "DATABASE_URL": "",
+        "REDIS_PORT": "", "REDIS_PID": "", "REDIS_URL": "", "DATABASE_URL": "", "REDIS_CLUSTER_DIR": "", "REDIS_CLUSTER_NODES": "",
     ]
 
     /// Runs `commands` in bash after sourcing servers.sh, with `variables`

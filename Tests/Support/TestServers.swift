@@ -36,6 +36,7 @@ public enum TestServers {
 
     public struct Missing: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// How much slower than usual the tests run (`SCALEKIT_TEST_SLOWDOWN`,

@@ -10,6 +10,7 @@ import Foundation
 /// | variable | meaning | default |
 /// |---|---|---|
 /// | `REDIS_URL` | `redis://[user:password@]host[:port][/db]` or `unix:///path` | unset: embedded backends |
+/// | `REDIS_CLUSTER_NODES` | a Redis Cluster's seed nodes, `host:port,host:port`; `REDIS_URL` then gives only the user and password | unset: one server |
 /// | `DATABASE_URL` | `postgresql://…`, `postgres://…` or `sqlite:///path` | `sqlite:///scalekit.sqlite` |
 /// | `DB_POOL_SIZE` | connections kept open | 10 |
 /// | `DB_MAX_OVERFLOW` | extra connections under load | 20 |
@@ -30,6 +31,9 @@ import Foundation
 public struct ScaleKitConfiguration: Sendable, Hashable {
     /// The Redis server, or `nil` to use the embedded backends.
     public var redisURL: String?
+    /// A Redis Cluster's seed nodes (`host:port,…`), or `nil` for one server.
+    /// ScaleKitRedis reads the list when a backend is built from it.
+    public var redisClusterNodes: String?
     /// Where videos are stored.
     public var database: DatabaseLocation
     /// The database connection pool's settings.
@@ -45,12 +49,16 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     /// Attempts per video and the backoff between them.
     public var claimPolicy: ClaimPolicy
 
+    /// Whether Redis backs the trackers: `REDIS_URL` or `REDIS_CLUSTER_NODES` is set.
+    public var usesRedis: Bool { redisURL != nil || redisClusterNodes != nil }
+
     /// The embedded defaults: no Redis, SQLite in the working directory.
     public init(
         redisURL: String? = nil, database: DatabaseLocation = .defaultSQLite, pool: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
         apiLimits: APILimits = .default, apiTrackerFile: String = "api_usage.json", claimPolicy: ClaimPolicy = ClaimPolicy(),
-        apiQuotas: [Quota] = []
+        apiQuotas: [Quota] = [], redisClusterNodes: String? = nil
     ) {
+        self.redisClusterNodes = redisClusterNodes
         self.apiQuotas = apiQuotas
         self.claimPolicy = claimPolicy
         self.redisURL = redisURL
@@ -67,6 +75,7 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
         // Only ScaleKitRedis knows Redis URLs: it checks this one, naming
         // REDIS_URL, when a backend is built from it (ScaleKitBackends.make).
         redisURL = try values.nonEmptyString(Variable.redisURL)
+        redisClusterNodes = try values.nonEmptyString(Variable.redisClusterNodes)
         if let text = try values.url(Variable.databaseURL, schemes: DatabaseLocation.schemes) {
             database = try DatabaseLocation(parsing: text, variable: Variable.databaseURL.name)
         } else {
@@ -177,6 +186,7 @@ package struct Variable: Sendable, Hashable {
     package var key: ConfigKey { ConfigKey(name.lowercased().split(separator: "_").map(String.init)) }
 
     package static let redisURL = Variable(name: "REDIS_URL")
+    package static let redisClusterNodes = Variable(name: "REDIS_CLUSTER_NODES")
     package static let databaseURL = Variable(name: "DATABASE_URL")
     package static let poolSize = Variable(name: "DB_POOL_SIZE")
     package static let maxOverflow = Variable(name: "DB_MAX_OVERFLOW")
@@ -192,7 +202,7 @@ package struct Variable: Sendable, Hashable {
 
     /// Every variable ScaleKit reads.
     package static let all: [Variable] = [
-        redisURL, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
+        redisURL, redisClusterNodes, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
         maxAttempts, retryBackoff, quotas, quotasFile,
     ]
 }

@@ -3,22 +3,33 @@ public import Metrics
 public import ScaleKit
 public import ServiceLifecycle
 
-/// A pool of connections to one server, shared by the trackers.
+/// Connections to one Redis server, or to every master of a Redis Cluster,
+/// shared by the trackers.
 ///
 /// Built on the core ``/ScaleKit/ConnectionPool`` (QueuePool semantics: size,
-/// overflow, FIFO waiting up to a timeout, recycle, pre-ping). Each call
-/// leases one connection for its whole body, so a `WATCH` … `MULTI` … `EXEC`
-/// sequence never interleaves with another caller's commands, and a
-/// connection comes back with no transaction state left (`DISCARD`,
-/// `UNWATCH`). Safe to share between tasks and trackers.
+/// overflow, FIFO waiting up to a timeout, recycle, pre-ping): one pool for
+/// a single server, one per master for a cluster. Each call leases one
+/// connection for its whole body, so a `WATCH` … `MULTI` … `EXEC` sequence
+/// never interleaves with another caller's commands, and a connection comes
+/// back with no transaction state left (`DISCARD`, `UNWATCH`). Safe to share
+/// between tasks and trackers.
+///
+/// With a ``RedisClusterConfiguration`` each call goes to the master serving
+/// its key's slot and follows `MOVED`, `ASK` and failovers (see Docs/Redis.md).
 ///
 /// A `Service`: run it in a ServiceGroup to shut it down gracefully (it also
 /// works without being run).
 public final class RedisClient: Service, Sendable {
-    /// The server and its timeouts.
+    /// The server and its timeouts (for a cluster: the credentials and timeouts every node's connections use).
     public let configuration: RedisConnectionConfiguration
-    /// The connections. Package-internal: users read ``statistics()``.
-    package let pool: ConnectionPool<RedisConnection>
+    /// The cluster's seeds and redirection limits, or `nil` for a single server.
+    public let cluster: RedisClusterConfiguration?
+    private let backend: Backend
+
+    private enum Backend: Sendable {
+        case server(ConnectionPool<RedisConnection>)
+        case cluster(RedisClusterRouter)
+    }
 
     /// The pool settings used when none are given: 10 kept, 20 overflow, and
     /// a 5 s wait for a free connection (a Redis call should not wait the
@@ -40,9 +51,42 @@ public final class RedisClient: Service, Sendable {
         name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.configuration = configuration
-        self.pool = ConnectionPool(configuration: pool, name: name, logger: logger, metricsFactory: metricsFactory) {
-            try await RedisConnection.connect(configuration: configuration, logger: logger)
+        self.cluster = nil
+        self.backend = .server(
+            ConnectionPool(configuration: pool, name: name, logger: logger, metricsFactory: metricsFactory) {
+                try await RedisConnection.connect(configuration: configuration, logger: logger)
+            })
+    }
+
+    /// A client for a Redis Cluster. Opens no connection until the first call,
+    /// which loads the slot map from the seeds.
+    ///
+    /// - Parameters:
+    ///   - cluster: the seed nodes and how far a call follows redirections and failovers.
+    ///   - configuration: the user, password, timeouts and keepalive of every
+    ///     node's connections; its endpoint is not used.
+    ///   - pool: the size, overflow and timeout of each master's pool.
+    ///   - name: the prefix of each master's pool name (`<name>.<host>_<port>`).
+    ///   - logger: receives the pools' and the connections' events.
+    ///   - metricsFactory: where the pools' gauges and counters go.
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` when the
+    ///   configuration selects a database other than 0 (a cluster has only 0)
+    ///   or names no seed.
+    public init(
+        cluster: RedisClusterConfiguration, configuration: RedisConnectionConfiguration,
+        pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration, name: String = "scalekit.redis",
+        logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws(ScaleKitError) {
+        guard configuration.database == 0 else {
+            throw ScaleKitError(
+                .invalidConfiguration, "a Redis Cluster has only database 0, but \(configuration) selects \(configuration.database)")
         }
+        guard !cluster.seeds.isEmpty else { throw ScaleKitError(.invalidConfiguration, "a Redis Cluster client needs at least one seed node") }
+        self.configuration = configuration
+        self.cluster = cluster
+        self.backend = .cluster(
+            RedisClusterRouter(
+                cluster: cluster, template: configuration, pool: pool, name: name, logger: logger, metricsFactory: metricsFactory))
     }
 
     /// A client for a `redis://` or `unix://` URL (see ``RedisConnectionConfiguration/init(url:connectTimeout:commandTimeout:tcpKeepAlive:)``).
@@ -57,29 +101,64 @@ public final class RedisClient: Service, Sendable {
             metricsFactory: metricsFactory)
     }
 
-    /// Leases a connection for the duration of `body`.
+    /// Leases a connection for the duration of `body`: for a cluster, one to
+    /// the master serving `routingKey`'s slot (any master when it is `nil`).
+    ///
+    /// For a cluster, `body` runs again when its command was redirected
+    /// (`MOVED`, `ASK`: it did not run) or when nothing could be sent during a
+    /// failover; its commands must touch `routingKey`'s slot only.
     ///
     /// - Throws: what `body` throws; ``/ScaleKit/ScaleKitError`` `connectionFailed` or
     ///   `timeout` when no connection can be opened, `poolExhausted` when none
     ///   became free within the pool timeout, `poolShutDown` after ``shutdown()``.
     ///   A connection whose body failed with a transport error is closed, not reused.
     package func withConnection<R>(
-        isolation: isolated (any Actor)? = #isolation, _ body: (RedisConnection) async throws -> R
+        routingKey: RedisArgument? = nil, isolation: isolated (any Actor)? = #isolation,
+        _ body: (RedisConnection) async throws -> R
     ) async throws -> R {
-        try await pool.withConnection(isolation: isolation, body)
+        switch backend {
+        case .server(let pool):
+            return try await pool.withConnection(isolation: isolation, body)
+        case .cluster(let router):
+            return try await router.withConnection(slot: routingKey.map { RedisHashSlot.of($0.bytes) }, isolation: isolation, body)
+        }
     }
 
-    /// `PING` on a pooled connection: a liveness check for a health endpoint.
+    /// `PING` on a pooled connection (for a cluster: on one master): a liveness check for a health endpoint.
     public func ping() async throws {
         try await withConnection { connection in try await connection.ping() }
     }
 
-    /// The pool's counts.
-    public func statistics() -> ConnectionPoolStatistics { pool.statistics() }
+    /// The cluster's slot map, loaded now from its nodes; `nil` for a single server.
+    package func clusterTopology() async throws(ScaleKitError) -> RedisClusterTopology? {
+        guard case .cluster(let router) = backend else { return nil }
+        return try await router.refresh()
+    }
+
+    /// The pool's counts (for a cluster: every master's pool added up).
+    public func statistics() -> ConnectionPoolStatistics {
+        switch backend {
+        case .server(let pool): return pool.statistics()
+        case .cluster(let router): return router.statistics()
+        }
+    }
 
     /// Service: runs until graceful shutdown, then closes every connection.
-    public func run() async throws { try await pool.run() }
+    public func run() async throws {
+        switch backend {
+        case .server(let pool):
+            try await pool.run()
+        case .cluster(let router):
+            try? await gracefulShutdown()
+            await router.shutdown()
+        }
+    }
 
     /// Closes idle connections now and busy ones when they come back; later calls throw `poolShutDown`.
-    public func shutdown() async { await pool.shutdown() }
+    public func shutdown() async {
+        switch backend {
+        case .server(let pool): await pool.shutdown()
+        case .cluster(let router): await router.shutdown()
+        }
+    }
 }

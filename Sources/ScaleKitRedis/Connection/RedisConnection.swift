@@ -40,6 +40,8 @@ package actor RedisConnection: PooledConnection {
     private var isClosed = false
     /// Set while a WATCH or MULTI may be in effect, so a returned connection is cleaned up.
     private var mayHoldTransactionState = false
+    /// Set while the cluster router follows an `ASK` redirection: each command goes out after `ASKING`.
+    private var sendsAsking = false
 
     private init(configuration: RedisConnectionConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -106,7 +108,7 @@ package actor RedisConnection: PooledConnection {
             }
         }
         do {
-            let replies = try handle.roundTrip(commands)
+            let replies = try sendsAsking ? roundTripAsking(commands, on: handle) : handle.roundTrip(commands)
             if interruptGate.clearTarget().delivered {
                 // Every reply arrived, but the socket was shut down just after: never use it again.
                 context = nil
@@ -133,6 +135,32 @@ package actor RedisConnection: PooledConnection {
             throw error
         }
     }
+
+    /// Precedes every command with `ASKING` (its flag lasts one command),
+    /// except the commands queued inside `MULTI`, and returns the commands' own replies.
+    private func roundTripAsking(_ commands: [RedisCommand], on handle: RedisContextHandle) throws(ScaleKitError) -> [RedisValue] {
+        var wire: [RedisCommand] = []
+        var kept: [Int] = []
+        var queuing = false
+        for command in commands {
+            if !queuing { wire.append(RedisCommand("ASKING")) }
+            kept.append(wire.count)
+            wire.append(command)
+            switch command.name {
+            case "MULTI": queuing = true
+            case "EXEC", "DISCARD": queuing = false
+            default: break
+            }
+        }
+        let replies = try handle.roundTrip(wire)
+        return kept.map { replies[$0] }
+    }
+
+    /// From now on every command is preceded by `ASKING` (the cluster router follows an `ASK` redirection).
+    package func beginAsking() { sendsAsking = true }
+
+    /// Commands go out as they are again.
+    package func endAsking() { sendsAsking = false }
 
     /// Sends one command, as the synchronous overload does, and stops
     /// waiting for its reply when the calling task is cancelled
@@ -182,15 +210,45 @@ package actor RedisConnection: PooledConnection {
     /// (which caches it again) and returns that reply. Atomic on the server.
     ///
     /// - Throws: as `send(_:)`; a Lua error is `serverError`.
+    ///
+    /// With ``RedisConnectionConfiguration/replicaAcknowledgements`` above 0
+    /// the script is followed by `WAIT` in the same round trip, and the call
+    /// throws `timeout` (native code `WAIT`) when fewer replicas confirmed
+    /// its writes in time: the write happened on the master but could still
+    /// be lost in a failover, so the caller must not treat it as done.
     package func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) throws(ScaleKitError) -> RedisValue {
         let tail = [RedisArgument(keys.count)] + keys + arguments
-        let reply = try pipeline([RedisCommand("EVALSHA", [RedisArgument(script.sha1)] + tail)])[0]
-        if case .error(let error) = reply {
+        var replies = try pipeline([RedisCommand("EVALSHA", [RedisArgument(script.sha1)] + tail)] + waitForReplicas)
+        if case .error(let error) = replies[0] {
             guard error.prefix == "NOSCRIPT" else { throw error.scaleKitError }
             // NOSCRIPT means nothing ran, so sending the source is safe.
-            return try send(RedisCommand("EVAL", [RedisArgument(script.source)] + tail))
+            replies = try pipeline([RedisCommand("EVAL", [RedisArgument(script.source)] + tail)] + waitForReplicas)
+            if case .error(let error) = replies[0] { throw error.scaleKitError }
         }
-        return reply
+        if replies.count == 2 { try checkReplicaAcknowledgements(replies[1]) }
+        return replies[0]
+    }
+
+    /// `WAIT numreplicas timeout`, when writes must reach replicas before they count as done.
+    private var waitForReplicas: [RedisCommand] {
+        let wanted = configuration.replicaAcknowledgements
+        guard wanted > 0 else { return [] }
+        let (seconds, attoseconds) = configuration.replicaAcknowledgementTimeout.components
+        let milliseconds = max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+        return [RedisCommand("WAIT", [RedisArgument(wanted), RedisArgument(milliseconds)])]
+    }
+
+    private func checkReplicaAcknowledgements(_ reply: RedisValue) throws(ScaleKitError) {
+        if case .error(let error) = reply { throw error.scaleKitError }
+        let confirmed = reply.integer ?? 0
+        let wanted = configuration.replicaAcknowledgements
+        guard confirmed >= Int64(wanted) else {
+            throw ScaleKitError(
+                .timeout,
+                "\(confirmed) of the \(wanted) replicas asked for confirmed the write within \(configuration.replicaAcknowledgementTimeout); "
+                    + "it is on the master but a failover could lose it",
+                nativeCode: "WAIT")
+        }
     }
 
     /// `PING`: a cheap round trip that throws when the server cannot be reached.

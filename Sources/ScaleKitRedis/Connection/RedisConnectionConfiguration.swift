@@ -29,6 +29,14 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
     public var commandTimeout: Duration
     /// Whether TCP keepalive probes detect a silently vanished server.
     public var tcpKeepAlive: Bool
+    /// How many replicas must confirm a tracker's write (`WAIT`) before the
+    /// call counts as done; 0 (the default) takes the master's word. With 1
+    /// and a replica per master, a failover loses no acknowledged call: one
+    /// the replicas did not confirm throws `timeout` instead (it may or may
+    /// not survive, so it is never reported as done).
+    public var replicaAcknowledgements: Int = 0
+    /// How long a write waits for those confirmations. Default 1 s.
+    public var replicaAcknowledgementTimeout: Duration = .seconds(1)
 
     /// The default port, 6379.
     public static let defaultPort = 6379
@@ -143,6 +151,11 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
 
     /// Mirrors without the password, so `dump` and debuggers do not show it either.
     public var customMirror: Mirror {
-        Mirror(self, children: ["endpoint": endpoint, "username": username as Any, "database": database], displayStyle: .struct)
+        Mirror(
+            self,
+            children: [
+                "endpoint": endpoint, "username": username as Any, "database": database,
+                "replicaAcknowledgements": replicaAcknowledgements,
+            ], displayStyle: .struct)
     }
 }

@@ -66,6 +66,15 @@ package struct RedisErrorReply: Sendable, Hashable, CustomStringConvertible {
 
     /// The reply as the error ScaleKit throws: `serverError` with the prefix as `nativeCode`.
     package var scaleKitError: ScaleKitError {
-        ScaleKitError(.serverError, "Redis replied with an error: \(message)", nativeCode: prefix)
+        ScaleKitError(.serverError, Self.thrownPrefix + message, nativeCode: prefix)
     }
+
+    /// The reply a ``scaleKitError`` was made from, or `nil` for any other error
+    /// (the cluster router reads `MOVED` and `ASK` back this way).
+    package init?(thrown error: ScaleKitError) {
+        guard error.code == .serverError, error.message.hasPrefix(Self.thrownPrefix) else { return nil }
+        self.init(message: String(error.message.dropFirst(Self.thrownPrefix.count)))
+    }
+
+    private static let thrownPrefix = "Redis replied with an error: "
 }

@@ -107,7 +107,7 @@ public final class RedisStatusTracker: StatusTracking {
         try document.validate(limits: configuration.limits)
         let key = key(for: jobID)
         guard let fence else {
-            try await client.withConnection { connection in
+            try await client.withConnection(routingKey: RedisArgument(key)) { connection in
                 _ = try await connection.send(
                     "SET", RedisArgument(key), RedisArgument(bytes: Array(document.encoded())), "PX", RedisArgument(Self.milliseconds(ttl)))
             }
@@ -185,7 +185,7 @@ public final class RedisStatusTracker: StatusTracking {
     public func status(for jobID: String) async throws -> JobStatus? {
         try Identifier.validate(jobID, kind: "job id")
         let key = key(for: jobID)
-        let reply = try await client.withConnection { connection in try await connection.send("GET", RedisArgument(key)) }
+        let reply = try await client.withConnection(routingKey: RedisArgument(key)) { connection in try await connection.send("GET", RedisArgument(key)) }
         guard let document = try decodeStored(reply, key: key) else { return nil }
         return try JobStatus(jsonObject: document)
     }
@@ -197,7 +197,7 @@ public final class RedisStatusTracker: StatusTracking {
     public func deleteStatus(for jobID: String) async throws -> Bool {
         try Identifier.validate(jobID, kind: "job id")
         let key = key(for: jobID)
-        let reply = try await client.withConnection { connection in try await connection.send("DEL", RedisArgument(key)) }
+        let reply = try await client.withConnection(routingKey: RedisArgument(key)) { connection in try await connection.send("DEL", RedisArgument(key)) }
         return (reply.integer ?? 0) > 0
     }
 
@@ -229,7 +229,7 @@ public final class RedisStatusTracker: StatusTracking {
         let ttlArgument = RedisArgument(Self.milliseconds(ttl))
         for attempt in 1...max(1, maxAttempts) {
             // One leased connection for the whole WATCH … EXEC sequence.
-            let outcome: TransactionOutcome = try await client.withConnection { connection in
+            let outcome: TransactionOutcome = try await client.withConnection(routingKey: RedisArgument(key)) { connection in
                 let read = try await connection.pipeline([
                     RedisCommand("WATCH", [RedisArgument(key)]), RedisCommand("GET", [RedisArgument(key)]),
                 ])
@@ -265,7 +265,7 @@ public final class RedisStatusTracker: StatusTracking {
         let updatedAt = stamp.objectValue?[JobStatus.Member.updatedAt]?.stringValue ?? ""
         let reply: RedisValue
         do {
-            reply = try await client.withConnection { connection in
+            reply = try await client.withConnection(routingKey: RedisArgument(key)) { connection in
                 try await connection.evaluate(
                     RedisStatusScripts.mergeWithCJSON, keys: [RedisArgument(key)],
                     arguments: [

@@ -11,7 +11,9 @@ enum RedisAudit {
     /// Reads the settings (`CONFIG GET`, `TIME`) on one pooled connection.
     static func probe(_ client: RedisClient) -> AuditProbe {
         AuditProbe(name: component) { _ in
-            try await client.withConnection { connection in
+            // A cluster's slot map first: which masters were found and what they serve.
+            let clusterFinding = try await client.clusterTopology().map(clusterFinding)
+            let serverFindings = try await client.withConnection { connection in
                 var settings: [String: String] = [:]
                 for name in ["maxmemory", "maxmemory-policy", "appendonly", "appendfsync", "save"] {
                     // CONFIG may be renamed or refused (hosted Redis): judged as unknown, not an outage.
@@ -27,7 +29,23 @@ enum RedisAudit {
                 let server = parts.count == 2 ? Date(timeIntervalSince1970: parts[0] + parts[1] / 1_000_000) : nil
                 return findings(settings: settings, serverTime: server, before: before, after: after)
             }
+            return (clusterFinding.map { [$0] } ?? []) + serverFindings
         }
+    }
+
+    /// The masters of a cluster and the slots each serves; wrong unless every slot is served.
+    static func clusterFinding(_ topology: RedisClusterTopology) -> AuditFinding {
+        let masters = topology.slotRanges.map { node, ranges in
+            "\(node) serves \(ranges.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ","))"
+        }
+        let summary = "\(topology.masters.count) masters, \(topology.coveredSlots) of \(RedisHashSlot.count) slots served: "
+            + masters.joined(separator: "; ")
+        if topology.coveredSlots == RedisHashSlot.count {
+            return AuditFinding(component: component, check: "cluster", verdict: .ok, detail: summary)
+        }
+        return AuditFinding(
+            component: component, check: "cluster", verdict: .wrong, detail: summary,
+            fix: "assign every slot (redis-cli --cluster fix): calls for an unserved slot fail with CLUSTERDOWN")
     }
 
     /// Judges the settings read from the server (a missing one could not be read).
