@@ -114,11 +114,14 @@ let package = Package(
             // drops with a warning; the header is found as <hiredis/hiredis.h>.
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // TLS for Redis (rediss://): the system's OpenSSL, which libpq already links.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "ScaleKitRedis",
             dependencies: [
                 "ScaleKit",
                 "CHiredis",
+                "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

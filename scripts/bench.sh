@@ -89,6 +89,7 @@ source "$ROOT/scripts/servers.sh"
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 start_redis >&2
+start_redis_tls >&2
 start_postgres >&2
 start_pgbouncer >&2
 REDIS_HOST=127.0.0.1
@@ -107,6 +108,7 @@ ensure_servers() {  # restarts a server that died (on a shared machine, say), sa
 # ---- ScaleKit: the ordo-one/benchmark suites --------------------------------
 # The server benchmarks read these; without them they are not registered.
 export SCALEKIT_BENCH_REDIS_URL="$REDIS_URL" SCALEKIT_BENCH_DATABASE_URL="$DATABASE_URL"
+export SCALEKIT_BENCH_REDIS_TLS_URL="$REDIS_TLS_URL" SCALEKIT_BENCH_REDIS_TLS_CA="$REDIS_TLS_CA"
 export SCALEKIT_BENCH_PGBOUNCER_URL="$PGBOUNCER_URL?statement_cache=off"
 SUITES=()
 BASELINE=latest  # a partial run keeps its own baseline, so 'latest' stays the last full run's

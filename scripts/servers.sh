@@ -15,6 +15,10 @@
 #                                       process) without any shutdown; start again with
 #                                       restart_redis / restart_postgres (PostgreSQL then runs
 #                                       crash recovery from its WAL)
+#   start_redis_tls  -> two TLS-only redis-servers with certificates from a throwaway CA: one
+#                       that verifies a client certificate when one is given (REDIS_TLS_URL) and
+#                       one that requires it (REDIS_MTLS_URL); exports REDIS_TLS_CA, REDIS_TLS_WRONG_CA,
+#                       REDIS_TLS_CLIENT_CERT, REDIS_TLS_CLIENT_KEY, REDIS_TLS_PIDS
 #   start_redis_cluster -> a Redis Cluster of 3 masters and 3 replicas on free loopback ports;
 #                       exports REDIS_CLUSTER_NODES (host:port,…) and REDIS_CLUSTER_DIR (one
 #                       folder per node, named by its port, holding its pid)
@@ -87,6 +91,66 @@ crash_redis() {
     for _ in $(seq 100); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.05; done
     REDIS_PID=""
   fi
+}
+
+# The Redis TLS certificates: a CA, a server certificate it signs for 127.0.0.1 and
+# localhost, a client certificate it signs, and an unrelated CA. EC keys (milliseconds).
+_redis_tls_certificates() {
+  local dir="$SERVERS_DIR/redistls"
+  mkdir -p "$dir"
+  (
+    cd "$dir" || exit 1
+    ec() { echo "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1"; }
+    for ca in ca wrong-ca; do
+      openssl req -x509 -new -nodes $(ec) -keyout "$ca.key" -out "$ca.crt" -days 2 -subj "/CN=ScaleKit Redis test $ca" 2>/dev/null || exit 1
+    done
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    for who in server client; do
+      openssl req -new -nodes $(ec) -keyout "$who.key" -out "$who.csr" -subj "/CN=ScaleKit test $who" 2>/dev/null || exit 1
+      openssl x509 -req -in "$who.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$who.crt" -days 2 \
+        -extfile "$who.ext" 2>/dev/null || exit 1
+    done
+  ) || { echo "[servers] openssl could not make the Redis test certificates" >&2; return 1; }
+  export REDIS_TLS_CA="$dir/ca.crt" REDIS_TLS_WRONG_CA="$dir/wrong-ca.crt"
+  export REDIS_TLS_CLIENT_CERT="$dir/client.crt" REDIS_TLS_CLIENT_KEY="$dir/client.key"
+}
+
+_redis_tls_launch() {  # PORT CLIENT_AUTH(optional|yes) NAME
+  local dir="$SERVERS_DIR/redistls" pid
+  mkdir -p "$dir/$3"
+  redis-server --bind 127.0.0.1 --port 0 --tls-port "$1" --tls-cert-file "$dir/server.crt" --tls-key-file "$dir/server.key" \
+    --tls-ca-cert-file "$dir/ca.crt" --tls-auth-clients "$2" --save '' --appendonly no --dir "$dir/$3" --daemonize no \
+    --logfile "$dir/$3/redis.log" &
+  pid=$!
+  REDIS_TLS_PIDS="${REDIS_TLS_PIDS:-} $pid"
+  for _ in $(seq 1200); do
+    redis-cli --tls --cacert "$dir/ca.crt" --cert "$dir/client.crt" --key "$dir/client.key" -p "$1" ping >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "[servers] TLS redis-server ($3) did not start; log: $dir/$3/redis.log" >&2
+  return 1
+}
+
+start_redis_tls() {
+  _servers_dir
+  _redis_tls_certificates || return 1
+  local port
+  port=$(free_port)
+  _redis_tls_launch "$port" optional tls || return 1
+  export REDIS_TLS_URL="rediss://127.0.0.1:$port/0"
+  port=$(free_port)
+  _redis_tls_launch "$port" yes mtls || return 1
+  export REDIS_MTLS_URL="rediss://127.0.0.1:$port/0" REDIS_TLS_PIDS
+  echo "[servers] TLS redis-servers on $REDIS_TLS_URL and (client certificate required) $REDIS_MTLS_URL"
+}
+
+stop_redis_tls() {
+  local pid
+  for pid in ${REDIS_TLS_PIDS:-}; do kill "$pid" 2>/dev/null; done
+  for pid in ${REDIS_TLS_PIDS:-}; do for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done; done
+  REDIS_TLS_PIDS=""
 }
 
 _cluster_node_launch() {  # PORT
@@ -304,6 +368,7 @@ stop_pgbouncer() {
 
 stop_servers() {
   stop_redis
+  stop_redis_tls
   stop_redis_cluster
   stop_pgbouncer
   stop_postgres

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   pkg-config
-  libhiredis-dev libpq-dev libsqlite3-dev
+  libhiredis-dev libssl-dev libpq-dev libsqlite3-dev
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
   redis-server redis-tools postgresql pgbouncer openssl
   ffmpeg espeak-ng time python3-venv

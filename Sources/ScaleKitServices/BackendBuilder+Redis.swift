@@ -44,13 +44,17 @@ extension BackendBuilder {
                 connection.username = fromURL.username
                 connection.password = fromURL.password
                 connection.database = fromURL.database
+                connection.tls = fromURL.tls
             }
+            connection.tls = try tlsSettings(for: connection.tls)
             client = try RedisClient(
                 cluster: cluster, configuration: connection, pool: RedisClient.defaultPoolConfiguration, name: "\(metricsPrefix).redis",
                 logger: logger, metricsFactory: metricsFactory)
         } else {
+            var connection = try RedisConnectionConfiguration(url: configuration.redisURL ?? "", variable: "REDIS_URL")
+            connection.tls = try tlsSettings(for: connection.tls)
             client = RedisClient(
-                configuration: try RedisConnectionConfiguration(url: configuration.redisURL ?? "", variable: "REDIS_URL"),
+                configuration: connection,
                 pool: RedisClient.defaultPoolConfiguration, name: "\(metricsPrefix).redis", logger: logger,
                 metricsFactory: metricsFactory)
         }
@@ -60,6 +64,30 @@ extension BackendBuilder {
         audits.append(RedisAudit.probe(client))
         redisClient = client
         return client
+    }
+
+    /// `rediss://`'s TLS with the files of `REDIS_TLS_*_FILE`. Those files
+    /// given with a `redis://` URL are refused: the connection would be plain
+    /// text although the operator meant it to be encrypted.
+    private func tlsSettings(for fromURL: RedisConnectionConfiguration.TLS?) throws(ScaleKitError) -> RedisConnectionConfiguration.TLS? {
+        let files = [
+            ("REDIS_TLS_CA_FILE", configuration.redisTLSCAFile), ("REDIS_TLS_CERT_FILE", configuration.redisTLSCertificateFile),
+            ("REDIS_TLS_KEY_FILE", configuration.redisTLSKeyFile),
+        ]
+        guard var tls = fromURL else {
+            if let (name, _) = files.first(where: { $0.1 != nil }) {
+                throw ScaleKitError(
+                    .invalidConfiguration, "\(name) is set but REDIS_URL is not rediss://: ScaleKit will not connect in plain text when TLS is configured")
+            }
+            return nil
+        }
+        tls.caFile = configuration.redisTLSCAFile ?? tls.caFile
+        tls.certificateFile = configuration.redisTLSCertificateFile ?? tls.certificateFile
+        tls.keyFile = configuration.redisTLSKeyFile ?? tls.keyFile
+        if (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw ScaleKitError(.invalidConfiguration, "REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together: set both or neither")
+        }
+        return tls
     }
 }
 #else

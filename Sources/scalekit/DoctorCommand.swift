@@ -154,6 +154,10 @@ struct DoctorCommand: AsyncParsableCommand {
         switch variable {
         case .redisURL: return configuration.redactedRedisURL ?? "(unset)"
         case .redisClusterNodes: return configuration.redisClusterNodes.map { printable($0) } ?? "(unset)"
+        // The files' paths, never what is in them.
+        case .redisTLSCAFile: return configuration.redisTLSCAFile.map { printable($0) } ?? "(unset: the system's roots)"
+        case .redisTLSCertificateFile: return configuration.redisTLSCertificateFile.map { printable($0) } ?? "(unset)"
+        case .redisTLSKeyFile: return configuration.redisTLSKeyFile.map { printable($0) } ?? "(unset)"
         case .databaseURL: return configuration.database.description
         case .poolSize: return "\(configuration.pool.size)"
         case .maxOverflow: return "\(configuration.pool.maxOverflow)"

@@ -28,13 +28,12 @@ import Testing
         #expect(!configuration.description.contains("pw"))
     }
 
-    @Test func tlsIsRefusedClearly() {
-        let error = #expect(throws: ScaleKitError.self) {
-            try RedisConnectionConfiguration(url: "rediss://user:topsecret@cache:6380/0")
-        }
-        #expect(error?.code == .unsupported)
-        #expect(error?.message.contains("TLS") == true)
-        #expect(error?.description.contains("topsecret") == false)
+    @Test func tlsURLsAskForVerifiedTLS() throws {
+        let configuration = try RedisConnectionConfiguration(url: "rediss://user:topsecret@cache:6380/0")
+        #expect(configuration.tls == RedisConnectionConfiguration.TLS())
+        #expect(configuration.endpoint == .tcp(host: "cache", port: 6380))
+        #expect(configuration.description == "rediss://user:***@cache:6380/0")
+        #expect(try RedisConnectionConfiguration(url: "redis://cache").tls == nil)
     }
 
     @Test func malformedURLsNameNoPassword() {

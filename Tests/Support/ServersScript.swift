@@ -20,7 +20,7 @@ public enum ServersScript {
     /// exports the shared servers' values, so a private server starts from none.
     public static let clearedState: [String: String] = [
         "PG_PORT": "", "PG_PID": "", "PGDATA": "", "SERVERS_DIR": "", "PG_BIN": "",
-        "REDIS_PORT": "", "REDIS_PID": "", "REDIS_URL": "", "DATABASE_URL": "", "REDIS_CLUSTER_DIR": "", "REDIS_CLUSTER_NODES": "",
+        "REDIS_PORT": "", "REDIS_PID": "", "REDIS_URL": "", "DATABASE_URL": "", "REDIS_CLUSTER_DIR": "", "REDIS_CLUSTER_NODES": "", "REDIS_TLS_PIDS": "",
     ]
 
     /// Runs `commands` in bash after sourcing servers.sh, with `variables`

@@ -107,6 +107,37 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The same check-and-count over TLS (a TLS-only redis-server beside the
+    // plain one, certificates from a throwaway CA): compare with the plain rows.
+    let environment = ProcessInfo.processInfo.environment
+    if let tlsURL = environment["SCALEKIT_BENCH_REDIS_TLS_URL"], let ca = environment["SCALEKIT_BENCH_REDIS_TLS_CA"] {
+        let tlsClient: RedisClient
+        do {
+            var configuration = try RedisConnectionConfiguration(url: tlsURL)
+            configuration.tls?.caFile = ca
+            tlsClient = RedisClient(configuration: configuration, name: "scalekit.redis.tls")
+        } catch {
+            fatalError("SCALEKIT_BENCH_REDIS_TLS_URL: \(error)")
+        }
+        for (tasks, ops) in [(1, 2_000), (16, 4_000)] {
+            let shape = tasks == 1 ? "1connection" : "\(tasks)tasks"
+            Benchmark("checkAndCount.tls.\(shape).ops=\(ops)", configuration: redisConfiguration) {
+                (benchmark: Benchmark, tracker: RedisAPITracker) async in
+                do {
+                    try await runBatch(operations: ops, tasks: tasks) { _, _ in
+                        let decision = try await tracker.checkAndCount()
+                        precondition(decision.isAllowed)
+                    }
+                } catch {
+                    benchmark.error("checkAndCount over TLS failed: \(error)")
+                }
+            } setup: {
+                RedisAPITracker(
+                    client: tlsClient, configuration: APITrackerConfiguration(limits: unreachableLimits, keyPrefix: "\(runPrefix):tls\(tasks)"))
+            }
+        }
+    }
+
     // A quota of 3 limits (per second, per hour per tenant, per day) against
     // a quota of 1 limit, both one script per call, 16 tasks: the 3-limit
     // figure should stay within 1.3x the 1-limit one (Docs/Quotas.md).

@@ -10,6 +10,8 @@ import Foundation
 /// | variable | meaning | default |
 /// |---|---|---|
 /// | `REDIS_URL` | `redis://[user:password@]host[:port][/db]` or `unix:///path` | unset: embedded backends |
+/// | `REDIS_TLS_CA_FILE` | PEM CA certificates that sign the Redis server's certificate (`rediss://` only) | the system's roots |
+/// | `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE` | a PEM client certificate and its key, for mutual TLS (`rediss://` only) | none |
 /// | `REDIS_CLUSTER_NODES` | a Redis Cluster's seed nodes, `host:port,host:port`; `REDIS_URL` then gives only the user and password | unset: one server |
 /// | `DATABASE_URL` | `postgresql://…`, `postgres://…` or `sqlite:///path` | `sqlite:///scalekit.sqlite` |
 /// | `DB_POOL_SIZE` | connections kept open | 10 |
@@ -34,6 +36,12 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     /// A Redis Cluster's seed nodes (`host:port,…`), or `nil` for one server.
     /// ScaleKitRedis reads the list when a backend is built from it.
     public var redisClusterNodes: String?
+    /// `REDIS_TLS_CA_FILE`: the CA certificates Redis's certificate is checked against (`rediss://`).
+    public var redisTLSCAFile: String?
+    /// `REDIS_TLS_CERT_FILE`: a client certificate for mutual TLS with Redis.
+    public var redisTLSCertificateFile: String?
+    /// `REDIS_TLS_KEY_FILE`: the private key of ``redisTLSCertificateFile``.
+    public var redisTLSKeyFile: String?
     /// Where videos are stored.
     public var database: DatabaseLocation
     /// The database connection pool's settings.
@@ -76,6 +84,9 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
         // REDIS_URL, when a backend is built from it (ScaleKitBackends.make).
         redisURL = try values.nonEmptyString(Variable.redisURL)
         redisClusterNodes = try values.nonEmptyString(Variable.redisClusterNodes)
+        redisTLSCAFile = try values.nonEmptyString(Variable.redisTLSCAFile)
+        redisTLSCertificateFile = try values.nonEmptyString(Variable.redisTLSCertificateFile)
+        redisTLSKeyFile = try values.nonEmptyString(Variable.redisTLSKeyFile)
         if let text = try values.url(Variable.databaseURL, schemes: DatabaseLocation.schemes) {
             database = try DatabaseLocation(parsing: text, variable: Variable.databaseURL.name)
         } else {
@@ -187,6 +198,9 @@ package struct Variable: Sendable, Hashable {
 
     package static let redisURL = Variable(name: "REDIS_URL")
     package static let redisClusterNodes = Variable(name: "REDIS_CLUSTER_NODES")
+    package static let redisTLSCAFile = Variable(name: "REDIS_TLS_CA_FILE")
+    package static let redisTLSCertificateFile = Variable(name: "REDIS_TLS_CERT_FILE")
+    package static let redisTLSKeyFile = Variable(name: "REDIS_TLS_KEY_FILE")
     package static let databaseURL = Variable(name: "DATABASE_URL")
     package static let poolSize = Variable(name: "DB_POOL_SIZE")
     package static let maxOverflow = Variable(name: "DB_MAX_OVERFLOW")
@@ -202,7 +216,7 @@ package struct Variable: Sendable, Hashable {
 
     /// Every variable ScaleKit reads.
     package static let all: [Variable] = [
-        redisURL, redisClusterNodes, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
+        redisURL, redisClusterNodes, redisTLSCAFile, redisTLSCertificateFile, redisTLSKeyFile, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
         maxAttempts, retryBackoff, quotas, quotasFile,
     ]
 }

@@ -69,8 +69,8 @@ public final class RedisAPITracker: APITracking {
     /// trackers instead when they should share a pool. The client's pool is
     /// named `name` and its metrics, like the tracker's, go to `metricsFactory`.
     ///
-    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration` for a malformed URL,
-    ///   `unsupported` for `rediss://` (no TLS in hiredis 0.14).
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration` for a malformed URL
+    ///   (`rediss://` connects over TLS; see ``RedisConnectionConfiguration/tls``).
     public convenience init(
         url: String, configuration: APITrackerConfiguration = APITrackerConfiguration(),
         unreachablePolicy: RedisUnreachablePolicy = .failClosed,

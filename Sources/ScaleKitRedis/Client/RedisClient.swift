@@ -91,7 +91,7 @@ public final class RedisClient: Service, Sendable {
 
     /// A client for a `redis://` or `unix://` URL (see ``RedisConnectionConfiguration/init(url:connectTimeout:commandTimeout:tcpKeepAlive:)``).
     ///
-    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration`, or `unsupported` for `rediss://`.
+    /// - Throws: ``/ScaleKit/ScaleKitError`` `invalidConfiguration` for a URL it cannot read.
     public convenience init(
         url: String, pool: ConnectionPoolConfiguration = RedisClient.defaultPoolConfiguration,
         name: String = "scalekit.redis", logger: Logger = .current, metricsFactory: any MetricsFactory = MetricsSystem.factory

@@ -36,7 +36,7 @@ package actor RedisConnection: PooledConnection {
     /// Where this connection connects to.
     package nonisolated let configuration: RedisConnectionConfiguration
     private let logger: Logger
-    private var context: RedisContextHandle?
+    private var context: (any RedisWire)?
     private var isClosed = false
     /// Set while a WATCH or MULTI may be in effect, so a returned connection is cleaned up.
     private var mayHoldTransactionState = false
@@ -138,7 +138,7 @@ package actor RedisConnection: PooledConnection {
 
     /// Precedes every command with `ASKING` (its flag lasts one command),
     /// except the commands queued inside `MULTI`, and returns the commands' own replies.
-    private func roundTripAsking(_ commands: [RedisCommand], on handle: RedisContextHandle) throws(ScaleKitError) -> [RedisValue] {
+    private func roundTripAsking(_ commands: [RedisCommand], on handle: any RedisWire) throws(ScaleKitError) -> [RedisValue] {
         var wire: [RedisCommand] = []
         var kept: [Int] = []
         var queuing = false
@@ -283,7 +283,7 @@ package actor RedisConnection: PooledConnection {
     }
 
     /// The open context, replaced first when it is gone or the server has closed it.
-    private func usableContext() throws(ScaleKitError) -> RedisContextHandle {
+    private func usableContext() throws(ScaleKitError) -> any RedisWire {
         if let handle = context {
             if !handle.isClosedByPeer { return handle }
             logger.info("Redis closed the connection; reconnecting", metadata: ["server": "\(configuration)"])
@@ -293,8 +293,8 @@ package actor RedisConnection: PooledConnection {
     }
 
     /// Connects, then sends `AUTH` and `SELECT` in one round trip.
-    private func openContext() throws(ScaleKitError) -> RedisContextHandle {
-        let handle = try RedisContextHandle(configuration: configuration)
+    private func openContext() throws(ScaleKitError) -> any RedisWire {
+        let handle = try openRedisWire(configuration)
         var handshake: [RedisCommand] = []
         if let password = configuration.password {
             if let username = configuration.username {

@@ -15,8 +15,34 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
         case unixSocket(path: String)
     }
 
+    /// TLS settings for `rediss://`: which certificates to trust, a client
+    /// certificate for mutual TLS, and the name to ask for (SNI).
+    public struct TLS: Sendable, Hashable {
+        /// A PEM file of the CA certificates that may sign the server's
+        /// certificate (`REDIS_TLS_CA_FILE`); `nil` trusts the system's roots.
+        public var caFile: String?
+        /// A PEM client certificate, or chain, for mutual TLS (`REDIS_TLS_CERT_FILE`); needs ``keyFile``.
+        public var certificateFile: String?
+        /// The PEM private key of ``certificateFile`` (`REDIS_TLS_KEY_FILE`).
+        public var keyFile: String?
+        /// The name sent as SNI and checked against the server's certificate;
+        /// `nil` uses the host (an IP address is checked against the certificate's IP entries).
+        public var serverName: String?
+
+        /// TLS that verifies the server against `caFile` (the system's roots when `nil`).
+        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.serverName = serverName
+        }
+    }
+
     /// The server.
     public var endpoint: Endpoint
+    /// TLS for every connection (`rediss://`), or `nil` for plain text. The
+    /// server's certificate is always verified; there is no way to turn that off.
+    public var tls: TLS?
     /// The ACL user for `AUTH user password`; `nil` sends `AUTH password` (the `default` user).
     public var username: String?
     /// The password sent with `AUTH` on every new connection; `nil` sends no `AUTH`.
@@ -62,9 +88,11 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
     /// - `unix:///path/to/redis.sock[?db=N][&password=…][&username=…]` or
     ///   `unix://[[user]:password@]/path/to/redis.sock`, as redis-py reads them.
     ///
-    /// - Throws: ``/ScaleKit/ScaleKitError/Code/unsupported`` for `rediss://`: hiredis
-    ///   0.14 has no TLS, and ScaleKit refuses to fall back to plain text.
-    ///   ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` for anything else it
+    /// - `rediss://…`, as `redis://` over TLS: the server's certificate is
+    ///   verified against the system's roots (set ``tls`` for a CA file, a
+    ///   client certificate or another server name).
+    ///
+    /// - Throws: ``/ScaleKit/ScaleKitError/Code/invalidConfiguration`` for anything it
     ///   cannot read; the message shows the URL with its password redacted.
     public init(
         url: String, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(5),
@@ -100,12 +128,7 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
         }
         let endpoint: Endpoint
         switch scheme {
-        case "rediss":
-            throw ScaleKitError(
-                .unsupported,
-                "\(subject) asks for TLS (rediss://), which the hiredis 0.14 this build uses does not support; "
-                    + "ScaleKit will not connect in plain text instead. Use a TLS proxy (stunnel, spiped) and a redis:// URL to it.")
-        case "redis":
+        case "redis", "rediss":
             guard let host = components.host, !host.isEmpty else { throw invalid("names no host") }
             let port = components.port ?? Self.defaultPort
             guard (1...65_535).contains(port) else { throw invalid("has port \(port) out of range") }
@@ -123,13 +146,14 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
             if let value = query["password"] { password = value }
             if let value = query["username"] { username = value }
         default:
-            throw invalid("has scheme '\(scheme)'; expected redis:// or unix:// (rediss:// is not supported)")
+            throw invalid("has scheme '\(scheme)'; expected redis://, rediss:// or unix://")
         }
         if let name = username, name.isEmpty { username = nil }
         if let secret = password, secret.isEmpty { password = nil }
         self.init(
             endpoint: endpoint, username: username, password: password, database: database,
             connectTimeout: connectTimeout, commandTimeout: commandTimeout, tcpKeepAlive: tcpKeepAlive)
+        if scheme == "rediss" { tls = TLS() }
     }
 
     /// The endpoint and database, with the password replaced by `***`.
@@ -143,7 +167,7 @@ public struct RedisConnectionConfiguration: Sendable, Hashable, CustomStringConv
         switch endpoint {
         case .tcp(let host, let port):
             let shownHost = host.contains(":") ? "[\(host)]" : host
-            return "redis://\(credentials)\(shownHost):\(port)/\(database)"
+            return "\(tls == nil ? "redis" : "rediss")://\(credentials)\(shownHost):\(port)/\(database)"
         case .unixSocket(let path):
             return "unix://\(credentials)\(path)?db=\(database)"
         }

@@ -9,11 +9,12 @@ import ScaleKit
     import Darwin
 #endif
 
-/// Owns one `redisContext` and frees it in `deinit`.
+/// Owns one `redisContext` and frees it in `deinit`: the wire for plain TCP
+/// and Unix sockets, where hiredis owns the socket.
 ///
 /// Not Sendable: only the ``RedisConnection`` actor that created it touches
 /// it, on that actor's own dispatch queue, so every call here may block.
-final class RedisContextHandle {
+final class RedisContextHandle: RedisWire {
     private let context: UnsafeMutablePointer<redisContext>
 
     /// Opens a TCP or Unix socket connection and applies the command timeout and keepalive.
@@ -51,6 +52,8 @@ final class RedisContextHandle {
     /// Error replies come back as ``RedisValue/error(_:)``; a transport
     /// failure throws, after which this handle must not be used again.
     func roundTrip(_ commands: [RedisCommand]) throws(ScaleKitError) -> [RedisValue] {
+        let sigpipe = SIGPIPEGuard()
+        defer { sigpipe.release() }
         for command in commands {
             let status = Self.withArgv(command.arguments) { argc, argv, lengths in
                 redisAppendCommandArgv(context, argc, argv, lengths)
@@ -86,7 +89,8 @@ final class RedisContextHandle {
         return RedisFailure.error(hiredisCode: code, errno: savedErrno, text: text, action: action)
     }
 
-    private static func value(of reply: UnsafePointer<redisReply>) -> RedisValue {
+    /// A hiredis reply as a Swift value (also for the replies of the TLS wire's reader).
+    static func value(of reply: UnsafePointer<redisReply>) -> RedisValue {
         let r = reply.pointee
         switch r.type {
         case REDIS_REPLY_STRING:
@@ -115,7 +119,7 @@ final class RedisContextHandle {
     }
 
     /// Lays the arguments out in one buffer and passes hiredis a pointer and a length for each (binary-safe).
-    private static func withArgv<R>(
+    static func withArgv<R>(
         _ arguments: [[UInt8]],
         _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
     ) -> R {
