@@ -161,7 +161,7 @@ _cluster_node_launch() {  # PORT
   bus=$(cat "$dir/bus")
   redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port "$bus" \
     --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout "${REDIS_CLUSTER_NODE_TIMEOUT:-15000}" \
-    --save '' --appendonly no --dir "$dir" --daemonize no --logfile "$dir/redis.log" &
+    --save '' --appendonly no --repl-diskless-sync-delay 0 --dir "$dir" --daemonize no --logfile "$dir/redis.log" &
   pid=$!
   echo "$pid" >"$dir/pid"
   for _ in $(seq 1200); do

@@ -28,7 +28,7 @@ import Testing
     /// Not under a sanitizer: under ThreadSanitizer the tool started through
     /// faketime hung before it printed anything, and both sanitizers' runtimes
     /// must come first in the library list, ahead of a preloaded libfaketime.
-    /// The unit and stress stages run it.
+    /// The unit stage runs it.
     @Test(.enabled(if: TestServers.postgresEnabled && !TestServers.sanitizerBuild))
     func skewedWorkerClocksDoNotDecide() async throws {
         let url = try TestServers.requireDatabaseURL()

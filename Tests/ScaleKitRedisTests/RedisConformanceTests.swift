@@ -28,7 +28,7 @@ struct RedisConformanceTests {
     /// window at least) while these checks move a manual one, so a stall of
     /// over a minute between two calls would expire a count mid-check. Under
     /// a sanitizer, with the whole suite in parallel, such stalls happen; the
-    /// unit and stress stages run this check, the in-memory and file trackers
+    /// unit stage runs this check, the in-memory and file trackers
     /// run the same suite under the sanitizers.
     @Test(.disabled(if: TestServers.sanitizerBuild, "real-time key expiry against multi-minute sanitizer stalls"))
     func quotasConform() async throws {

@@ -52,7 +52,7 @@ public enum TestServers {
 
     /// How long a call may take before a test calls it hung: three minutes,
     /// stretched by ``slowdown``. The whole suite runs its tests in parallel
-    /// on a machine that may be saturated (the stress stage adds two CPU hogs
+    /// on a machine that may be saturated (the unit stage adds two CPU hogs
     /// per core), and a test's continuation can wait tens of seconds for a
     /// cooperative thread, so a bound near the expected answer time would
     /// judge the machine's load, not the code. Tests that use it tell a
@@ -61,7 +61,7 @@ public enum TestServers {
 
     /// Whether this run is a sanitizer stage (`SCALEKIT_TEST_SANITIZER`, set by
     /// scripts/test.sh). Numeric comparisons that render minutes of audio
-    /// against ffmpeg's own filters run in the unit and stress stages; under a
+    /// against ffmpeg's own filters run in the unit stage; under a
     /// sanitizer they are 20 times slower, starve every test running beside
     /// them for minutes, and check nothing about threads or memory that the
     /// lighter mixer tests do not.
