@@ -7,8 +7,9 @@
 public struct ConnectionPoolConfiguration: Sendable, Hashable {
     /// Connections kept open when idle (`pool_size`, `DB_POOL_SIZE`, default 10).
     public var size: Int
-    /// Extra connections opened under load and closed on return once `size`
-    /// connections are idle (`max_overflow`, `DB_MAX_OVERFLOW`, default 20).
+    /// Extra connections opened under load (`max_overflow`, `DB_MAX_OVERFLOW`,
+    /// default 20), closed once more than `size` connections have been idle
+    /// for ``overflowIdleTimeout``.
     public var maxOverflow: Int
     /// How long a checkout waits for a free connection before it throws
     /// ``ScaleKitError/Code/poolExhausted`` (`pool_timeout`, `DB_POOL_TIMEOUT`, default 30 s).
@@ -25,12 +26,21 @@ public struct ConnectionPoolConfiguration: Sendable, Hashable {
     /// The largest fraction (0...1) by which ``recycle`` is shortened at random
     /// for each connection (default 0.05: up to 3 minutes of a 1-hour recycle).
     public var recycleJitter: Double
+    /// How long connections beyond `size` may stay idle before they are
+    /// closed, oldest first (default 5 s). Zero closes one as soon as it comes
+    /// back to `size` idle ones, as SQLAlchemy's QueuePool does; the grace
+    /// spares a worker whose load comes in bursts (a batch of tasks that all
+    /// finish, then start again) from reopening its overflow connections,
+    /// each a TCP and TLS handshake and a server process, at every burst.
+    public var overflowIdleTimeout: Duration
 
-    /// A configuration with SQLAlchemy's defaults as the seed used them.
+    /// A configuration with SQLAlchemy's defaults as the seed used them (and a
+    /// 5 s grace for idle overflow connections, which QueuePool closes at once).
     public init(
         size: Int = 10, maxOverflow: Int = 20, timeout: Duration = .seconds(30), recycle: Duration = .seconds(3600),
-        prePingIdleThreshold: Duration = .seconds(1), recycleJitter: Double = 0.05
+        prePingIdleThreshold: Duration = .seconds(1), recycleJitter: Double = 0.05, overflowIdleTimeout: Duration = .seconds(5)
     ) {
+        self.overflowIdleTimeout = overflowIdleTimeout
         self.size = size
         self.maxOverflow = maxOverflow
         self.timeout = timeout

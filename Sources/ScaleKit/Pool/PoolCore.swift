@@ -289,10 +289,15 @@ final class PoolCore: Sendable {
         // failover) hints that the ones opened before it are gone too.
         let disconnected = !reusable && (error as? ScaleKitError)?.code == .connectionFailed
         let now = clock.now()
-        let action = mutate {
-            $0.release(
+        let (action, timerLoop) = mutateLocked { locked -> (Machine.Action, CheckedContinuation<Void, Never>?) in
+            let action = locked.machine.release(
                 id: lease.id, connection: lease.connection, reusable: reusable, disconnected: disconnected, now: now)
+            // A parked timer loop must now close the surplus idle connections when their grace ends.
+            guard locked.machine.earliestSurplusExpiry != nil else { return (action, nil) }
+            defer { locked.idleTimerLoop = nil }
+            return (action, locked.idleTimerLoop)
         }
+        timerLoop?.resume()
         await perform(action)
     }
 
@@ -332,7 +337,8 @@ final class PoolCore: Sendable {
 
     /// Expires waiters for the whole pool until shutdown begins: one sleep
     /// until the earliest deadline at a time, instead of one timer per
-    /// waiter. Runs inside ``ConnectionPool/run()``; returns when shutdown
+    /// waiter. It also closes idle connections beyond `size` when their
+    /// `overflowIdleTimeout` ends (without it they are closed at the next return). Runs inside ``ConnectionPool/run()``; returns when shutdown
     /// begins or the task is cancelled.
     func runTimers() async {
         enum Next { case stop, sleep(until: Duration), park }
@@ -343,7 +349,8 @@ final class PoolCore: Sendable {
                     return .stop
                 }
                 locked.timerLoopRunning = true
-                return locked.machine.earliestWaiterDeadline.map { .sleep(until: $0) } ?? .park
+                let deadlines = [locked.machine.earliestWaiterDeadline, locked.machine.earliestSurplusExpiry].compactMap { $0 }
+                return deadlines.min().map { .sleep(until: $0) } ?? .park
             }
             switch next {
             case .stop:
@@ -355,13 +362,15 @@ final class PoolCore: Sendable {
                     continue  // Cancelled: the next pass stops.
                 }
                 await expireWaiters(reached: deadline)
+                let now = max(clock.now(), deadline)
+                await perform(mutate { $0.closeExpiredSurplus(now: now) })
             case .park:
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                         let wakeNow = withState { locked -> Bool in
                             let wake =
-                                locked.machine.earliestWaiterDeadline != nil || locked.machine.isShuttingDown
-                                || Task.isCancelled
+                                locked.machine.earliestWaiterDeadline != nil || locked.machine.earliestSurplusExpiry != nil
+                                || locked.machine.isShuttingDown || Task.isCancelled
                             if !wake { locked.idleTimerLoop = continuation }
                             return wake
                         }

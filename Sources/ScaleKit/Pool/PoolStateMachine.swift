@@ -204,12 +204,32 @@ struct PoolStateMachine<Connection, Waiter> {
             let lease = PoolLease(id: id, connection: connection, check: check(info, idleSince: nil, now: now))
             return Action(resume: [(next.waiter, .success(.lease(lease)))])
         }
-        if idle.count >= configuration.keptSize {
+        if idle.count >= configuration.keptSize && configuration.overflowIdleTimeout <= .zero {
             closing += 1
             return Action(close: [connection])
         }
         idle.append(IdleConnection(info: info, connection: connection, idleSince: now))
-        return .none
+        return closeExpiredSurplus(now: now)
+    }
+
+    /// When the oldest idle connection beyond `size` will have been idle for
+    /// `overflowIdleTimeout`; `nil` while no more than `size` are idle.
+    var earliestSurplusExpiry: Duration? {
+        guard idle.count > configuration.keptSize, let oldest = idle.first else { return nil }
+        return oldest.idleSince + configuration.overflowIdleTimeout
+    }
+
+    /// Closes idle connections beyond `size` that have been idle for
+    /// `overflowIdleTimeout`, oldest first (the idle stack is ordered by the
+    /// time each came back, so the oldest are at its bottom).
+    mutating func closeExpiredSurplus(now: Duration) -> Action {
+        var expired: [Connection] = []
+        while idle.count > configuration.keptSize, let oldest = idle.first, now - oldest.idleSince >= configuration.overflowIdleTimeout {
+            expired.append(idle.removeFirst().connection)
+        }
+        guard !expired.isEmpty else { return .none }
+        closing += expired.count
+        return Action(close: expired)
     }
 
     /// A connection that an action said to close has closed: its slot is free.

@@ -124,7 +124,7 @@ struct RedisClusterFaultTests {
             connection.replicaAcknowledgements = 1
             connection.replicaAcknowledgementTimeout = TestServers.scaled(.seconds(1))
             var pool = RedisClient.defaultPoolConfiguration
-            pool.timeout = TestServers.scaled(pool.timeout)
+            pool.timeout = TestServers.scaled(.seconds(60))
             let client = try RedisClient(
                 cluster: RedisClusterConfiguration(seeds: seeds.seeds, retryWindow: TestServers.scaled(.seconds(30))), configuration: connection,
                 pool: pool)

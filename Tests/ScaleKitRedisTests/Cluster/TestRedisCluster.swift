@@ -22,7 +22,7 @@ enum TestRedisCluster {
         var cluster = try RedisClusterConfiguration(nodes: nodes ?? requireNodes())
         cluster.retryWindow = TestServers.scaled(retryWindow)
         var pool = RedisClient.defaultPoolConfiguration
-        pool.timeout = TestServers.scaled(pool.timeout)
+        pool.timeout = TestServers.scaled(.seconds(60))  // as TestRedis's shared client: room for a stalled process
         return try RedisClient(
             cluster: cluster, configuration: RedisConnectionConfiguration(endpoint: .tcp(host: cluster.seeds[0].host, port: cluster.seeds[0].port)),
             pool: pool)

@@ -1,4 +1,4 @@
-import ScaleKit
+@testable import ScaleKit
 import ScaleKitTesting
 import Synchronization
 import Testing
@@ -48,6 +48,32 @@ import Testing
         // The 4 overflow connections were closed as they came back with 4 idle.
         #expect(statistics == ConnectionPoolStatistics(size: 4, checkedIn: 4, created: 8, closed: 4))
         #expect(fixture.factory.open == 4)
+    }
+
+    /// The default grace: an overflow connection stays open after it comes
+    /// back, and the pool's timer closes it once the grace has passed.
+    @Test func overflowConnectionLingersThenTheTimerClosesIt() async throws {
+        let fixture = PoolFixture(size: 1, maxOverflow: 1, overflowIdle: ConnectionPoolConfiguration().overflowIdleTimeout)
+        let running = Task { try await fixture.pool.run() }
+        await eventually("the timer loop runs") { fixture.pool.core.timerLoopRunning }
+        let gateA = Gate()
+        let gateB = Gate()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            await fixture.hold(until: gateA, in: &group)
+            await fixture.hold(until: gateB, in: &group)
+            gateA.open()
+            gateB.open()
+            try await group.waitForAll()
+        }
+        #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, checkedIn: 2, created: 2))
+        fixture.clock.advance(by: .seconds(4))
+        #expect(fixture.statistics.open == 2)
+        fixture.clock.advance(by: .seconds(1))
+        await eventually("the surplus is closed") { fixture.statistics.closed == 1 }
+        #expect(fixture.statistics == ConnectionPoolStatistics(size: 1, checkedIn: 1, created: 2, closed: 1))
+        #expect(fixture.factory.open == 1)
+        running.cancel()
+        _ = try? await running.value
     }
 
     @Test func overflowConnectionIsClosedOnReturn() async throws {

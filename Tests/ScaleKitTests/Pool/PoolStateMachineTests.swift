@@ -8,13 +8,53 @@ import Testing
 
     static func machine(
         size: Int = 2, maxOverflow: Int = 1, timeout: Duration = .seconds(30), recycle: Duration = .seconds(3600),
-        prePing: Duration = .seconds(1), jitter: Double = 0
+        prePing: Duration = .seconds(1), jitter: Double = 0, overflowIdle: Duration = .zero
     ) -> Machine {
         Machine(
             name: "test",
             configuration: ConnectionPoolConfiguration(
                 size: size, maxOverflow: maxOverflow, timeout: timeout, recycle: recycle,
-                prePingIdleThreshold: prePing, recycleJitter: jitter))
+                prePingIdleThreshold: prePing, recycleJitter: jitter, overflowIdleTimeout: overflowIdle))
+    }
+
+    /// With a grace, a connection beyond `size` stays idle until it has been
+    /// idle that long; then the oldest idle one is closed, and only down to `size`.
+    @Test func idleOverflowLingersForItsGraceThenTheOldestCloses() {
+        var machine = Self.machine(size: 1, maxOverflow: 2, overflowIdle: .seconds(5))
+        let a = Self.open(&machine, "a")
+        let b = Self.open(&machine, "b")
+        let c = Self.open(&machine, "c")
+        #expect(machine.release(id: a.id, connection: "a", reusable: true, disconnected: false, now: .zero).close.isEmpty)
+        #expect(machine.release(id: b.id, connection: "b", reusable: true, disconnected: false, now: .seconds(1)).close.isEmpty)
+        #expect(machine.statistics == ConnectionPoolStatistics(size: 1, checkedIn: 2, checkedOut: 1, created: 3))
+        #expect(machine.earliestSurplusExpiry == .seconds(5))
+        #expect(machine.closeExpiredSurplus(now: .milliseconds(4_999)).close.isEmpty)
+        // c comes back after a's grace: a, the oldest, is closed; b and c stay (b's grace is not over).
+        #expect(machine.release(id: c.id, connection: "c", reusable: true, disconnected: false, now: .seconds(5)).close == ["a"])
+        #expect(machine.statistics == ConnectionPoolStatistics(size: 1, checkedIn: 2, closing: 1, created: 3))
+        _ = machine.connectionClosed()
+        #expect(machine.earliestSurplusExpiry == .seconds(6))
+        #expect(machine.closeExpiredSurplus(now: .seconds(60)).close == ["b"])
+        _ = machine.connectionClosed()
+        // Never below size: c stays however long it idles.
+        #expect(machine.closeExpiredSurplus(now: .seconds(3_600)).close.isEmpty)
+        #expect(machine.earliestSurplusExpiry == nil)
+        #expect(machine.statistics == ConnectionPoolStatistics(size: 1, checkedIn: 1, created: 3, closed: 2))
+    }
+
+    /// A burst that comes back within the grace reuses the lingering connections: nothing is reopened.
+    @Test func aBurstWithinTheGraceOpensNothing() {
+        var machine = Self.machine(size: 1, maxOverflow: 2, overflowIdle: .seconds(5))
+        var leases = ["a", "b", "c"].map { Self.open(&machine, $0) }
+        for lease in leases { _ = machine.release(id: lease.id, connection: lease.connection, reusable: true, disconnected: false, now: .zero) }
+        leases = []
+        for _ in 0..<3 {
+            guard case .lease(let lease) = machine.checkout(now: .seconds(4)) else { Issue.record("expected an idle connection"); return }
+            leases.append(lease)
+        }
+        #expect(Set(leases.map(\.connection)) == ["a", "b", "c"])
+        #expect(machine.statistics.created == 3 && machine.statistics.closed == 0)
+        #expect(machine.earliestSurplusExpiry == nil)
     }
 
     /// Checks out and opens a connection named `name` at `now`; returns its lease.

@@ -139,13 +139,14 @@ struct PoolFixture {
 
     init(
         size: Int = 2, maxOverflow: Int = 1, timeout: Duration = .seconds(30), recycle: Duration = .seconds(3600),
-        prePing: Duration = .seconds(1), jitter: Double = 0, metrics: (any MetricsFactory)? = nil
+        prePing: Duration = .seconds(1), jitter: Double = 0, overflowIdle: Duration = .zero, metrics: (any MetricsFactory)? = nil
     ) {
         let factory = self.factory
+        // overflowIdle zero: QueuePool's close-on-return, which most of these tests describe.
         pool = ConnectionPool(
             configuration: ConnectionPoolConfiguration(
                 size: size, maxOverflow: maxOverflow, timeout: timeout, recycle: recycle,
-                prePingIdleThreshold: prePing, recycleJitter: jitter),
+                prePingIdleThreshold: prePing, recycleJitter: jitter, overflowIdleTimeout: overflowIdle),
             name: "test.pool", logger: Self.quietLogger, clock: clock, metricsFactory: metrics ?? NOOPMetricsHandler.instance,
             factory: { try await factory.make() })
     }
