@@ -47,19 +47,27 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Waits until the redis-server PID answers PING (redis-cli with the given
+# arguments), up to about a minute: on a saturated machine each try is slow
+# to start. Fails at once when the server has exited.
+_await_redis() {  # PID WHAT LOG REDIS-CLI-ARGUMENTS...
+  local pid=$1 what=$2 log=$3
+  shift 3
+  for _ in $(seq 1200); do
+    redis-cli "$@" ping >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "[servers] $what did not start; log: $log" >&2
+  return 1
+}
+
 _redis_launch() {
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly "${REDIS_APPENDONLY:-no}" \
     --appendfsync "${REDIS_APPENDFSYNC:-everysec}" --dir "$SERVERS_DIR/redis" --daemonize no \
     --logfile "$SERVERS_DIR/redis.log" &
   REDIS_PID=$!
-  # Up to about a minute: on a saturated machine each try is slow to start.
-  for _ in $(seq 1200); do
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
-    kill -0 "$REDIS_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "[servers] redis-server did not start; log: $SERVERS_DIR/redis.log" >&2
-  return 1
+  _await_redis "$REDIS_PID" redis-server "$SERVERS_DIR/redis.log" -p "$REDIS_PORT"
 }
 
 start_redis() {
@@ -124,13 +132,8 @@ _redis_tls_launch() {  # PORT CLIENT_AUTH(optional|yes) NAME
     --logfile "$dir/$3/redis.log" &
   pid=$!
   REDIS_TLS_PIDS="${REDIS_TLS_PIDS:-} $pid"
-  for _ in $(seq 1200); do
-    redis-cli --tls --cacert "$dir/ca.crt" --cert "$dir/client.crt" --key "$dir/client.key" -p "$1" ping >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "[servers] TLS redis-server ($3) did not start; log: $dir/$3/redis.log" >&2
-  return 1
+  _await_redis "$pid" "TLS redis-server ($3)" "$dir/$3/redis.log" \
+    --tls --cacert "$dir/ca.crt" --cert "$dir/client.crt" --key "$dir/client.key" -p "$1"
 }
 
 start_redis_tls() {
@@ -164,13 +167,7 @@ _cluster_node_launch() {  # PORT
     --save '' --appendonly no --repl-diskless-sync-delay 0 --dir "$dir" --daemonize no --logfile "$dir/redis.log" &
   pid=$!
   echo "$pid" >"$dir/pid"
-  for _ in $(seq 1200); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "[servers] cluster node $port did not start; log: $dir/redis.log" >&2
-  return 1
+  _await_redis "$pid" "cluster node $port" "$dir/redis.log" -p "$port"
 }
 
 start_redis_cluster() {
@@ -191,7 +188,7 @@ start_redis_cluster() {
   # Ready when every node sees every slot served and each replica has synced with its master.
   for _ in $(seq 1200); do
     ready=1
-    [ "$(redis-cli -p "${ports[0]}" cluster nodes 2>/dev/null | grep -c slave)" = 3 ] || { sleep 0.1; continue; }
+    [ "$(redis-cli -p "${ports[0]}" cluster nodes 2>/dev/null | grep -c slave)" = 3 ] || { ready=0; sleep 0.1; continue; }
     for port in "${ports[@]}"; do
       redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || { ready=0; break; }
       if redis-cli -p "$port" role 2>/dev/null | head -1 | grep -q slave; then

@@ -82,30 +82,33 @@ let benchmarks: @Sendable () -> Void = {
     }
     let runner = ServiceRunner()
 
-    func apiTracker(_ name: String) -> RedisAPITracker {
+    @Sendable func apiTracker(_ name: String) -> RedisAPITracker {
         runner.start(client)
         return RedisAPITracker(
             client: client,
             configuration: APITrackerConfiguration(limits: unreachableLimits, keyPrefix: "\(runPrefix):\(name)"))
     }
 
-    // One script, one round trip: compare with redis-benchmark running it.
-    for (tasks, ops) in [(1, 2_000), (16, 4_000)] {
-        let shape = tasks == 1 ? "1connection" : "\(tasks)tasks"
-        Benchmark("checkAndCount.\(shape).ops=\(ops)", configuration: redisConfiguration) {
-            (benchmark: Benchmark, tracker: RedisAPITracker) async in
-            do {
-                try await runBatch(operations: ops, tasks: tasks) { _, _ in
-                    let decision = try await tracker.checkAndCount()
-                    precondition(decision.isAllowed)
+    /// One script, one round trip, from 1 and from 16 tasks: compare with redis-benchmark running it.
+    func registerCheckAndCount(_ label: String, _ makeTracker: @escaping @Sendable (Int) -> RedisAPITracker) {
+        for (tasks, ops) in [(1, 2_000), (16, 4_000)] {
+            let shape = tasks == 1 ? "1connection" : "\(tasks)tasks"
+            Benchmark("checkAndCount.\(label)\(shape).ops=\(ops)", configuration: redisConfiguration) {
+                (benchmark: Benchmark, tracker: RedisAPITracker) async in
+                do {
+                    try await runBatch(operations: ops, tasks: tasks) { _, _ in
+                        let decision = try await tracker.checkAndCount()
+                        precondition(decision.isAllowed)
+                    }
+                } catch {
+                    benchmark.error("checkAndCount \(label)failed: \(error)")
                 }
-            } catch {
-                benchmark.error("checkAndCount failed: \(error)")
+            } setup: {
+                makeTracker(tasks)
             }
-        } setup: {
-            apiTracker("cc\(tasks)")
         }
     }
+    registerCheckAndCount("") { tasks in apiTracker("cc\(tasks)") }
 
     // The same check-and-count over TLS (a TLS-only redis-server beside the
     // plain one, certificates from a throwaway CA): compare with the plain rows.
@@ -119,22 +122,9 @@ let benchmarks: @Sendable () -> Void = {
         } catch {
             fatalError("SCALEKIT_BENCH_REDIS_TLS_URL: \(error)")
         }
-        for (tasks, ops) in [(1, 2_000), (16, 4_000)] {
-            let shape = tasks == 1 ? "1connection" : "\(tasks)tasks"
-            Benchmark("checkAndCount.tls.\(shape).ops=\(ops)", configuration: redisConfiguration) {
-                (benchmark: Benchmark, tracker: RedisAPITracker) async in
-                do {
-                    try await runBatch(operations: ops, tasks: tasks) { _, _ in
-                        let decision = try await tracker.checkAndCount()
-                        precondition(decision.isAllowed)
-                    }
-                } catch {
-                    benchmark.error("checkAndCount over TLS failed: \(error)")
-                }
-            } setup: {
-                RedisAPITracker(
-                    client: tlsClient, configuration: APITrackerConfiguration(limits: unreachableLimits, keyPrefix: "\(runPrefix):tls\(tasks)"))
-            }
+        registerCheckAndCount("tls.") { tasks in
+            RedisAPITracker(
+                client: tlsClient, configuration: APITrackerConfiguration(limits: unreachableLimits, keyPrefix: "\(runPrefix):tls\(tasks)"))
         }
     }
 
