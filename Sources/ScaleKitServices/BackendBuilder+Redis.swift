@@ -47,12 +47,14 @@ extension BackendBuilder {
                 connection.tls = fromURL.tls
             }
             connection.tls = try tlsSettings(for: connection.tls)
+            connection.replicaAcknowledgements = configuration.redisReplicaAcknowledgements
             client = try RedisClient(
                 cluster: cluster, configuration: connection, pool: RedisClient.defaultPoolConfiguration, name: "\(metricsPrefix).redis",
                 logger: logger, metricsFactory: metricsFactory)
         } else {
             var connection = try RedisConnectionConfiguration(url: configuration.redisURL ?? "", variable: "REDIS_URL")
             connection.tls = try tlsSettings(for: connection.tls)
+            connection.replicaAcknowledgements = configuration.redisReplicaAcknowledgements
             client = RedisClient(
                 configuration: connection,
                 pool: RedisClient.defaultPoolConfiguration, name: "\(metricsPrefix).redis", logger: logger,

@@ -154,6 +154,7 @@ struct DoctorCommand: AsyncParsableCommand {
         switch variable {
         case .redisURL: return configuration.redactedRedisURL ?? "(unset)"
         case .redisClusterNodes: return configuration.redisClusterNodes.map { printable($0) } ?? "(unset)"
+        case .redisWaitReplicas: return "\(configuration.redisReplicaAcknowledgements)"
         // The files' paths, never what is in them.
         case .redisTLSCAFile: return configuration.redisTLSCAFile.map { printable($0) } ?? "(unset: the system's roots)"
         case .redisTLSCertificateFile: return configuration.redisTLSCertificateFile.map { printable($0) } ?? "(unset)"

@@ -41,6 +41,29 @@ import Testing
         await client.shutdown()
     }
 
+    /// `REDIS_WAIT_REPLICAS=1`: on the cluster every master has a replica,
+    /// so calls count; on the single server (no replica) the tool refuses the
+    /// call with `timeout` rather than report it done.
+    @Test(.enabled(if: enabled)) func waitForReplicasFromTheEnvironment() async throws {
+        let folder = try TemporaryFolder()
+        let quota = "wait\(UUID().uuidString.prefix(8).lowercased())"
+        var environment = [
+            "REDIS_CLUSTER_NODES": try Self.requireNodes(), "REDIS_WAIT_REPLICAS": "1", "SCALEKIT_QUOTAS": "\(quota)=1000/day",
+            "DATABASE_URL": "sqlite:///\(folder.path("v.sqlite"))",
+        ]
+        let counted = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["hammer", "api", "--quota", quota, "--calls", "40", "--tasks", "4"])
+        #expect(counted.status == 0, "\(counted.standardError)")
+        #expect(try counted.counts()["allowed"] == 40)
+        let doctor = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["doctor"])
+        #expect(doctor.standardOutput.contains("REDIS_WAIT_REPLICAS"), "\(doctor.standardOutput)")
+
+        environment["REDIS_CLUSTER_NODES"] = nil
+        environment["REDIS_URL"] = try TestServers.requireRedisURL()
+        let refused = try await ScaleKitProcesses.runOne(environment: environment, arguments: ["acquire", "--quota", quota])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("replicas"), "\(refused.standardError)")
+    }
+
     @Test(.enabled(if: enabled)) func doctorShowsTheMastersAndSlots() async throws {
         let folder = try TemporaryFolder()
         let environment = [

@@ -72,6 +72,9 @@ import Testing
         ("DB_POOL_TIMEOUT", "-0", "must be positive"),
         ("DB_POOL_TIMEOUT", "1e-300", "is less than a millisecond"),
         ("DB_POOL_RECYCLE", "-1", "must be positive"),
+        ("REDIS_WAIT_REPLICAS", "-1", "REDIS_WAIT_REPLICAS=-1 must be at least 0"),
+        ("REDIS_WAIT_REPLICAS", "one", "is not a whole number"),
+        ("REDIS_WAIT_REPLICAS", "101", "must be at most 100"),
         // Credentials in malformed URLs, pasted without percent-encoding: never printed.
         ("REDIS_URL", "redis://:hunter2@h\r\nSET x 1", "redis://:***@h\\r\\nSET x 1 is not a valid URL"),
         ("REDIS_URL", "redis://:hun/ter2@host/0", "REDIS_URL=redis://:***@host/0"),

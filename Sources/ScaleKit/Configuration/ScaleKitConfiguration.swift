@@ -12,6 +12,7 @@ import Foundation
 /// | `REDIS_URL` | `redis://[user:password@]host[:port][/db]` or `unix:///path` | unset: embedded backends |
 /// | `REDIS_TLS_CA_FILE` | PEM CA certificates that sign the Redis server's certificate (`rediss://` only) | the system's roots |
 /// | `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE` | a PEM client certificate and its key, for mutual TLS (`rediss://` only) | none |
+/// | `REDIS_WAIT_REPLICAS` | replicas that must confirm each tracker write (`WAIT`) before it counts as done (0…100) | 0: the master's word |
 /// | `REDIS_CLUSTER_NODES` | a Redis Cluster's seed nodes, `host:port,host:port`; `REDIS_URL` then gives only the user and password | unset: one server |
 /// | `DATABASE_URL` | `postgresql://…`, `postgres://…` or `sqlite:///path` | `sqlite:///scalekit.sqlite` |
 /// | `DB_POOL_SIZE` | connections kept open | 10 |
@@ -36,6 +37,9 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
     /// A Redis Cluster's seed nodes (`host:port,…`), or `nil` for one server.
     /// ScaleKitRedis reads the list when a backend is built from it.
     public var redisClusterNodes: String?
+    /// `REDIS_WAIT_REPLICAS`: how many replicas must confirm each tracker
+    /// write before it counts as done (0: the master's word).
+    public var redisReplicaAcknowledgements: Int = 0
     /// `REDIS_TLS_CA_FILE`: the CA certificates Redis's certificate is checked against (`rediss://`).
     public var redisTLSCAFile: String?
     /// `REDIS_TLS_CERT_FILE`: a client certificate for mutual TLS with Redis.
@@ -84,6 +88,7 @@ public struct ScaleKitConfiguration: Sendable, Hashable {
         // REDIS_URL, when a backend is built from it (ScaleKitBackends.make).
         redisURL = try values.nonEmptyString(Variable.redisURL)
         redisClusterNodes = try values.nonEmptyString(Variable.redisClusterNodes)
+        redisReplicaAcknowledgements = try values.integer(Variable.redisWaitReplicas, default: 0, minimum: 0, maximum: 100)
         redisTLSCAFile = try values.nonEmptyString(Variable.redisTLSCAFile)
         redisTLSCertificateFile = try values.nonEmptyString(Variable.redisTLSCertificateFile)
         redisTLSKeyFile = try values.nonEmptyString(Variable.redisTLSKeyFile)
@@ -198,6 +203,7 @@ package struct Variable: Sendable, Hashable {
 
     package static let redisURL = Variable(name: "REDIS_URL")
     package static let redisClusterNodes = Variable(name: "REDIS_CLUSTER_NODES")
+    package static let redisWaitReplicas = Variable(name: "REDIS_WAIT_REPLICAS")
     package static let redisTLSCAFile = Variable(name: "REDIS_TLS_CA_FILE")
     package static let redisTLSCertificateFile = Variable(name: "REDIS_TLS_CERT_FILE")
     package static let redisTLSKeyFile = Variable(name: "REDIS_TLS_KEY_FILE")
@@ -216,7 +222,7 @@ package struct Variable: Sendable, Hashable {
 
     /// Every variable ScaleKit reads.
     package static let all: [Variable] = [
-        redisURL, redisClusterNodes, redisTLSCAFile, redisTLSCertificateFile, redisTLSKeyFile, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
+        redisURL, redisClusterNodes, redisWaitReplicas, redisTLSCAFile, redisTLSCertificateFile, redisTLSKeyFile, databaseURL, poolSize, maxOverflow, poolTimeout, poolRecycle, dailyLimit, hourlyLimit, apiTrackerFile,
         maxAttempts, retryBackoff, quotas, quotasFile,
     ]
 }
