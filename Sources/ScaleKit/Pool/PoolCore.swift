@@ -26,6 +26,11 @@ final class PoolCore: Sendable {
         var timerLoopRunning = false
         /// The timer loop, parked while nobody waits.
         var idleTimerLoop: CheckedContinuation<Void, Never>?
+        /// When the timer loop's current sleep ends; `nil` while it is parked.
+        /// A sleep until an idle overflow connection's grace ends is not
+        /// interrupted by a new waiter, so a waiter due before it keeps a
+        /// timer of its own.
+        var timerLoopWakesAt: Duration?
     }
 
     let configuration: ConnectionPoolConfiguration
@@ -88,7 +93,10 @@ final class PoolCore: Sendable {
     func checkout(isolation: isolated (any Actor)? = #isolation) async throws -> PoolLease<Connection> {
         let arrival = clock.now()
         let grant: PoolGrant<Connection>
-        let (action, sharedTimer) = mutateLocked { ($0.machine.checkout(now: arrival), $0.timerLoopRunning) }
+        let (action, sharedTimer) = mutateLocked { locked in
+            let wakesInTime = locked.timerLoopWakesAt.map { $0 <= arrival + configuration.timeout } ?? true
+            return (locked.machine.checkout(now: arrival), locked.timerLoopRunning && wakesInTime)
+        }
         switch action {
         case .lease(let lease):
             if lease.check == .none { return lease }
@@ -350,6 +358,7 @@ final class PoolCore: Sendable {
                 }
                 locked.timerLoopRunning = true
                 let deadlines = [locked.machine.earliestWaiterDeadline, locked.machine.earliestSurplusExpiry].compactMap { $0 }
+                locked.timerLoopWakesAt = deadlines.min()
                 return deadlines.min().map { .sleep(until: $0) } ?? .park
             }
             switch next {

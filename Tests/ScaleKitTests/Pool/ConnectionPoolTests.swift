@@ -76,6 +76,32 @@ import Testing
         _ = try? await running.value
     }
 
+    /// While the timer loop sleeps until an idle connection's grace ends, a
+    /// waiter with a shorter timeout still fails at its own deadline.
+    @Test func aWaiterDueBeforeTheGraceEndsExpiresOnTime() async throws {
+        let fixture = PoolFixture(size: 0, maxOverflow: 1, timeout: .seconds(1), overflowIdle: .seconds(60))
+        let running = Task { try await fixture.pool.run() }
+        await eventually("the timer loop runs") { fixture.pool.core.timerLoopRunning }
+        try await fixture.pool.withConnection { _ in }  // one idle connection beyond size 0: the loop sleeps 60 s
+        let gate = Gate()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            await fixture.hold(until: gate, in: &group)
+            let waiter = Task { try await fixture.pool.withConnection { _ in } }
+            await eventually("a waiter") { fixture.statistics.waiters == 1 }
+            fixture.clock.advance(by: .seconds(1))
+            await eventually("the waiter timed out") { fixture.statistics.timeouts == 1 }
+            waiter.cancel()  // when it did not time out, it must not wait for the 60 s sleep
+            let outcome = await waiter.result
+            var code: ScaleKitError.Code?
+            if case .failure(let error as ScaleKitError) = outcome { code = error.code }
+            #expect(code == .poolExhausted, "\(outcome)")
+            gate.open()
+            try await group.waitForAll()
+        }
+        running.cancel()
+        _ = try? await running.value
+    }
+
     @Test func overflowConnectionIsClosedOnReturn() async throws {
         let fixture = PoolFixture(size: 1, maxOverflow: 1)
         let gateA = Gate()
