@@ -28,7 +28,8 @@
 #          the seed's pg-claim runs it is compared with; no mixer, no
 #          threshold check. Its summary goes to Benchmarks/results/<time>/
 #          only: Benchmarks/results/latest.* and Docs/Benchmarks.md keep the
-#          last full run).
+#          last full run); redis: only the Redis suite, RedisBenchmarks,
+#          the seed's Redis runs and redis-benchmark, published the same way.
 #
 # The PostgreSQL benchmarks get SCALEKIT_BENCH_DATABASE_URL (the server) and
 # SCALEKIT_BENCH_PGBOUNCER_URL (PgBouncer's URL with statement_cache=off,
@@ -50,7 +51,7 @@ AREF="$SHARED/audio-reference"
 
 SECS=${BENCH_SECONDS:-3}
 PARTS=${BENCH_PARTS:-all}
-case "$PARTS" in all|claims) ;; *) die "BENCH_PARTS must be all or claims, not '$PARTS'" ;; esac
+case "$PARTS" in all|claims|redis) ;; *) die "BENCH_PARTS must be all, claims or redis, not '$PARTS'" ;; esac
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS_DIR="$ROOT/Benchmarks/results"
 OUT="$RESULTS_DIR/$STAMP"
@@ -113,6 +114,7 @@ export SCALEKIT_BENCH_PGBOUNCER_URL="$PGBOUNCER_URL?statement_cache=off"
 SUITES=()
 BASELINE=latest  # a partial run keeps its own baseline, so 'latest' stays the last full run's
 [ "$PARTS" = claims ] && SUITES=(--target ClaimBenchmarks) && BASELINE=claims
+[ "$PARTS" = redis ] && SUITES=(--target RedisBenchmarks) && BASELINE=redis
 log "running the Swift benchmarks${SUITES:+ (${SUITES[*]})} (building them first if needed)"
 (
   cd Benchmarks
@@ -154,16 +156,18 @@ seed() {  # bench_seed.py SUBCOMMAND ARGS... -> one JSON line
 ensure_servers
 log "running the seed's stack on the same servers"
 seed versions
-if [ "$PARTS" = all ]; then
+if [ "$PARTS" != claims ]; then
   for t in 1 16; do
     seed redis-record --check --threads "$t" --seconds "$SECS"
     seed redis-merge --threads "$t" --seconds "$SECS" --key "seed-bench-hot-$t"
   done
 fi
-for t in 1 32; do
-  seed pg-claim --mode new --threads "$t" --seconds "$SECS"
-  seed pg-claim --mode hot --threads "$t" --seconds "$SECS"
-done
+if [ "$PARTS" != redis ]; then
+  for t in 1 32; do
+    seed pg-claim --mode new --threads "$t" --seconds "$SECS"
+    seed pg-claim --mode hot --threads "$t" --seconds "$SECS"
+  done
+fi
 if [ "$PARTS" = all ]; then
   for n in 10 100 1000 10000; do
     seed concat --pieces "$n" --piece-bytes 8820
@@ -186,7 +190,7 @@ print(json.dumps(out))
 '
 SCRIPT_SRC="$ROOT/Sources/ScaleKitRedis/APITracker/RedisAPITrackerScripts.swift"
 ensure_servers
-if [ "$PARTS" != all ]; then
+if [ "$PARTS" = claims ]; then
   :  # the Redis suite did not run, so neither does its physical limit
 elif [ -f "$SCRIPT_SRC" ] && LUA=$("$PY" "$ROOT/Benchmarks/tools/extract_lua.py" "$SCRIPT_SRC" checkAndCount); then
   SHA=$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" SCRIPT LOAD "$LUA")

@@ -26,19 +26,21 @@ struct RedisPoolTests {
         #expect(error?.code == .poolShutDown)
     }
 
-    @Test func exhaustedPoolIsATypedErrorAndFailOpenAllows() async throws {
+    /// The trackers' calls share the multiplexed connection, so callers that
+    /// hold every pooled connection (a long `BLPOP`, a transaction) never stall
+    /// them; a further lease fails with a typed error when the pool is exhausted.
+    @Test func anExhaustedPoolIsATypedErrorAndDoesNotStallTheTrackers() async throws {
         let client = try RedisClient(
             url: try TestServers.requireRedisURL(), pool: ConnectionPoolConfiguration(size: 1, maxOverflow: 0, timeout: .milliseconds(100)))
         let configuration = APITrackerConfiguration(keyPrefix: TestRedis.uniquePrefix("exhausted"))
         let clock = ManualWallClock(start: Date())  // stays in one hour: no window boundary inside the test
-        let closed = RedisAPITracker(client: client, configuration: configuration, clock: clock)
-        let open = RedisAPITracker(client: client, configuration: configuration, unreachablePolicy: .failOpen, clock: clock)
+        let tracker = RedisAPITracker(client: client, configuration: configuration, clock: clock)
         try await client.withConnection { _ async throws in
-            let error = await #expect(throws: ScaleKitError.self) { try await closed.checkAndCount() }
+            let error = await #expect(throws: ScaleKitError.self) { try await client.ping() }
             #expect(error?.code == .poolExhausted)
-            #expect(try await open.checkAndCount().isAllowed)
+            #expect(try await tracker.checkAndCount().isAllowed)
         }
-        #expect(try await closed.usage().hourCount == 0)
+        #expect(try await tracker.usage().hourCount == 1)
         await client.shutdown()
     }
 }

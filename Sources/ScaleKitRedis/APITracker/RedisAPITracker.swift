@@ -156,8 +156,8 @@ public final class RedisAPITracker: APITracking {
         let scriptKeys = [names.stats, names.reservations, names.reserved].map { RedisArgument($0) }
             + plan.entries.map { RedisArgument(keys.key(plan.quota.name, $0.storageKey)) }
         do {
-            return try await client.withConnection(routingKey: scriptKeys[0]) { connection in
-                try await connection.evaluate(RedisAPITrackerScripts.checkAndCount, keys: scriptKeys, arguments: arguments)
+            return try await client.withExecutor(routingKey: scriptKeys[0]) { executor in
+                try await executor.evaluate(RedisAPITrackerScripts.checkAndCount, keys: scriptKeys, arguments: arguments)
             }
         } catch let error as ScaleKitError where error.nativeCode == "CORRUPT" {
             // The script checked the stored values before its first write: nothing was counted.
@@ -239,8 +239,8 @@ public final class RedisAPITracker: APITracking {
         let buckets = plan.entries.map { entry in
             entry.rolling.map { RedisArgument(String(Self.floorDivide(receipt.rollingAt, $0.bucket))) } ?? RedisArgument("")
         }
-        let reply = try await client.withConnection(routingKey: scriptKeys[0]) { connection in
-            try await connection.evaluate(
+        let reply = try await client.withExecutor(routingKey: scriptKeys[0]) { executor in
+            try await executor.evaluate(
                 RedisAPITrackerScripts.refund, keys: scriptKeys,
                 arguments: [RedisArgument(receipt.cost), RedisArgument(plan.longestLifetimeSeconds), RedisArgument(receipt.id)] + buckets)
         }
@@ -256,8 +256,8 @@ public final class RedisAPITracker: APITracking {
         let quota = try configuration.quota(named: receipt.quota)
         let plan = try QuotaPlan(quota: quota, key: receipt.key, at: Date(timeIntervalSince1970: Double(receipt.calendarAt) / 1000))
         let names = quotaKeys(quota.name)
-        let reply = try await client.withConnection(routingKey: RedisArgument(names.stats)) { connection in
-            try await connection.evaluate(
+        let reply = try await client.withExecutor(routingKey: RedisArgument(names.stats)) { executor in
+            try await executor.evaluate(
                 RedisAPITrackerScripts.confirm, keys: [names.stats, names.reservations, names.reserved].map { RedisArgument($0) },
                 arguments: [RedisArgument(receipt.id), self.clockArgument, RedisArgument(names.settled), RedisArgument(plan.longestLifetimeSeconds)])
         }
@@ -288,8 +288,8 @@ public final class RedisAPITracker: APITracking {
             [RedisArgument("r"), RedisArgument(used), RedisArgument(Int($0.length)), RedisArgument(Int($0.bucket)), clockArgument]
         } ?? [RedisArgument("c"), RedisArgument(used), RedisArgument(entry.lifetimeSeconds), RedisArgument(0), RedisArgument("")]
         let target = RedisArgument(keys.key(name, entry.storageKey))
-        _ = try await client.withConnection(routingKey: target) { connection in
-            try await connection.evaluate(RedisAPITrackerScripts.reconcile, keys: [target], arguments: arguments)
+        _ = try await client.withExecutor(routingKey: target) { executor in
+            try await executor.evaluate(RedisAPITrackerScripts.reconcile, keys: [target], arguments: arguments)
         }
         return try await usage(quota: name, key: key)
     }
@@ -349,8 +349,8 @@ public final class RedisAPITracker: APITracking {
         let field = outcome == .success ? RedisAPIKeys.StatsField.successful : RedisAPIKeys.StatsField.failed
         let stats = quotaKeys(quota.name).stats
         do {
-            try await client.withConnection(routingKey: RedisArgument(stats)) { connection in
-                _ = try await connection.send("HINCRBY", RedisArgument(stats), RedisArgument(field), 1)
+            try await client.withExecutor(routingKey: RedisArgument(stats)) { executor in
+                _ = try await executor.send("HINCRBY", RedisArgument(stats), RedisArgument(field), 1)
             }
         } catch let error as ScaleKitError where unreachablePolicy == .failOpen && Self.isUnreachable(error) {
             logger.warning(

@@ -2,6 +2,7 @@ public import Logging
 public import Metrics
 public import ScaleKit
 public import ServiceLifecycle
+import Synchronization
 
 /// Connections to one Redis server, or to every master of a Redis Cluster,
 /// shared by the trackers.
@@ -25,9 +26,11 @@ public final class RedisClient: Service, Sendable {
     /// The cluster's seeds and redirection limits, or `nil` for a single server.
     public let cluster: RedisClusterConfiguration?
     private let backend: Backend
+    /// Set by ``shutdown()``: the shared connection refuses calls from then on.
+    private let isShutDown = Atomic<Bool>(false)
 
     private enum Backend: Sendable {
-        case server(ConnectionPool<RedisConnection>)
+        case server(ConnectionPool<RedisConnection>, RedisMultiplexedConnection)
         case cluster(RedisClusterRouter)
     }
 
@@ -55,7 +58,8 @@ public final class RedisClient: Service, Sendable {
         self.backend = .server(
             ConnectionPool(configuration: pool, name: name, logger: logger, metricsFactory: metricsFactory) {
                 try await RedisConnection.connect(configuration: configuration, logger: logger)
-            })
+            },
+            RedisMultiplexedConnection(configuration: configuration, logger: logger))
     }
 
     /// A client for a Redis Cluster. Opens no connection until the first call,
@@ -117,10 +121,36 @@ public final class RedisClient: Service, Sendable {
         _ body: (RedisConnection) async throws -> R
     ) async throws -> R {
         switch backend {
-        case .server(let pool):
+        case .server(let pool, _):
             return try await pool.withConnection(isolation: isolation, body)
         case .cluster(let router):
             return try await router.withConnection(slot: routingKey.map { RedisHashSlot.of($0.bytes) }, isolation: isolation, body)
+        }
+    }
+
+    /// Runs `body` with the connection every task shares (for a cluster: the
+    /// one to the master serving `routingKey`'s slot): commands from many
+    /// tasks go out together in one write (auto-pipelining), and a call's own
+    /// commands stay back to back. For anything that needs a connection to
+    /// itself (`WATCH`/`MULTI`/`EXEC`, blocking commands) use
+    /// ``withConnection(routingKey:isolation:_:)``.
+    ///
+    /// For a cluster, `body` runs again after a redirection or when nothing
+    /// could be sent during a failover, as with `withConnection`.
+    ///
+    /// - Throws: what `body` throws; `poolShutDown` after ``shutdown()``.
+    package func withExecutor<R>(
+        routingKey: RedisArgument? = nil, isolation: isolated (any Actor)? = #isolation,
+        _ body: (any RedisCommandExecutor) async throws -> R
+    ) async throws -> R {
+        switch backend {
+        case .server(_, let connection):
+            if isShutDown.load(ordering: .acquiring) {
+                throw ScaleKitError(.poolShutDown, "the Redis client for \(configuration) was shut down")
+            }
+            return try await body(connection)
+        case .cluster(let router):
+            return try await router.withExecutor(slot: routingKey.map { RedisHashSlot.of($0.bytes) }, isolation: isolation, body)
         }
     }
 
@@ -138,7 +168,7 @@ public final class RedisClient: Service, Sendable {
     /// The pool's counts (for a cluster: every master's pool added up).
     public func statistics() -> ConnectionPoolStatistics {
         switch backend {
-        case .server(let pool): return pool.statistics()
+        case .server(let pool, _): return pool.statistics()
         case .cluster(let router): return router.statistics()
         }
     }
@@ -146,8 +176,10 @@ public final class RedisClient: Service, Sendable {
     /// Service: runs until graceful shutdown, then closes every connection.
     public func run() async throws {
         switch backend {
-        case .server(let pool):
+        case .server(let pool, let connection):
             try await pool.run()
+            isShutDown.store(true, ordering: .releasing)
+            connection.close()
         case .cluster(let router):
             try? await gracefulShutdown()
             await router.shutdown()
@@ -157,7 +189,10 @@ public final class RedisClient: Service, Sendable {
     /// Closes idle connections now and busy ones when they come back; later calls throw `poolShutDown`.
     public func shutdown() async {
         switch backend {
-        case .server(let pool): await pool.shutdown()
+        case .server(let pool, let connection):
+            isShutDown.store(true, ordering: .releasing)
+            connection.close()
+            await pool.shutdown()
         case .cluster(let router): await router.shutdown()
         }
     }

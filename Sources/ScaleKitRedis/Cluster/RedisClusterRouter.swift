@@ -5,7 +5,8 @@ import ScaleKit
 /// Sends each call to the master that serves its key's slot, and follows
 /// the cluster when slots move or a master fails over.
 ///
-/// One connection pool per master (made when the node is first used), one
+/// One multiplexed connection and one connection pool per master (made when
+/// the node is first used), one
 /// slot map shared by every call. The map is loaded with `CLUSTER SLOTS`
 /// from any node that answers (known masters first, then the seeds), once
 /// for every caller that needs it at the same moment.
@@ -34,6 +35,7 @@ final class RedisClusterRouter: Sendable {
     private struct State {
         var topology = RedisClusterTopology()
         var pools: [Node: ConnectionPool<RedisConnection>] = [:]
+        var multiplexed: [Node: RedisMultiplexedConnection] = [:]
         var refresh: Task<RedisClusterTopology, any Error>?
         /// Reload the map before routing the next call.
         var isStale = true
@@ -59,30 +61,58 @@ final class RedisClusterRouter: Sendable {
     func withConnection<R>(
         slot: Int?, isolation: isolated (any Actor)? = #isolation, _ body: (RedisConnection) async throws -> R
     ) async throws -> R {
+        try await route(slot: slot, isolation: isolation) { target, isAsking, sent in
+            try await pool(for: target).withConnection(isolation: isolation) { connection in
+                if isAsking { await connection.beginAsking() }
+                sent.isSent = true
+                do {
+                    let result = try await body(connection)
+                    if isAsking { await connection.endAsking() }
+                    return result
+                } catch {
+                    if isAsking { await connection.endAsking() }
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Runs `body` with the multiplexed connection to the master serving
+    /// `slot` (any master for `nil`), following redirections and failovers
+    /// as ``withConnection(slot:isolation:_:)`` does.
+    func withExecutor<R>(
+        slot: Int?, isolation: isolated (any Actor)? = #isolation, _ body: (any RedisCommandExecutor) async throws -> R
+    ) async throws -> R {
+        try await route(slot: slot, isolation: isolation) { target, isAsking, sent in
+            let connection = try multiplexedConnection(for: target)
+            // A node that cannot be reached fails here, before anything is sent: that may be retried.
+            try await connection.connectIfNeeded()
+            sent.isSent = true
+            return try await body(isAsking ? RedisAskingExecutor(base: connection) : connection)
+        }
+    }
+
+    /// Whether an attempt got as far as sending (a transport failure after that is never retried).
+    final class SendMark {
+        var isSent = false
+    }
+
+    /// The redirection and retry loop shared by both kinds of call.
+    private func route<R>(
+        slot: Int?, isolation: isolated (any Actor)?, _ attempt: (Node, Bool, SendMark) async throws -> R
+    ) async throws -> R {
         let deadline = ContinuousClock.now.advanced(by: cluster.retryWindow)
         var redirects = 0
         var asking: Node?
         var pause = Duration.milliseconds(20)
         while true {
             var node: Node?
-            var sent = false
+            let sent = SendMark()
             do {
                 let target: Node
                 if let asking { target = asking } else { target = try await master(forSlot: slot) }
                 node = target
-                let isAsking = asking != nil
-                return try await pool(for: target).withConnection(isolation: isolation) { connection in
-                    if isAsking { await connection.beginAsking() }
-                    sent = true
-                    do {
-                        let result = try await body(connection)
-                        if isAsking { await connection.endAsking() }
-                        return result
-                    } catch {
-                        if isAsking { await connection.endAsking() }
-                        throw error
-                    }
-                }
+                return try await attempt(target, asking != nil, sent)
             } catch let error as ScaleKitError {
                 if let node, let redirect = RedisRedirect(error, answeredBy: node) {
                     redirects += 1
@@ -106,7 +136,7 @@ final class RedisClusterRouter: Sendable {
                 let clusterBusy = error.code == .serverError && (error.nativeCode == "CLUSTERDOWN" || error.nativeCode == "TRYAGAIN")
                 let transport = error.code == .connectionFailed || error.code == .timeout || error.code == .connectionClosed
                 if clusterBusy || transport { state.withLock { $0.isStale = true } }
-                guard clusterBusy || (transport && !sent), ContinuousClock.now < deadline else { throw error }
+                guard clusterBusy || (transport && !sent.isSent), ContinuousClock.now < deadline else { throw error }
                 logger.debug(
                     "Redis Cluster call retried", metadata: ["node": "\(node.map(String.init(describing:)) ?? "?")", "error": "\(error)"])
                 do { try await Task.sleep(for: pause) } catch {
@@ -208,6 +238,20 @@ final class RedisClusterRouter: Sendable {
         }
     }
 
+    /// The multiplexed connection to `node`, made on first use.
+    private func multiplexedConnection(for node: Node) throws(ScaleKitError) -> RedisMultiplexedConnection {
+        try state.withLock { state throws(ScaleKitError) -> RedisMultiplexedConnection in
+            if state.isShutDown { throw ScaleKitError(.poolShutDown, "the Redis Cluster client \(name) was shut down") }
+            if let connection = state.multiplexed[node] { return connection }
+            var nodeConfiguration = template
+            nodeConfiguration.endpoint = .tcp(host: node.host, port: node.port)
+            nodeConfiguration.database = 0
+            let connection = RedisMultiplexedConnection(configuration: nodeConfiguration, logger: logger)
+            state.multiplexed[node] = connection
+            return connection
+        }
+    }
+
     /// The counts of every node's pool, added up (`size` is the sum of the pools' sizes).
     func statistics() -> ConnectionPoolStatistics {
         let pools = state.withLock { Array($0.pools.values) }
@@ -229,10 +273,11 @@ final class RedisClusterRouter: Sendable {
 
     /// Shuts every node's pool down; later calls throw `poolShutDown`.
     func shutdown() async {
-        let pools = state.withLock { state in
+        let (pools, multiplexed) = state.withLock { state in
             state.isShutDown = true
-            return Array(state.pools.values)
+            return (Array(state.pools.values), Array(state.multiplexed.values))
         }
+        for connection in multiplexed { connection.close() }
         for pool in pools { await pool.shutdown() }
     }
 }

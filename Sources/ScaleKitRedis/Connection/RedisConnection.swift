@@ -217,38 +217,11 @@ package actor RedisConnection: PooledConnection {
     /// its writes in time: the write happened on the master but could still
     /// be lost in a failover, so the caller must not treat it as done.
     package func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) throws(ScaleKitError) -> RedisValue {
-        let tail = [RedisArgument(keys.count)] + keys + arguments
-        var replies = try pipeline([RedisCommand("EVALSHA", [RedisArgument(script.sha1)] + tail)] + waitForReplicas)
-        if case .error(let error) = replies[0] {
-            guard error.prefix == "NOSCRIPT" else { throw error.scaleKitError }
-            // NOSCRIPT means nothing ran, so sending the source is safe.
-            replies = try pipeline([RedisCommand("EVAL", [RedisArgument(script.source)] + tail)] + waitForReplicas)
-            if case .error(let error) = replies[0] { throw error.scaleKitError }
-        }
-        if replies.count == 2 { try checkReplicaAcknowledgements(replies[1]) }
-        return replies[0]
-    }
-
-    /// `WAIT numreplicas timeout`, when writes must reach replicas before they count as done.
-    private var waitForReplicas: [RedisCommand] {
-        let wanted = configuration.replicaAcknowledgements
-        guard wanted > 0 else { return [] }
-        let (seconds, attoseconds) = configuration.replicaAcknowledgementTimeout.components
-        let milliseconds = max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
-        return [RedisCommand("WAIT", [RedisArgument(wanted), RedisArgument(milliseconds)])]
-    }
-
-    private func checkReplicaAcknowledgements(_ reply: RedisValue) throws(ScaleKitError) {
-        if case .error(let error) = reply { throw error.scaleKitError }
-        let confirmed = reply.integer ?? 0
-        let wanted = configuration.replicaAcknowledgements
-        guard confirmed >= Int64(wanted) else {
-            throw ScaleKitError(
-                .timeout,
-                "\(confirmed) of the \(wanted) replicas asked for confirmed the write within \(configuration.replicaAcknowledgementTimeout); "
-                    + "it is on the master but a failover could lose it",
-                nativeCode: "WAIT")
-        }
+        let call = RedisScriptCall(script: script, keys: keys, arguments: arguments, configuration: configuration)
+        if let reply = try call.result(of: try pipeline(call.commands(sendingSource: false))) { return reply }
+        // NOSCRIPT means nothing ran, so sending the source is safe.
+        guard let reply = try call.result(of: try pipeline(call.commands(sendingSource: true))) else { throw call.sourceRefused }
+        return reply
     }
 
     /// `PING`: a cheap round trip that throws when the server cannot be reached.
@@ -294,26 +267,7 @@ package actor RedisConnection: PooledConnection {
 
     /// Connects, then sends `AUTH` and `SELECT` in one round trip.
     private func openContext() throws(ScaleKitError) -> any RedisWire {
-        let handle = try openRedisWire(configuration)
-        var handshake: [RedisCommand] = []
-        if let password = configuration.password {
-            if let username = configuration.username {
-                handshake.append(RedisCommand("AUTH", [RedisArgument(username), RedisArgument(password)]))
-            } else {
-                handshake.append(RedisCommand("AUTH", [RedisArgument(password)]))
-            }
-        }
-        if configuration.database != 0 {
-            handshake.append(RedisCommand("SELECT", [RedisArgument(configuration.database)]))
-        }
-        for (command, reply) in zip(handshake, try handle.roundTrip(handshake)) {
-            if case .error(let error) = reply {
-                // The reply names no secret (WRONGPASS, NOAUTH, ERR DB index…); the command's arguments are never shown.
-                throw ScaleKitError(
-                    .connectionFailed, "Redis at \(configuration) refused \(command.name): \(error.message)",
-                    nativeCode: error.prefix)
-            }
-        }
+        let handle = try openAuthenticatedRedisWire(configuration)
         context = handle
         return handle
     }

@@ -31,6 +31,8 @@ final class RedisTLSWire: RedisWire {
     /// client's certificate after the client's side of the handshake is done,
     /// so a refusal shows up as the first read or write failing.
     private var hasReadAReply = false
+    /// Set once ``detach()`` handed the socket and the session to a ``RedisTLSStream``.
+    private var isDetached = false
 
     init(host: String, port: Int, tls: RedisConnectionConfiguration.TLS, configuration: RedisConnectionConfiguration) throws(ScaleKitError) {
         describedAs = "\(configuration)"
@@ -73,11 +75,20 @@ final class RedisTLSWire: RedisWire {
     }
 
     deinit {
+        redisReaderFree(reader)
+        guard !isDetached else { return }
         // No close_notify: the socket may be shut down already, and Redis does not need one.
         SSL_free(session)
         SSL_CTX_free(context)
-        redisReaderFree(reader)
         Glibc.close(descriptor)
+    }
+
+    /// Hands the socket, the context and the session to the caller, who
+    /// closes and frees them; this wire must not be used afterwards. Call
+    /// only between round trips (no reply is half read).
+    func detach() -> (descriptor: Int32, context: OpaquePointer, session: OpaquePointer) {
+        isDetached = true
+        return (descriptor, context, session)
     }
 
     var socket: RedisSocket { RedisSocket(descriptor: descriptor) }

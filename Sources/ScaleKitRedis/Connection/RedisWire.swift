@@ -32,3 +32,32 @@ func openRedisWire(_ configuration: RedisConnectionConfiguration) throws(ScaleKi
     }
     return try RedisContextHandle(configuration: configuration)
 }
+
+/// Opens a wire and sends `AUTH` and `SELECT` in one round trip, as every
+/// new connection does before its first command.
+///
+/// - Throws: ``/ScaleKit/ScaleKitError`` `connectionFailed` (unreachable, a
+///   refused `AUTH` or `SELECT`, a certificate that does not verify) or `timeout`.
+func openAuthenticatedRedisWire(_ configuration: RedisConnectionConfiguration) throws(ScaleKitError) -> any RedisWire {
+    let handle = try openRedisWire(configuration)
+    var handshake: [RedisCommand] = []
+    if let password = configuration.password {
+        if let username = configuration.username {
+            handshake.append(RedisCommand("AUTH", [RedisArgument(username), RedisArgument(password)]))
+        } else {
+            handshake.append(RedisCommand("AUTH", [RedisArgument(password)]))
+        }
+    }
+    if configuration.database != 0 {
+        handshake.append(RedisCommand("SELECT", [RedisArgument(configuration.database)]))
+    }
+    for (command, reply) in zip(handshake, try handle.roundTrip(handshake)) {
+        if case .error(let error) = reply {
+            // The reply names no secret (WRONGPASS, NOAUTH, ERR DB index…); the command's arguments are never shown.
+            throw ScaleKitError(
+                .connectionFailed, "Redis at \(configuration) refused \(command.name): \(error.message)",
+                nativeCode: error.prefix)
+        }
+    }
+    return handle
+}

@@ -107,8 +107,8 @@ public final class RedisStatusTracker: StatusTracking {
         try document.validate(limits: configuration.limits)
         let key = key(for: jobID)
         guard let fence else {
-            try await client.withConnection(routingKey: RedisArgument(key)) { connection in
-                _ = try await connection.send(
+            try await client.withExecutor(routingKey: RedisArgument(key)) { executor in
+                _ = try await executor.send(
                     "SET", RedisArgument(key), RedisArgument(bytes: Array(document.encoded())), "PX", RedisArgument(Self.milliseconds(ttl)))
             }
             return
@@ -185,7 +185,7 @@ public final class RedisStatusTracker: StatusTracking {
     public func status(for jobID: String) async throws -> JobStatus? {
         try Identifier.validate(jobID, kind: "job id")
         let key = key(for: jobID)
-        let reply = try await client.withConnection(routingKey: RedisArgument(key)) { connection in try await connection.send("GET", RedisArgument(key)) }
+        let reply = try await client.withExecutor(routingKey: RedisArgument(key)) { executor in try await executor.send("GET", RedisArgument(key)) }
         guard let document = try decodeStored(reply, key: key) else { return nil }
         return try JobStatus(jsonObject: document)
     }
@@ -197,7 +197,7 @@ public final class RedisStatusTracker: StatusTracking {
     public func deleteStatus(for jobID: String) async throws -> Bool {
         try Identifier.validate(jobID, kind: "job id")
         let key = key(for: jobID)
-        let reply = try await client.withConnection(routingKey: RedisArgument(key)) { connection in try await connection.send("DEL", RedisArgument(key)) }
+        let reply = try await client.withExecutor(routingKey: RedisArgument(key)) { executor in try await executor.send("DEL", RedisArgument(key)) }
         return (reply.integer ?? 0) > 0
     }
 
@@ -265,8 +265,8 @@ public final class RedisStatusTracker: StatusTracking {
         let updatedAt = stamp.objectValue?[JobStatus.Member.updatedAt]?.stringValue ?? ""
         let reply: RedisValue
         do {
-            reply = try await client.withConnection(routingKey: RedisArgument(key)) { connection in
-                try await connection.evaluate(
+            reply = try await client.withExecutor(routingKey: RedisArgument(key)) { executor in
+                try await executor.evaluate(
                     RedisStatusScripts.mergeWithCJSON, keys: [RedisArgument(key)],
                     arguments: [
                         RedisArgument(bytes: Array(patch.encoded())), RedisArgument(updatedAt),

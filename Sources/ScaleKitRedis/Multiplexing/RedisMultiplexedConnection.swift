@@ -1,0 +1,434 @@
+import CHiredis
+import Dispatch
+import Logging
+import ScaleKit
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// One connection to a Redis server that carries the commands of every task
+/// at once (auto-pipelining), driven by the process's ``RedisEventLoop``.
+///
+/// A call formats its commands (RESP) on its own thread, appends them to the
+/// connection's outgoing bytes and its request to a FIFO, and suspends. The
+/// loop writes whatever has gathered in one `send` (or `SSL_write`) and, as
+/// replies arrive, parses them with hiredis's `redisReader` and hands them
+/// to the requests in order. While one batch is on the wire the next one
+/// gathers, so sixteen tasks cost the server one read and the client one
+/// write per batch instead of one each. A call's commands always go out
+/// back to back, so `ASKING` before a command, or `EVALSHA` then `WAIT`,
+/// stay adjacent.
+///
+/// Failures, as ``RedisConnection`` has them:
+/// - The first call (and the first after a failure) connects and
+///   authenticates off the loop, on a Dispatch thread; calls that arrive
+///   meanwhile wait for it and fail with its error when it fails.
+/// - A reply that does not come within the command timeout fails every call
+///   waiting on the connection with `timeout` and closes it: the server is
+///   not answering, and a late reply could not be matched any more.
+/// - A lost connection fails every call waiting on it (their commands may
+///   have run); the next call connects again. A server that closes an idle
+///   connection (restart, `CLIENT KILL`) is noticed by the loop at once, so
+///   the next call goes to a new connection.
+/// - A cancelled call returns `cancelled` at once; its reply, when it comes,
+///   is read and dropped, so the stream stays in step.
+final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
+    let configuration: RedisConnectionConfiguration
+    private let loop: RedisEventLoop
+    private let logger: Logger
+    private let state = SanitizerVisibleMutex(State())
+    /// The socket and the parser, touched only by the loop's thread.
+    private let wire = LoopThreadWire()
+
+    private enum Phase { case disconnected, connecting, open, closed }
+
+    private struct State {
+        var phase = Phase.disconnected
+        /// Formatted commands not yet handed to the loop.
+        var outgoing: [UInt8] = []
+        /// Every call whose commands are in `outgoing` or on the wire, oldest first.
+        var waiting = RequestQueue()
+        /// The loop has been asked to write `outgoing`.
+        var isFlushScheduled = false
+    }
+
+    /// The loop thread's side of the connection.
+    private final class LoopThreadWire: @unchecked Sendable {
+        var stream: (any RedisByteStream)?
+        var reader: UnsafeMutablePointer<redisReader> = redisReaderCreate()
+        /// Bytes taken from `outgoing` that the socket has not taken yet.
+        var unwritten: [UInt8] = []
+        var unwrittenOffset = 0
+        var isWatchingWritable = false
+        var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+        deinit { redisReaderFree(reader) }
+    }
+
+    init(configuration: RedisConnectionConfiguration, loop: RedisEventLoop = .shared, logger: Logger) {
+        self.configuration = configuration
+        self.loop = loop
+        self.logger = logger
+    }
+
+    // MARK: Calls (any thread)
+
+    func pipeline(_ commands: [RedisCommand]) async throws(ScaleKitError) -> [RedisValue] {
+        if commands.isEmpty { return [] }
+        if Task.isCancelled { throw ScaleKitError(.cancelled, "the task was cancelled before \(commands[0].name) was sent") }
+        var bytes: [UInt8] = []
+        RESP.append(commands, to: &bytes)
+        let request = Request(
+            replyCount: commands.count, deadline: ContinuousClock.now.advanced(by: configuration.commandTimeout), name: commands[0].name)
+        let result = await withTaskCancellationHandler {
+            await withUnsafeContinuation { continuation in enqueue(request, bytes: bytes, continuation: continuation) }
+        } onCancel: {
+            cancel(request)
+        }
+        return try result.get()
+    }
+
+    /// Connects now unless the connection is open: a `PING` when it is not.
+    ///
+    /// - Throws: what connecting throws (nothing else was sent).
+    func connectIfNeeded() async throws(ScaleKitError) {
+        guard state.withLock({ $0.phase != .open }) else { return }
+        _ = try await pipeline([RedisCommand("PING")])
+    }
+
+    /// Closes the connection; calls still waiting fail with `connectionClosed`, later calls too.
+    func close() {
+        state.withLock { $0.phase = .closed }
+        loop.execute { [self] in fail(ScaleKitError(.connectionClosed, "the Redis connection to \(configuration) is closed")) }
+    }
+
+    private func enqueue(_ request: Request, bytes: [UInt8], continuation: Request.Continuation) {
+        enum Next { case nothing, connect, flush, refuse(ScaleKitError) }
+        let next = state.withLock { state -> Next in
+            if request.isCancelled {
+                return .refuse(ScaleKitError(.cancelled, "the task was cancelled before \(request.name) was sent"))
+            }
+            if state.phase == .closed {
+                return .refuse(ScaleKitError(.connectionClosed, "the Redis connection to \(configuration) is closed"))
+            }
+            request.continuation = continuation
+            state.outgoing.append(contentsOf: bytes)
+            state.waiting.append(request)
+            switch state.phase {
+            case .disconnected:
+                state.phase = .connecting
+                return .connect
+            case .open where !state.isFlushScheduled:
+                state.isFlushScheduled = true
+                return .flush
+            default:
+                return .nothing
+            }
+        }
+        switch next {
+        case .nothing: break
+        case .connect: DispatchQueue.global().async { [self] in connect() }
+        case .flush: loop.execute { [self] in flush() }
+        case .refuse(let error): continuation.resume(returning: .failure(error))
+        }
+    }
+
+    private func cancel(_ request: Request) {
+        let continuation = state.withLock { _ -> Request.Continuation? in
+            request.isCancelled = true
+            defer { request.continuation = nil }
+            return request.continuation
+        }
+        continuation?.resume(
+            returning: .failure(
+                ScaleKitError(.cancelled, "the task was cancelled while waiting for the reply to \(request.name) (the command may have run)")))
+    }
+
+    /// Connects and authenticates (blocking, on a Dispatch thread), then gives the socket to the loop.
+    private func connect() {
+        do {
+            let handoff = StreamHandoff(stream: try openRedisByteStream(configuration))
+            loop.execute { [self] in attach(handoff.stream) }
+        } catch {
+            logger.debug("Redis connection failed", metadata: ["server": "\(configuration)", "error": "\(error)"])
+            let waiting = state.withLock { state -> [Request] in
+                if state.phase == .connecting { state.phase = .disconnected }
+                state.outgoing.removeAll()
+                return state.waiting.removeAll()
+            }
+            finish(waiting, with: error)
+        }
+    }
+
+    // MARK: On the loop's thread
+
+    private func attach(_ stream: any RedisByteStream) {
+        let isClosed = state.withLock { state -> Bool in
+            guard state.phase == .connecting else { return true }
+            state.phase = .open
+            state.isFlushScheduled = false
+            return false
+        }
+        if isClosed {
+            stream.close()
+            return
+        }
+        wire.stream = stream
+        loop.register(stream.descriptor, for: self)
+        flush()
+    }
+
+    /// Takes what the calls have gathered and writes as much as the socket takes.
+    private func flush() {
+        guard wire.stream != nil else { return }
+        state.withLock { state in
+            state.isFlushScheduled = false
+            if wire.unwritten.isEmpty {
+                swap(&wire.unwritten, &state.outgoing)
+                wire.unwrittenOffset = 0
+            } else {
+                wire.unwritten.append(contentsOf: state.outgoing)
+                state.outgoing.removeAll(keepingCapacity: true)
+            }
+        }
+        writeUnwritten()
+    }
+
+    private func writeUnwritten() {
+        guard let stream = wire.stream else { return }
+        while wire.unwrittenOffset < wire.unwritten.count {
+            let outcome = wire.unwritten.withUnsafeBytes { bytes in
+                stream.write(UnsafeRawBufferPointer(rebasing: bytes[wire.unwrittenOffset...]))
+            }
+            switch outcome {
+            case .wrote(let count):
+                wire.unwrittenOffset += count
+            case .wouldBlock:
+                if !wire.isWatchingWritable {
+                    wire.isWatchingWritable = true
+                    loop.watchWritable(stream.descriptor, true)
+                }
+                return
+            case .failed(let error):
+                fail(error)
+                return
+            }
+        }
+        wire.unwritten.removeAll(keepingCapacity: true)
+        wire.unwrittenOffset = 0
+        if wire.isWatchingWritable {
+            wire.isWatchingWritable = false
+            loop.watchWritable(stream.descriptor, false)
+        }
+    }
+
+    /// What `epoll` reported for the socket.
+    func handle(events: UInt32) {
+        if events & EPOLLOUT.rawValue != 0 { writeUnwritten() }
+        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { readAvailable() }
+    }
+
+    private func readAvailable() {
+        guard let stream = wire.stream else { return }
+        var replies: [RedisValue] = []
+        reading: while true {
+            let outcome = wire.readBuffer.withUnsafeMutableBytes { stream.read(into: $0) }
+            switch outcome {
+            case .bytes(let count):
+                let fed = wire.readBuffer.withUnsafeBytes { bytes in
+                    redisReaderFeed(wire.reader, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), count)
+                }
+                guard fed == REDIS_OK else {
+                    fail(ScaleKitError(.connectionFailed, "cannot buffer the reply from \(configuration): out of memory"))
+                    return
+                }
+                while true {
+                    var raw: UnsafeMutableRawPointer?
+                    guard redisReaderGetReply(wire.reader, &raw) == REDIS_OK else {
+                        fail(ScaleKitError(.protocolError, "the reply from \(configuration) is not valid RESP", nativeCode: "REDIS_ERR_PROTOCOL"))
+                        return
+                    }
+                    guard let raw else { break }
+                    replies.append(RedisContextHandle.value(of: raw.assumingMemoryBound(to: redisReply.self)))
+                    freeReplyObject(raw)
+                }
+                if count < wire.readBuffer.count && stream is RedisPlainStream { break reading }
+            case .wouldBlock:
+                break reading
+            case .failed(let error):
+                deliver(replies)
+                fail(error)
+                return
+            }
+        }
+        deliver(replies)
+    }
+
+    /// Hands `replies` to the waiting calls in order.
+    private func deliver(_ replies: [RedisValue]) {
+        if replies.isEmpty { return }
+        var finished: [(Request.Continuation, [RedisValue])] = []
+        let isOutOfStep = state.withLock { state -> Bool in
+            for reply in replies {
+                guard let request = state.waiting.first else { return true }
+                request.replies.append(reply)
+                if request.replies.count == request.replyCount {
+                    state.waiting.removeFirst()
+                    if let continuation = request.continuation {
+                        request.continuation = nil
+                        finished.append((continuation, request.replies))
+                    }
+                }
+            }
+            return false
+        }
+        for (continuation, replies) in finished { continuation.resume(returning: .success(replies)) }
+        if isOutOfStep {
+            fail(ScaleKitError(.protocolError, "\(configuration) sent a reply no command asked for", nativeCode: "REDIS_ERR_PROTOCOL"))
+        }
+    }
+
+    /// When the oldest call's reply is due, or `nil` when no call waits on the socket.
+    func oldestDeadline() -> ContinuousClock.Instant? {
+        state.withLock { $0.phase == .open ? $0.waiting.first?.deadline : nil }
+    }
+
+    /// The oldest call's reply is overdue: the server is not answering.
+    func expire() {
+        let name = state.withLock { $0.waiting.first?.name } ?? "a command"
+        fail(
+            ScaleKitError(
+                .timeout, "timed out reading the reply to \(name) from \(configuration) after \(configuration.commandTimeout)",
+                nativeCode: "ETIMEDOUT"))
+    }
+
+    /// Closes the socket and fails every waiting call with `error`; the next call connects again.
+    private func fail(_ error: ScaleKitError) {
+        if let stream = wire.stream {
+            loop.deregister(stream.descriptor)
+            stream.close()
+            wire.stream = nil
+            logger.debug("Redis connection dropped", metadata: ["server": "\(configuration)", "error": "\(error)"])
+        }
+        wire.unwritten.removeAll()
+        wire.unwrittenOffset = 0
+        wire.isWatchingWritable = false
+        // A new connection starts a new reply stream: drop any half-read reply.
+        redisReaderFree(wire.reader)
+        wire.reader = redisReaderCreate()
+        let waiting = state.withLock { state -> [Request] in
+            if state.phase == .open { state.phase = .disconnected }
+            state.outgoing.removeAll()
+            state.isFlushScheduled = false
+            return state.waiting.removeAll()
+        }
+        finish(waiting, with: error)
+    }
+
+    private func finish(_ requests: [Request], with error: ScaleKitError) {
+        let continuations = state.withLock { _ in
+            requests.compactMap { request -> Request.Continuation? in
+                defer { request.continuation = nil }
+                return request.continuation
+            }
+        }
+        for continuation in continuations { continuation.resume(returning: .failure(error)) }
+    }
+}
+
+/// Moves a freshly opened stream from the connecting thread to the loop's;
+/// nothing else holds it meanwhile.
+private struct StreamHandoff: @unchecked Sendable {
+    let stream: any RedisByteStream
+}
+
+/// One call waiting for its replies. Its mutable fields are guarded by the
+/// owning connection's state lock.
+private final class Request: @unchecked Sendable {
+    typealias Continuation = UnsafeContinuation<Result<[RedisValue], ScaleKitError>, Never>
+    let replyCount: Int
+    let deadline: ContinuousClock.Instant
+    let name: String
+    var continuation: Continuation?
+    var replies: [RedisValue] = []
+    var isCancelled = false
+
+    init(replyCount: Int, deadline: ContinuousClock.Instant, name: String) {
+        self.replyCount = replyCount
+        self.deadline = deadline
+        self.name = name
+        replies.reserveCapacity(replyCount)
+    }
+}
+
+/// A FIFO of requests: appends at the back, removals at the front, O(1) amortised.
+private struct RequestQueue {
+    private var items: [Request] = []
+    private var head = 0
+
+    var first: Request? { head < items.count ? items[head] : nil }
+
+    mutating func append(_ request: Request) { items.append(request) }
+
+    mutating func removeFirst() {
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+
+    mutating func removeAll() -> [Request] {
+        let rest = Array(items[head...])
+        items.removeAll(keepingCapacity: true)
+        head = 0
+        return rest
+    }
+}
+
+/// Commands in RESP, the way `redisFormatCommandArgv` writes them: an array
+/// of bulk strings, so every argument is binary-safe.
+enum RESP {
+    static func append(_ commands: [RedisCommand], to bytes: inout [UInt8]) {
+        var size = 0
+        for command in commands {
+            size += 16
+            for argument in command.arguments { size += argument.count + 16 }
+        }
+        bytes.reserveCapacity(bytes.count + size)
+        for command in commands {
+            bytes.append(UInt8(ascii: "*"))
+            appendDecimal(command.arguments.count, to: &bytes)
+            for argument in command.arguments {
+                bytes.append(UInt8(ascii: "$"))
+                appendDecimal(argument.count, to: &bytes)
+                bytes.append(contentsOf: argument)
+                bytes.append(13)
+                bytes.append(10)
+            }
+        }
+    }
+
+    /// `value` in decimal, then CR LF.
+    private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+        }
+        bytes.append(13)
+        bytes.append(10)
+    }
+}

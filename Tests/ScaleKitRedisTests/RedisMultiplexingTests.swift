@@ -1,0 +1,129 @@
+import Foundation
+import ScaleKit
+@testable import ScaleKitRedis
+import ScaleKitTesting
+import ScaleKitTestSupport
+import Testing
+
+/// The connection every task shares: commands of many tasks go out together
+/// and each task gets exactly its own replies, whatever they contain and
+/// however the calls are cancelled.
+@Suite(.enabled(if: TestServers.redisEnabled))
+struct RedisMultiplexingTests {
+    /// The RESP the multiplexed connection writes itself is binary-safe.
+    @Test func hostileKeysAndValuesRoundTrip() async throws {
+        let client = try TestRedis.client()
+        let prefix = TestRedis.uniquePrefix("mux-roundtrip")
+        let texts = ["with space", "line\r\nbreak\r\n", "nul\u{0}byte", "", "*3\r\n$3\r\nSET\r\n", "ünïcødé 🎬", "$-1\r\n"]
+        let megabyte = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try await client.withExecutor { executor in
+            for (index, text) in texts.enumerated() {
+                let key = "\(prefix):\(text):\(index)"
+                _ = try await executor.send("SET", RedisArgument(key), RedisArgument(text), "EX", 3600)
+                #expect(try await executor.send("GET", RedisArgument(key)) == .bulkString(Array(text.utf8)))
+            }
+            _ = try await executor.send("SET", RedisArgument("\(prefix):big"), RedisArgument(bytes: megabyte), "EX", 3600)
+            #expect(try await executor.send("GET", RedisArgument("\(prefix):big")) == .bulkString(megabyte))
+        }
+    }
+
+    /// 32 tasks each send pipelines of three commands on one key of their own,
+    /// all at once: every task reads back its own values, in its own order.
+    @Test func concurrentPipelinesGetTheirOwnRepliesInOrder() async throws {
+        let client = try TestRedis.client()
+        let prefix = TestRedis.uniquePrefix("mux-order")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<32 {
+                group.addTask {
+                    let key = RedisArgument("\(prefix):\(task)")
+                    for round in 1...50 {
+                        let replies = try await client.withExecutor { executor in
+                            try await executor.pipeline([
+                                RedisCommand("SET", [key, RedisArgument("\(task)-\(round)"), "EX", 3600]),
+                                RedisCommand("GET", [key]), RedisCommand("INCR", [RedisArgument("\(prefix):count")]),
+                            ])
+                        }
+                        #expect(replies.count == 3 && replies[0] == .status("OK"))
+                        #expect(replies[1].string == "\(task)-\(round)", "task \(task) read another task's reply: \(replies)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let total = try await client.withExecutor { try await $0.send("GET", RedisArgument("\(prefix):count")) }
+        #expect(total == .bulkString(Array("1600".utf8)), "\(total)")
+    }
+
+    /// A cancelled call returns at once; its reply, arriving later, is read
+    /// and dropped, so the next call on the same connection gets its own.
+    @Test func aCancelledCallLeavesTheStreamInStep() async throws {
+        let client = try TestRedis.client()
+        let key = TestRedis.uniquePrefix("mux-cancel")
+        try await client.withExecutor { executor in
+            _ = try await executor.send("SET", RedisArgument(key), "mine", "EX", 3600)
+        }
+        // BLPOP holds the shared connection's reply stream for a moment (never
+        // done in production code; here it makes the reply arrive late for sure).
+        let blocked = Task {
+            try await client.withExecutor { executor in
+                try await executor.send("BLPOP", RedisArgument(key + ":empty"), "0.5")
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        blocked.cancel()
+        let error = await #expect(throws: ScaleKitError.self) { try await blocked.value }
+        #expect(error?.code == .cancelled)
+        let reply = try await client.withExecutor { executor in try await executor.send("GET", RedisArgument(key)) }
+        #expect(reply.string == "mine", "the next call got the cancelled call's reply: \(reply)")
+    }
+
+    /// 16 tasks × 100 checks through the trackers reach a private server on
+    /// one connection (plus the one that asks), and every call is counted.
+    @Test(.enabled(if: PrivateRedisServer.isAvailable))
+    func manyTasksShareOneConnection() async throws {
+        let server = try await PrivateRedisServer.make()
+        let client = try RedisClient(url: server.url)
+        let tracker = RedisAPITracker(
+            client: client,
+            configuration: APITrackerConfiguration(limits: APILimits(daily: 1_000_000, hourly: 1_000_000), keyPrefix: "shared"),
+            clock: ManualWallClock(start: Date()), timeSource: .trackerClock)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask { for _ in 0..<100 { let decision = try await tracker.checkAndCount(); #expect(decision.isAllowed) } }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await tracker.usage().totalCalls == 1600)
+        let clients = try await client.withConnection { connection in try await connection.send("CLIENT", "LIST") }
+        let lines = (clients.string ?? "").split(separator: "\n")
+        #expect(lines.count == 2, "one shared connection and the pooled one asking: \(lines)")
+        #expect(client.statistics().created == 1, "only the CLIENT LIST call leased a pooled connection")
+        await client.shutdown()
+        await server.stop()
+    }
+
+    /// The server restarts while calls keep coming: calls in flight fail with
+    /// a transport error, and the next ones reconnect by themselves.
+    @Test(.enabled(if: PrivateRedisServer.isAvailable))
+    func aRestartedServerIsReconnectedToByTheNextCall() async throws {
+        let server = try await PrivateRedisServer.make()
+        let client = try RedisClient(url: server.url)
+        try await client.withExecutor { executor in _ = try await executor.send("SET", "k", "before") }
+        await server.stop()
+        try await offThePool { try server.start() }
+        // The loop noticed the closed socket, or the call finds out: either way at most one call fails.
+        var failures = 0
+        var reply: RedisValue = .null
+        for _ in 0..<2 where reply == .null {
+            do {
+                reply = try await client.withExecutor { executor in try await executor.send("SET", "k", "after") }
+            } catch let error as ScaleKitError {
+                #expect(error.code == .connectionFailed || error.code == .connectionClosed, "\(error)")
+                failures += 1
+            }
+        }
+        #expect(reply == .status("OK") && failures <= 1)
+        await client.shutdown()
+        await server.stop()
+    }
+}
