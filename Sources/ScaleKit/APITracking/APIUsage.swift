@@ -106,12 +106,16 @@ public struct APITrackerConfiguration: Sendable, Hashable {
     /// - Throws: ``ScaleKitError`` `invalidArgument` when there is none;
     ///   `invalidConfiguration` when it is malformed or defined twice.
     public func quota(named name: String) throws(ScaleKitError) -> Quota {
-        let matches = quotas.filter { $0.name == name }
-        guard let quota = matches.first else {
+        // Called on every tracker call: no array of every quota is built for it.
+        var found = name == Quota.defaultName ? Quota.rapidAPI(limits, timeZone: timeZone) : nil
+        for quota in extraQuotas where quota.name == name {
+            guard found == nil else { throw ScaleKitError(.invalidConfiguration, "quota \(name) is defined more than once") }
+            found = quota
+        }
+        guard let quota = found else {
             throw ScaleKitError(
                 .invalidArgument, "no quota named \(Quota.quoted(name)); known: \(quotas.map(\.name).joined(separator: ", "))")
         }
-        guard matches.count == 1 else { throw ScaleKitError(.invalidConfiguration, "quota \(name) is defined more than once") }
         try quota.validate()
         return quota
     }

@@ -218,8 +218,12 @@ public struct QuotaReceipt: Sendable, Hashable, Codable {
     /// For a reservation, milliseconds since 1970 after which it is released by itself.
     public var reservedUntil: Int64?
 
-    /// A receipt; trackers create these (a fresh random id by default).
-    public init(id: String = UUID().uuidString.lowercased(), quota: String, key: String?, cost: Int, calendarAt: Int64, rollingAt: Int64, reservedUntil: Int64? = nil) {
+    /// A fresh id for a counted call: unique (random per process, then a
+    /// counter), in the UUID text layout, and cheap to make.
+    public static func makeID() -> String { ReceiptID.next() }
+
+    /// A receipt; trackers create these (a fresh id by default).
+    public init(id: String = QuotaReceipt.makeID(), quota: String, key: String?, cost: Int, calendarAt: Int64, rollingAt: Int64, reservedUntil: Int64? = nil) {
         self.id = id
         self.quota = quota
         self.key = key

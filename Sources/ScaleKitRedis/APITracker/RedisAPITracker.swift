@@ -172,7 +172,7 @@ public final class RedisAPITracker: APITracking {
         guard (1...APILimits.maximumCount).contains(request.cost) else {
             throw ScaleKitError(.invalidArgument, "a call's cost must be within 1…\(APILimits.maximumCount), not \(request.cost)")
         }
-        let id = UUID().uuidString.lowercased()
+        let id = ReceiptID.next()
         var now = windowClockNow()
         var plan = try QuotaPlan(quota: quota, key: request.key, at: now)
         let reply: RedisValue

@@ -31,7 +31,7 @@ public final class RedisStatusTracker: StatusTracking {
     /// `scalekit_status_merge_retries_total`: transactions that lost to another writer and were tried again.
     private let mergeRetries: Counter
     /// Merges of one job from this process wait for one another instead of racing.
-    private let localMerges = KeyedQueue()
+    private let localWrites = StatusWriteQueue()
 
     /// How many times a merge is tried when other writers keep changing the same status.
     public static let defaultMaxMergeAttempts = 100
@@ -115,10 +115,12 @@ public final class RedisStatusTracker: StatusTracking {
         }
         try await ScaleKitSpan.run("status_tracker.set_fenced") { span in
             client.configuration.describe(span, operation: "WATCH/MULTI/EXEC")
-            _ = try await localMerges.run(key) {
-                try await writeInTransaction(key: key, ttl: ttl, maxAttempts: Self.defaultMaxMergeAttempts, span: span) { current throws(ScaleKitError) in
+            let write = StatusWriteQueue.Write(
+                step: { current throws(ScaleKitError) in
                     try StatusFence.fenced(document, over: current, fence: fence, keepingStored: false, jobID: jobID)
-                }
+                }, ttl: ttl)
+            _ = try await localWrites.write(key, write) { batch in
+                try await writeInTransaction(key: key, batch, maxAttempts: Self.defaultMaxMergeAttempts, span: span)
             }
         }
     }
@@ -166,14 +168,11 @@ public final class RedisStatusTracker: StatusTracking {
         case (.luaCJSON, nil):
             merged = try await mergeInScript(patch, stamp: stamp, key: key, ttl: ttl)
         case (.optimisticTransaction(let maxAttempts), _):
-            merged = try await localMerges.run(key) {
-                try await mergeInTransaction(patch, stamp: stamp, key: key, ttl: ttl, fence: fence, jobID: jobID, maxAttempts: maxAttempts, span: span)
-            }
+            merged = try await mergeInTransaction(
+                patch, stamp: stamp, key: key, ttl: ttl, fence: fence, jobID: jobID, maxAttempts: maxAttempts, span: span)
         case (.luaCJSON, _):
-            merged = try await localMerges.run(key) {
-                try await mergeInTransaction(
-                    patch, stamp: stamp, key: key, ttl: ttl, fence: fence, jobID: jobID, maxAttempts: Self.defaultMaxMergeAttempts, span: span)
-            }
+            merged = try await mergeInTransaction(
+                patch, stamp: stamp, key: key, ttl: ttl, fence: fence, jobID: jobID, maxAttempts: Self.defaultMaxMergeAttempts, span: span)
         }
         return try JobStatus(jsonObject: merged)
     }
@@ -212,45 +211,64 @@ public final class RedisStatusTracker: StatusTracking {
         _ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration, fence: StatusFence?, jobID: String, maxAttempts: Int,
         span: any Span
     ) async throws -> JSONValue {
-        try await writeInTransaction(key: key, ttl: ttl, maxAttempts: maxAttempts, span: span) { stored throws(ScaleKitError) in
-            let merged = JSONMergePatch.apply(stamp, to: JSONMergePatch.apply(patch, to: stored ?? .object([:])))
-            return try StatusFence.fenced(merged, over: stored, fence: fence, keepingStored: true, jobID: jobID)
+        let write = StatusWriteQueue.Write(
+            step: { stored throws(ScaleKitError) in
+                let merged = JSONMergePatch.apply(stamp, to: JSONMergePatch.apply(patch, to: stored ?? .object([:])))
+                return try StatusFence.fenced(merged, over: stored, fence: fence, keepingStored: true, jobID: jobID)
+            }, ttl: ttl)
+        return try await localWrites.write(key, write) { batch in
+            try await writeInTransaction(key: key, batch, maxAttempts: maxAttempts, span: span)
         }
     }
 
-    /// Reads the status under `WATCH`, computes what to store with `next`
-    /// (which may refuse by throwing: nothing is written then), and writes it
-    /// in `MULTI`/`EXEC`; retried when another writer changed the key in between.
+    /// Reads the status under `WATCH`, applies the batch's writes to it in
+    /// order (a write that refuses, by throwing or by growing the status over
+    /// the size limit, fails alone and the next one sees the status as it
+    /// was), and stores the result in `MULTI`/`EXEC`, with the TTL of the
+    /// last write that succeeded; the whole batch is retried when another
+    /// writer changed the key in between. Returns one result per write.
     private func writeInTransaction(
-        key: String, ttl: Duration, maxAttempts: Int, span: any Span,
-        _ next: @escaping @Sendable (JSONValue?) throws(ScaleKitError) -> JSONValue
-    ) async throws -> JSONValue {
+        key: String, _ batch: [StatusWriteQueue.Write], maxAttempts: Int, span: any Span
+    ) async throws -> [Result<JSONValue, ScaleKitError>] {
         let limits = configuration.limits
-        let ttlArgument = RedisArgument(Self.milliseconds(ttl))
+        span.set("scalekit.status.batched_writes", batch.count)
         for attempt in 1...max(1, maxAttempts) {
             // One leased connection for the whole WATCH … EXEC sequence.
-            let outcome: TransactionOutcome = try await client.withConnection(routingKey: RedisArgument(key)) { connection in
+            let outcome: [Result<JSONValue, ScaleKitError>]? = try await client.withConnection(routingKey: RedisArgument(key)) { connection in
                 let read = try await connection.pipeline([
                     RedisCommand("WATCH", [RedisArgument(key)]), RedisCommand("GET", [RedisArgument(key)]),
                 ])
                 for reply in read { if case .error(let error) = reply { throw error.scaleKitError } }
-                // A refusal or an oversized result throws here: the connection's
-                // WATCH is cleared when it is returned to the pool.
-                let merged = try next(try decodeStored(read[1], key: key))
-                try merged.validate(limits: limits)
+                var current = try decodeStored(read[1], key: key)
+                var results: [Result<JSONValue, ScaleKitError>] = []
+                var ttl: Duration?
+                for write in batch {
+                    do {
+                        let next = try write.step(current)
+                        try next.validate(limits: limits)
+                        results.append(.success(next))
+                        current = next
+                        ttl = write.ttl
+                    } catch {
+                        results.append(.failure(error as? ScaleKitError ?? ScaleKitError(.invalidArgument, "the status write was refused: \(error)")))
+                    }
+                }
+                // Every write refused: nothing to store (the WATCH is cleared when the connection goes back).
+                guard let current, let ttl else { return results }
                 let written = try await connection.pipeline([
                     RedisCommand("MULTI"),
-                    RedisCommand("SET", [RedisArgument(key), RedisArgument(bytes: Array(merged.encoded())), "PX", ttlArgument]),
+                    RedisCommand(
+                        "SET", [RedisArgument(key), RedisArgument(bytes: Array(current.encoded())), "PX", RedisArgument(Self.milliseconds(ttl))]),
                     RedisCommand("EXEC"),
                 ])
                 for reply in written { if case .error(let error) = reply { throw error.scaleKitError } }
-                if written[2].isNull { return .conflict }  // another writer touched the key after WATCH
+                if written[2].isNull { return nil }  // another writer touched the key after WATCH
                 try RedisTransaction.checkExecReplies(written[2], commands: ["SET"])
-                return .stored(merged)
+                return results
             }
             // Retries are what contention on one status costs: operators watch them.
             span.set("scalekit.status.merge_attempts", attempt)
-            if case .stored(let merged) = outcome { return merged }
+            if let outcome { return outcome }
             if attempt < maxAttempts { mergeRetries.increment() }
             // Spread the retries of many contending writers apart.
             try await Task.sleep(for: .microseconds(Int.random(in: 0...(50 * min(attempt, 20)))))
