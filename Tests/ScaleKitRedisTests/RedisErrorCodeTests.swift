@@ -17,7 +17,7 @@ struct RedisErrorCodeTests {
         #expect(error?.code == .connectionClosed, "\(String(describing: error))")
     }
 
-    /// A merge whose every WATCH attempt loses to another writer is a
+    /// A merge whose every attempt loses to another writer is a
     /// `conflict`, not a `timeout`: here one attempt is allowed while another
     /// client rewrites the key without pause.
     @Test func watchContentionThatOutlastsTheAttemptsIsAConflict() async throws {

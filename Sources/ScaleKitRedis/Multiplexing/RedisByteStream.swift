@@ -38,6 +38,12 @@ protocol RedisByteStream: AnyObject {
 func openRedisByteStream(_ configuration: RedisConnectionConfiguration) throws(ScaleKitError) -> any RedisByteStream {
     let wire = try openAuthenticatedRedisWire(configuration)
     if let tls = wire as? RedisTLSWire {
+        // With TLS 1.3 the server judges a client certificate only after the
+        // client's side of the handshake: one reply here makes a refusal the
+        // handshake error it is, with the wire's explanation, not a failure
+        // of whichever call comes first.
+        let pong = try tls.roundTrip([RedisCommand("PING")])[0]
+        if case .error(let error) = pong, !error.message.hasPrefix("NOAUTH") { throw error.scaleKitError }
         let (descriptor, context, session) = tls.detach()
         return RedisTLSStream(descriptor: descriptor, context: context, session: session, describedAs: "\(configuration)")
     }

@@ -4,10 +4,13 @@
 /// nothing, so it is the one the public initialisers use.
 @_spi(Benchmarks)
 public enum RedisStatusMergeStrategy: Sendable, Hashable {
-    /// `WATCH key` + `GET`, merge in Swift with ``/ScaleKit/JSONMergePatch``
-    /// (exactly the in-memory tracker's semantics), then `MULTI` / `SET … PX` /
-    /// `EXEC`; retried with a short jittered back-off when another writer got
-    /// there first, at most `maxAttempts` times. Two round trips per attempt.
+    /// Merge in Swift with ``/ScaleKit/JSONMergePatch`` (exactly the
+    /// in-memory tracker's semantics) into the value this tracker last wrote
+    /// (or read with `GET`), then store it with a compare-and-set script
+    /// that writes only if the stored value is still that one; when another
+    /// writer got there first the script returns the value it found and the
+    /// merge is done again on it, at most `maxAttempts` times. One round trip
+    /// per attempt when the value is known, two the first time.
     case optimisticTransaction(maxAttempts: Int)
     /// One Lua script that merges with Redis's cjson. One round trip and no
     /// retries, but lossy: cjson keeps only 14 significant digits of a number
@@ -15,8 +18,29 @@ public enum RedisStatusMergeStrategy: Sendable, Hashable {
     case luaCJSON
 }
 
-/// The server-side script of ``RedisStatusMergeStrategy/luaCJSON``.
+/// The server-side scripts of the status tracker.
 enum RedisStatusScripts {
+    /// Stores a status only if the stored one is the value the caller merged
+    /// into. Lua compares the bytes and never parses the JSON, so nothing is
+    /// lost to cjson.
+    ///
+    /// KEYS: the status key. ARGV: `absent` or `value`, the expected value,
+    /// the new value, TTL (ms).
+    /// Returns 1 when stored; otherwise `{0}` (no status stored) or `{0, current}`.
+    static let compareAndSet = RedisScript(
+        """
+        local current = redis.call('GET', KEYS[1])
+        local matches
+        if ARGV[1] == 'absent' then matches = (current == false) else matches = (current == ARGV[2]) end
+        if matches then
+          redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+          return 1
+        end
+        if current == false then return {0} end
+        return {0, current}
+        """)
+
+    /// The script of ``RedisStatusMergeStrategy/luaCJSON``.
     /// KEYS: the status key. ARGV: patch JSON, updated_at, TTL (ms), maximum encoded size.
     /// Returns the merged document, or an error reply starting with `TOOBIG`.
     static let mergeWithCJSON = RedisScript(

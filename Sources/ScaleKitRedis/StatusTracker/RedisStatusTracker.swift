@@ -8,13 +8,14 @@ public import ScaleKit
 /// `processing_status:<job id>` (the seed's key), with a TTL that every write
 /// refreshes (24 h unless configured or passed).
 ///
-/// ``mergeStatus(_:for:ttl:)`` is atomic across every process: it reads the
-/// status under `WATCH`, merges with ``/ScaleKit/JSONMergePatch`` exactly as
-/// ``/ScaleKit/InMemoryStatusTracker`` does, and writes it back in `MULTI`/`EXEC`,
-/// retrying (bounded) when another writer changed the status in between, so
+/// ``mergeStatus(_:for:ttl:)`` is atomic across every process: it merges
+/// with ``/ScaleKit/JSONMergePatch`` exactly as ``/ScaleKit/InMemoryStatusTracker``
+/// does, into the stored status, and writes the result with a compare-and-set
+/// script that stores it only if the status is still the one merged into,
+/// retrying (bounded) on the value another writer stored in between, so
 /// concurrent merges of different members never lose one another's members.
-/// Merges of one job from one process are queued in the process first, so
-/// only writers in different processes ever retry.
+/// Merges of one job from one process are queued in the process and written
+/// together (group commit), so only writers in different processes ever retry.
 /// `updated_at` comes from the tracker's clock; expiry from the server's.
 ///
 /// When Redis is unreachable every method throws ``/ScaleKit/ScaleKitError``
@@ -32,6 +33,8 @@ public final class RedisStatusTracker: StatusTracking {
     private let mergeRetries: Counter
     /// Merges of one job from this process wait for one another instead of racing.
     private let localWrites = StatusWriteQueue()
+    /// The values this tracker last stored, so a merge needs no read first.
+    private let knownValues = KnownStatusValues()
 
     /// How many times a merge is tried when other writers keep changing the same status.
     public static let defaultMaxMergeAttempts = 100
@@ -107,6 +110,7 @@ public final class RedisStatusTracker: StatusTracking {
         try document.validate(limits: configuration.limits)
         let key = key(for: jobID)
         guard let fence else {
+            knownValues.forget(key)
             try await client.withExecutor(routingKey: RedisArgument(key)) { executor in
                 _ = try await executor.send(
                     "SET", RedisArgument(key), RedisArgument(bytes: Array(document.encoded())), "PX", RedisArgument(Self.milliseconds(ttl)))
@@ -114,7 +118,7 @@ public final class RedisStatusTracker: StatusTracking {
             return
         }
         try await ScaleKitSpan.run("status_tracker.set_fenced") { span in
-            client.configuration.describe(span, operation: "WATCH/MULTI/EXEC")
+            client.configuration.describe(span, operation: "EVALSHA")
             let write = StatusWriteQueue.Write(
                 step: { current throws(ScaleKitError) in
                     try StatusFence.fenced(document, over: current, fence: fence, keepingStored: false, jobID: jobID)
@@ -147,12 +151,8 @@ public final class RedisStatusTracker: StatusTracking {
     @discardableResult
     public func mergeStatus(_ patch: JSONValue, for jobID: String, ttl: Duration?, fence: StatusFence?) async throws -> JobStatus {
         try await ScaleKitSpan.run("status_tracker.merge") { span in
-            let operation: String
-            switch (mergeStrategy, fence) {
-            case (.luaCJSON, nil): operation = "EVALSHA"
-            default: operation = "WATCH/MULTI/EXEC"
-            }
-            client.configuration.describe(span, operation: operation)
+            // Both strategies write with one script: the Lua merge or the compare-and-set.
+            client.configuration.describe(span, operation: "EVALSHA")
             return try await merge(patch, for: jobID, ttl: ttl, fence: fence, span: span)
         }
     }
@@ -196,6 +196,7 @@ public final class RedisStatusTracker: StatusTracking {
     public func deleteStatus(for jobID: String) async throws -> Bool {
         try Identifier.validate(jobID, kind: "job id")
         let key = key(for: jobID)
+        knownValues.forget(key)
         let reply = try await client.withExecutor(routingKey: RedisArgument(key)) { executor in try await executor.send("DEL", RedisArgument(key)) }
         return (reply.integer ?? 0) > 0
     }
@@ -221,58 +222,88 @@ public final class RedisStatusTracker: StatusTracking {
         }
     }
 
-    /// Reads the status under `WATCH`, applies the batch's writes to it in
-    /// order (a write that refuses, by throwing or by growing the status over
-    /// the size limit, fails alone and the next one sees the status as it
-    /// was), and stores the result in `MULTI`/`EXEC`, with the TTL of the
-    /// last write that succeeded; the whole batch is retried when another
-    /// writer changed the key in between. Returns one result per write.
+    /// Applies the batch's writes in order to the stored status (a write that
+    /// refuses, by throwing or by growing the status over the size limit,
+    /// fails alone and the next one sees the status as it was), then stores
+    /// the result, with the TTL of the last write that succeeded, through the
+    /// compare-and-set script: only if the stored value is still the one the
+    /// writes were applied to. The stored value is the one this tracker last
+    /// wrote or read (a `GET` the first time); when another writer changed
+    /// it, the script returns what it found and the batch is applied again
+    /// to that. Returns one result per write.
     private func writeInTransaction(
         key: String, _ batch: [StatusWriteQueue.Write], maxAttempts: Int, span: any Span
     ) async throws -> [Result<JSONValue, ScaleKitError>] {
         let limits = configuration.limits
         span.set("scalekit.status.batched_writes", batch.count)
+        var known = knownValues.value(for: key)
+        // Whether `known` was read from the server in this call (by `GET` or
+        // from the script's reply), rather than remembered from an earlier write.
+        var isFresh = false
         for attempt in 1...max(1, maxAttempts) {
-            // One leased connection for the whole WATCH … EXEC sequence.
-            let outcome: [Result<JSONValue, ScaleKitError>]? = try await client.withConnection(routingKey: RedisArgument(key)) { connection in
-                let read = try await connection.pipeline([
-                    RedisCommand("WATCH", [RedisArgument(key)]), RedisCommand("GET", [RedisArgument(key)]),
-                ])
-                for reply in read { if case .error(let error) = reply { throw error.scaleKitError } }
-                var current = try decodeStored(read[1], key: key)
-                var results: [Result<JSONValue, ScaleKitError>] = []
-                var ttl: Duration?
-                for write in batch {
-                    do {
-                        let next = try write.step(current)
-                        try next.validate(limits: limits)
-                        results.append(.success(next))
-                        current = next
-                        ttl = write.ttl
-                    } catch {
-                        results.append(.failure(error as? ScaleKitError ?? ScaleKitError(.invalidArgument, "the status write was refused: \(error)")))
-                    }
+            let stored: KnownStatusValues.Stored
+            if let known {
+                stored = known
+            } else {
+                isFresh = true
+                let reply = try await client.withExecutor(routingKey: RedisArgument(key)) { executor in
+                    try await executor.send("GET", RedisArgument(key))
                 }
-                // Every write refused: nothing to store (the WATCH is cleared when the connection goes back).
-                guard let current, let ttl else { return results }
-                let written = try await connection.pipeline([
-                    RedisCommand("MULTI"),
-                    RedisCommand(
-                        "SET", [RedisArgument(key), RedisArgument(bytes: Array(current.encoded())), "PX", RedisArgument(Self.milliseconds(ttl))]),
-                    RedisCommand("EXEC"),
-                ])
-                for reply in written { if case .error(let error) = reply { throw error.scaleKitError } }
-                if written[2].isNull { return nil }  // another writer touched the key after WATCH
-                try RedisTransaction.checkExecReplies(written[2], commands: ["SET"])
-                return results
+                switch reply {
+                case .bulkString(let bytes): stored = .value(bytes)
+                case .null: stored = .absent
+                default: throw ScaleKitError(.protocolError, "GET returned \(reply) for a status key")
+                }
+            }
+            var current: JSONValue?
+            if case .value(let bytes) = stored { current = try decodeStored(.bulkString(bytes), key: key) }
+            var results: [Result<JSONValue, ScaleKitError>] = []
+            var ttl: Duration?
+            for write in batch {
+                do {
+                    let next = try write.step(current)
+                    try next.validate(limits: limits)
+                    results.append(.success(next))
+                    current = next
+                    ttl = write.ttl
+                } catch {
+                    results.append(.failure(error))
+                }
+            }
+            // Every write refused: nothing to store. A refusal is final only when
+            // it was judged on the stored value, not on a remembered one.
+            guard let current, let ttl else {
+                if isFresh { return results }
+                known = nil
+                continue
+            }
+            let encoded = Array(current.encoded())
+            let expected: [RedisArgument]
+            switch stored {
+            case .absent: expected = ["absent", ""]
+            case .value(let bytes): expected = ["value", RedisArgument(bytes: bytes)]
+            }
+            let reply = try await client.withExecutor(routingKey: RedisArgument(key)) { executor in
+                try await executor.evaluate(
+                    RedisStatusScripts.compareAndSet, keys: [RedisArgument(key)],
+                    arguments: expected + [RedisArgument(bytes: encoded), RedisArgument(Self.milliseconds(ttl))])
             }
             // Retries are what contention on one status costs: operators watch them.
             span.set("scalekit.status.merge_attempts", attempt)
-            if let outcome { return outcome }
+            if reply.integer == 1 {
+                knownValues.remember(.value(encoded), for: key)
+                return results
+            }
+            // Another writer got there first: apply the batch again to what it stored.
+            guard let found = reply.array, found.first?.integer == 0 else {
+                knownValues.forget(key)
+                throw ScaleKitError(.protocolError, "the status compare-and-set script returned \(reply)")
+            }
+            if found.count > 1, case .bulkString(let bytes) = found[1] { known = .value(bytes) } else { known = .absent }
+            isFresh = true
             if attempt < maxAttempts { mergeRetries.increment() }
-            // Spread the retries of many contending writers apart.
-            try await Task.sleep(for: .microseconds(Int.random(in: 0...(50 * min(attempt, 20)))))
         }
+        knownValues.forget(key)
         logger.warning("status write gave up under contention", metadata: ["attempts": "\(maxAttempts)"])
         throw ScaleKitError(
             .conflict, "the status write gave up after \(maxAttempts) attempts: other writers kept changing the same status")
