@@ -126,4 +126,29 @@ struct RedisMultiplexingTests {
         await client.shutdown()
         await server.stop()
     }
+
+    /// A server that stops answering after the connection went quiet: the
+    /// next call writes its command itself (nothing else in flight), and its
+    /// reply deadline still holds: `timeout`, not a hang.
+    @Test(.enabled(if: PrivateRedisServer.isAvailable))
+    func aCallOnAQuietConnectionToAFrozenServerTimesOut() async throws {
+        let server = try await PrivateRedisServer.make()
+        var configuration = try RedisConnectionConfiguration(url: server.url)
+        configuration.commandTimeout = .milliseconds(300)
+        let client = RedisClient(configuration: configuration)
+        try await client.withExecutor { executor in _ = try await executor.send("PING") }
+        // Quiet for longer than the event loop's busy spell, so it sleeps with no timeout.
+        try await Task.sleep(for: .milliseconds(1500))
+        server.freeze()
+        let started = ContinuousClock.now
+        let error = await #expect(throws: ScaleKitError.self) {
+            try await client.withExecutor { executor in _ = try await executor.send("PING") }
+        }
+        #expect(error?.code == .timeout, "\(String(describing: error))")
+        #expect(ContinuousClock.now - started < TestServers.hangBound)
+        server.thaw()
+        try await client.withExecutor { executor in _ = try await executor.send("PING") }
+        await client.shutdown()
+        await server.stop()
+    }
 }

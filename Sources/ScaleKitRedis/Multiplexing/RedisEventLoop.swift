@@ -1,6 +1,7 @@
 import CHiredis
 import Foundation
 import ScaleKit
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -27,6 +28,16 @@ final class RedisEventLoop: Sendable {
     private let inbox = SanitizerVisibleMutex(Inbox())
     /// Touched only by the loop's thread.
     private let registry = LoopThreadOnly()
+    /// Set while the loop may sleep with no timeout at all (nothing due and
+    /// nothing happened for a while): a call that wrote its command itself
+    /// must then wake it, so its reply deadline is watched.
+    private let sleepsWithoutTimeout = Atomic<Bool>(false)
+
+    /// While there was activity this recently, the loop wakes at least every
+    /// ``watchInterval``, so a command a caller wrote itself is timed out
+    /// without anyone waking the loop for it.
+    private static let busySpell: Duration = .seconds(1)
+    static let watchInterval: Duration = .milliseconds(50)
 
     private struct Inbox {
         var jobs: [@Sendable () -> Void] = []
@@ -39,6 +50,7 @@ final class RedisEventLoop: Sendable {
     /// The sockets and their connections, owned by the loop's thread.
     private final class LoopThreadOnly: @unchecked Sendable {
         var connections: [Int32: RedisMultiplexedConnection] = [:]
+        var lastActivity = ContinuousClock.now
     }
 
     private init() {
@@ -63,6 +75,12 @@ final class RedisEventLoop: Sendable {
             return true
         }
         if mustWake { _ = eventfd_write(wakeDescriptor, 1) }
+    }
+
+    /// A caller wrote a command itself and waits for its reply: makes sure
+    /// the loop wakes in time to enforce the reply's deadline.
+    func watchDeadlines() {
+        if sleepsWithoutTimeout.load(ordering: .sequentiallyConsistent) { execute {} }
     }
 
     // MARK: On the loop's thread
@@ -93,13 +111,24 @@ final class RedisEventLoop: Sendable {
     private func run() {
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while true {
-            let deadline = nextDeadline()
+            // Announced before the deadlines are read: a caller that queued its
+            // command after this sees the flag and wakes the loop; one that
+            // queued it before has its deadline read below.
+            sleepsWithoutTimeout.store(true, ordering: .sequentiallyConsistent)
+            let now = ContinuousClock.now
+            var deadline = nextDeadline()
+            if now - registry.lastActivity < Self.busySpell {
+                let watch = now.advanced(by: Self.watchInterval)
+                if deadline.map({ watch < $0 }) ?? true { deadline = watch }
+            }
             let hasJobs = inbox.withLock { inbox -> Bool in
                 inbox.isSleeping = inbox.jobs.isEmpty
                 return !inbox.jobs.isEmpty
             }
+            if hasJobs || deadline != nil { sleepsWithoutTimeout.store(false, ordering: .sequentiallyConsistent) }
             let timeout = hasJobs ? 0 : Self.milliseconds(until: deadline)
             let ready = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, Int32($0.count), timeout) }
+            sleepsWithoutTimeout.store(false, ordering: .sequentiallyConsistent)
             let jobs = inbox.withLock { inbox -> [@Sendable () -> Void] in
                 inbox.isSleeping = false
                 let jobs = inbox.jobs
@@ -120,6 +149,7 @@ final class RedisEventLoop: Sendable {
                 }
             }
             for job in jobs { job() }
+            if ready > 0 || !jobs.isEmpty { registry.lastActivity = ContinuousClock.now }
             if deadline != nil { expireOverdue() }
         }
     }
