@@ -139,22 +139,36 @@ public final class RedisAPITracker: APITracking {
         _ plan: QuotaPlan, mode: String, cost: Int, hold: Int64?, id: String, checkingWindows: Bool = true
     ) async throws -> RedisValue {
         let names = quotaKeys(plan.quota.name)
-        var arguments: [RedisArgument] = [
-            RedisArgument(mode), RedisArgument(cost), clockArgument, RedisArgument(Int(hold ?? 0)), RedisArgument(id),
-            RedisArgument(names.settled), RedisArgument(plan.longestLifetimeSeconds), RedisArgument(plan.entries.count),
-        ]
+        // Appended into arrays sized once: this runs on every call.
+        var arguments: [RedisArgument] = []
+        arguments.reserveCapacity(8 + 5 * plan.entries.count)
+        arguments.append(RedisArgument(mode))
+        arguments.append(RedisArgument(cost))
+        arguments.append(clockArgument)
+        arguments.append(RedisArgument(Int(hold ?? 0)))
+        arguments.append(RedisArgument(id))
+        arguments.append(RedisArgument(names.settled))
+        arguments.append(RedisArgument(plan.longestLifetimeSeconds))
+        arguments.append(RedisArgument(plan.entries.count))
         for entry in plan.entries {
             if let calendar = entry.calendar {
-                arguments += [RedisArgument("c"), RedisArgument(entry.limit.count), RedisArgument(entry.lifetimeSeconds),
-                              checkingWindows ? RedisArgument(Self.milliseconds(calendar.start)) : RedisArgument("-"),
-                              RedisArgument(Self.milliseconds(calendar.end))]
+                arguments.append(RedisArgument("c"))
+                arguments.append(RedisArgument(entry.limit.count))
+                arguments.append(RedisArgument(entry.lifetimeSeconds))
+                arguments.append(checkingWindows ? RedisArgument(Self.milliseconds(calendar.start)) : RedisArgument("-"))
+                arguments.append(RedisArgument(Self.milliseconds(calendar.end)))
             } else if let rolling = entry.rolling {
-                arguments += [RedisArgument("r"), RedisArgument(entry.limit.count), RedisArgument(Int(rolling.length)),
-                              RedisArgument(Int(rolling.bucket)), RedisArgument(0)]
+                arguments.append(RedisArgument("r"))
+                arguments.append(RedisArgument(entry.limit.count))
+                arguments.append(RedisArgument(Int(rolling.length)))
+                arguments.append(RedisArgument(Int(rolling.bucket)))
+                arguments.append(RedisArgument(0))
             }
         }
-        let scriptKeys = [names.stats, names.reservations, names.reserved].map { RedisArgument($0) }
-            + plan.entries.map { RedisArgument(keys.key(plan.quota.name, $0.storageKey)) }
+        var scriptKeys: [RedisArgument] = []
+        scriptKeys.reserveCapacity(3 + plan.entries.count)
+        for name in [names.stats, names.reservations, names.reserved] { scriptKeys.append(RedisArgument(name)) }
+        for entry in plan.entries { scriptKeys.append(RedisArgument(keys.key(plan.quota.name, entry.storageKey))) }
         do {
             return try await client.withExecutor(routingKey: scriptKeys[0]) { executor in
                 try await executor.evaluate(RedisAPITrackerScripts.checkAndCount, keys: scriptKeys, arguments: arguments)

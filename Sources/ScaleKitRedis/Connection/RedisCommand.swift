@@ -9,7 +9,11 @@ package struct RedisCommand: Sendable, Hashable {
 
     /// A command from its name and arguments.
     package init(_ name: String, _ arguments: [RedisArgument] = []) {
-        self.arguments = [Array(name.utf8)] + arguments.map(\.bytes)
+        var all: [[UInt8]] = []
+        all.reserveCapacity(arguments.count + 1)
+        all.append(Array(name.utf8))
+        for argument in arguments { all.append(argument.bytes) }
+        self.arguments = all
     }
 
     /// A command from raw byte strings (the first one is the name).

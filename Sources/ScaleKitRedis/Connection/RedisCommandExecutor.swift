@@ -49,11 +49,17 @@ struct RedisScriptCall {
     let configuration: RedisConnectionConfiguration
 
     func commands(sendingSource: Bool) -> [RedisCommand] {
-        let tail = [RedisArgument(keys.count)] + keys + arguments
-        let call =
-            sendingSource
-            ? RedisCommand("EVAL", [RedisArgument(script.source)] + tail) : RedisCommand("EVALSHA", [RedisArgument(script.sha1)] + tail)
-        return [call] + waitForReplicas
+        // Built in one array each: this runs on every tracker call.
+        var words: [[UInt8]] = []
+        words.reserveCapacity(3 + keys.count + arguments.count)
+        words.append(Array((sendingSource ? "EVAL" : "EVALSHA").utf8))
+        words.append(Array((sendingSource ? script.source : script.sha1).utf8))
+        words.append(Array(String(keys.count).utf8))
+        for key in keys { words.append(key.bytes) }
+        for argument in arguments { words.append(argument.bytes) }
+        var commands = [RedisCommand(rawArguments: words)]
+        if configuration.replicaAcknowledgements > 0 { commands += waitForReplicas }
+        return commands
     }
 
     /// The script's reply, or `nil` for `NOSCRIPT` (send it again with the source).
