@@ -19,6 +19,9 @@
 #                       that verifies a client certificate when one is given (REDIS_TLS_URL) and
 #                       one that requires it (REDIS_MTLS_URL); exports REDIS_TLS_CA, REDIS_TLS_WRONG_CA,
 #                       REDIS_TLS_CLIENT_CERT, REDIS_TLS_CLIENT_KEY, REDIS_TLS_PIDS
+#   start_redis_tls_cluster -> after start_redis_tls: a Redis Cluster of 3 masters speaking TLS
+#                       only (clients, bus, replication), same certificates; exports
+#                       REDIS_TLS_CLUSTER_NODES; stopped by stop_redis_tls
 #   start_redis_cluster -> a Redis Cluster of 3 masters and 3 replicas on free loopback ports;
 #                       exports REDIS_CLUSTER_NODES (host:port,…) and REDIS_CLUSTER_DIR (one
 #                       folder per node, named by its port, holding its pid)
@@ -147,6 +150,46 @@ start_redis_tls() {
   _redis_tls_launch "$port" yes mtls || return 1
   export REDIS_MTLS_URL="rediss://127.0.0.1:$port/0" REDIS_TLS_PIDS
   echo "[servers] TLS redis-servers on $REDIS_TLS_URL and (client certificate required) $REDIS_MTLS_URL"
+}
+
+# Three masters (no replicas) serving TLS only, on every link: clients, the
+# cluster bus, replication. Call after start_redis_tls, whose certificates it uses.
+start_redis_tls_cluster() {
+  _servers_dir
+  local dir="$SERVERS_DIR/redistls" ports=() port bus node pid ready
+  for node in 1 2 3; do
+    port=$(free_port)
+    bus=$(free_port)
+    mkdir -p "$dir/cluster-$node"
+    redis-server --bind 127.0.0.1 --port 0 --tls-port "$port" --tls-cert-file "$dir/server.crt" --tls-key-file "$dir/server.key" \
+      --tls-ca-cert-file "$dir/ca.crt" --tls-auth-clients no --tls-cluster yes --tls-replication yes \
+      --cluster-enabled yes --cluster-port "$bus" --cluster-config-file "$dir/cluster-$node/nodes.conf" \
+      --save '' --appendonly no --dir "$dir/cluster-$node" --daemonize no --logfile "$dir/cluster-$node/redis.log" &
+    pid=$!
+    REDIS_TLS_PIDS="${REDIS_TLS_PIDS:-} $pid"
+    _await_redis "$pid" "TLS cluster node $node" "$dir/cluster-$node/redis.log" --tls --cacert "$dir/ca.crt" -p "$port" || return 1
+    ports+=("$port")
+  done
+  if ! redis-cli --tls --cacert "$dir/ca.crt" --cluster create $(printf '127.0.0.1:%s ' "${ports[@]}") --cluster-replicas 0 \
+      --cluster-yes >"$dir/cluster-create.log" 2>&1; then
+    echo "[servers] redis-cli --cluster create (TLS) failed; log: $dir/cluster-create.log" >&2
+    return 1
+  fi
+  for _ in $(seq 1200); do
+    ready=1
+    for port in "${ports[@]}"; do
+      redis-cli --tls --cacert "$dir/ca.crt" -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || { ready=0; break; }
+    done
+    [ "$ready" = 1 ] && break
+    sleep 0.1
+  done
+  if [ "$ready" != 1 ]; then
+    echo "[servers] the TLS Redis Cluster did not become ready; logs under $dir/cluster-*" >&2
+    return 1
+  fi
+  REDIS_TLS_CLUSTER_NODES=$(printf '127.0.0.1:%s,' "${ports[@]}")
+  export REDIS_TLS_CLUSTER_NODES=${REDIS_TLS_CLUSTER_NODES%,} REDIS_TLS_PIDS
+  echo "[servers] Redis Cluster over TLS only (3 masters) on $REDIS_TLS_CLUSTER_NODES"
 }
 
 stop_redis_tls() {
