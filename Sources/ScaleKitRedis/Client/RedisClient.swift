@@ -7,13 +7,19 @@ import Synchronization
 /// Connections to one Redis server, or to every master of a Redis Cluster,
 /// shared by the trackers.
 ///
-/// Built on the core ``/ScaleKit/ConnectionPool`` (QueuePool semantics: size,
-/// overflow, FIFO waiting up to a timeout, recycle, pre-ping): one pool for
-/// a single server, one per master for a cluster. Each call leases one
-/// connection for its whole body, so a `WATCH` … `MULTI` … `EXEC` sequence
-/// never interleaves with another caller's commands, and a connection comes
-/// back with no transaction state left (`DISCARD`, `UNWATCH`). Safe to share
-/// between tasks and trackers.
+/// Two kinds, per server (for a cluster: per master):
+/// - one multiplexed connection that every task shares, for the trackers'
+///   scripts and single commands: calls that arrive together go out in one
+///   write and their replies come back in order (auto-pipelining), driven by
+///   one event-loop thread for the whole process (Docs/Redis.md, "Transport");
+/// - a pool on the core ``/ScaleKit/ConnectionPool`` (QueuePool semantics:
+///   size, overflow, FIFO waiting up to a timeout, recycle, pre-ping) for
+///   what needs a connection to itself: each lease holds one connection for
+///   its whole body, so a `WATCH` … `MULTI` … `EXEC` sequence never
+///   interleaves with another caller's commands, and a connection comes back
+///   with no transaction state left (`DISCARD`, `UNWATCH`).
+///
+/// Safe to share between tasks and trackers.
 ///
 /// With a ``RedisClusterConfiguration`` each call goes to the master serving
 /// its key's slot and follows `MOVED`, `ASK` and failovers (see Docs/Redis.md).
