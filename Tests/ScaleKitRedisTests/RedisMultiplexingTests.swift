@@ -27,6 +27,36 @@ struct RedisMultiplexingTests {
         }
     }
 
+    /// Every reply type, nested and empty ones too, read by the shared
+    /// connection's reader into the same values as the pooled connection's.
+    @Test func everyReplyTypeBecomesAValue() async throws {
+        let client = try TestRedis.client()
+        let key = TestRedis.uniquePrefix("mux-types")
+        let scripts = [
+            "return {1, 'two', false, {3, {}}, ''}", "return redis.status_reply('FINE')", "return {1, redis.error_reply('NOPE inside')}",
+            "local t = {} for i = 1, 1000 do t[i] = i end return t", "return {}", "return false",
+        ]
+        try await client.withExecutor { executor async throws -> Void in
+            #expect(try await executor.send("SET", RedisArgument(key), "1", "EX", 3600) == .status("OK"))
+            #expect(try await executor.send("INCR", RedisArgument(key)) == .integer(2))
+            #expect(try await executor.send("GET", RedisArgument(key + ":missing")) == .null)
+        }
+        let shared = try await client.withExecutor { executor in
+            try await executor.pipeline(scripts.map { RedisCommand("EVAL", [RedisArgument($0), 0]) })
+        }
+        let pooled = try await client.withConnection { connection in
+            try await connection.pipeline(scripts.map { RedisCommand("EVAL", [RedisArgument($0), 0]) })
+        }
+        #expect(shared == pooled)
+        #expect(shared[0] == .array([.integer(1), .bulkString(Array("two".utf8)), .null, .array([.integer(3), .array([])]), .bulkString([])]))
+        #expect(shared[1] == .status("FINE"))
+        if case .array(let items) = shared[2], case .error(let error) = items[1] { #expect(error.message == "NOPE inside") } else {
+            Issue.record("a nested error reply: \(shared[2])")
+        }
+        #expect(shared[3] == .array((1...1000).map { .integer($0) }))
+        #expect(shared[4] == .array([]) && shared[5] == .null)
+    }
+
     /// 32 tasks each send pipelines of three commands on one key of their own,
     /// all at once: every task reads back its own values, in its own order.
     @Test func concurrentPipelinesGetTheirOwnRepliesInOrder() async throws {

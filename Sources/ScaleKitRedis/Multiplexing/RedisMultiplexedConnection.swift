@@ -63,13 +63,12 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
     /// The loop thread's side of the connection.
     private final class LoopThreadWire: @unchecked Sendable {
         var stream: (any RedisByteStream)?
-        var reader: UnsafeMutablePointer<redisReader> = redisReaderCreate()
+        let replies = RedisFlatReplyReader()
         /// Bytes taken from `outgoing` that the socket has not taken yet.
         var unwritten: [UInt8] = []
         var unwrittenOffset = 0
         var isWatchingWritable = false
         var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
-        deinit { redisReaderFree(reader) }
     }
 
     init(configuration: RedisConnectionConfiguration, loop: RedisEventLoop = .shared, logger: Logger) {
@@ -260,22 +259,17 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
             let outcome = wire.readBuffer.withUnsafeMutableBytes { stream.read(into: $0) }
             switch outcome {
             case .bytes(let count):
-                let fed = wire.readBuffer.withUnsafeBytes { bytes in
-                    redisReaderFeed(wire.reader, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), count)
-                }
-                guard fed == REDIS_OK else {
+                let fed = wire.readBuffer.withUnsafeBytes { bytes in wire.replies.feed(UnsafeRawBufferPointer(rebasing: bytes[..<count])) }
+                guard fed else {
                     fail(ScaleKitError(.connectionFailed, "cannot buffer the reply from \(configuration): out of memory"))
                     return
                 }
-                while true {
-                    var raw: UnsafeMutableRawPointer?
-                    guard redisReaderGetReply(wire.reader, &raw) == REDIS_OK else {
-                        fail(ScaleKitError(.protocolError, "the reply from \(configuration) is not valid RESP", nativeCode: "REDIS_ERR_PROTOCOL"))
-                        return
-                    }
-                    guard let raw else { break }
-                    replies.append(RedisContextHandle.value(of: raw.assumingMemoryBound(to: redisReply.self)))
-                    freeReplyObject(raw)
+                do {
+                    while let reply = try wire.replies.next() { replies.append(reply) }
+                } catch {
+                    deliver(replies)
+                    fail(ScaleKitError(.protocolError, "the reply from \(configuration) is not valid RESP", nativeCode: "REDIS_ERR_PROTOCOL"))
+                    return
                 }
                 if count < wire.readBuffer.count && stream is RedisPlainStream { break reading }
             case .wouldBlock:
@@ -341,8 +335,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         wire.unwrittenOffset = 0
         wire.isWatchingWritable = false
         // A new connection starts a new reply stream: drop any half-read reply.
-        redisReaderFree(wire.reader)
-        wire.reader = redisReaderCreate()
+        wire.replies.reset()
         let waiting = state.withLock { state -> [Request] in
             if state.phase == .open { state.phase = .disconnected }
             state.outgoing.removeAll()
