@@ -50,14 +50,14 @@ struct RedisScriptCall {
 
     func commands(sendingSource: Bool) -> [RedisCommand] {
         // Built in one array each: this runs on every tracker call.
-        var words: [[UInt8]] = []
-        words.reserveCapacity(3 + keys.count + arguments.count)
-        words.append(Array((sendingSource ? "EVAL" : "EVALSHA").utf8))
-        words.append(Array((sendingSource ? script.source : script.sha1).utf8))
-        words.append(Array(String(keys.count).utf8))
-        for key in keys { words.append(key.bytes) }
-        for argument in arguments { words.append(argument.bytes) }
-        var commands = [RedisCommand(rawArguments: words)]
+        var parts: [RedisArgument] = []
+        parts.reserveCapacity(3 + keys.count + arguments.count)
+        parts.append(RedisArgument(sendingSource ? "EVAL" : "EVALSHA"))
+        parts.append(RedisArgument(sendingSource ? script.source : script.sha1))
+        parts.append(RedisArgument(keys.count))
+        parts.append(contentsOf: keys)
+        parts.append(contentsOf: arguments)
+        var commands = [RedisCommand(parts: parts)]
         if configuration.replicaAcknowledgements > 0 { commands += waitForReplicas }
         return commands
     }

@@ -412,34 +412,51 @@ private struct RequestQueue {
 
 /// Commands in RESP, the way `redisFormatCommandArgv` writes them: an array
 /// of bulk strings, so every argument is binary-safe.
-enum RESP {
+package enum RESP {
     static func append(_ commands: [RedisCommand], to bytes: inout [UInt8]) {
         var size = 0
         for command in commands {
             size += 16
-            for argument in command.arguments { size += argument.count + 16 }
+            for part in command.parts { size += part.count + 16 }
         }
         bytes.reserveCapacity(bytes.count + size)
         for command in commands {
             bytes.append(UInt8(ascii: "*"))
-            appendDecimal(command.arguments.count, to: &bytes)
-            for argument in command.arguments {
+            appendDecimal(command.parts.count, to: &bytes)
+            appendNewline(to: &bytes)
+            for part in command.parts {
                 bytes.append(UInt8(ascii: "$"))
-                appendDecimal(argument.count, to: &bytes)
-                bytes.append(contentsOf: argument)
-                bytes.append(13)
-                bytes.append(10)
+                appendDecimal(part.count, to: &bytes)
+                appendNewline(to: &bytes)
+                part.append(to: &bytes)
+                appendNewline(to: &bytes)
             }
         }
     }
 
-    /// `value` in decimal, then CR LF.
-    private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        var rest = value
+    private static func appendNewline(to bytes: inout [UInt8]) {
+        bytes.append(13)
+        bytes.append(10)
+    }
+
+    /// The number of bytes of `value` in decimal (with its sign).
+    static func decimalLength(_ value: Int) -> Int {
+        var count = value < 0 ? 2 : 1
+        var rest = value.magnitude
+        while rest >= 10 {
+            rest /= 10
+            count += 1
+        }
+        return count
+    }
+
+    /// `value` in decimal.
+    static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
         withUnsafeMutableBytes(of: &digits) { buffer in
+            var count = 0
+            var rest = value.magnitude
             repeat {
                 buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
                 rest /= 10
@@ -447,7 +464,5 @@ enum RESP {
             } while rest > 0
             for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
         }
-        bytes.append(13)
-        bytes.append(10)
     }
 }
