@@ -17,22 +17,7 @@ struct RedisClusterTLSTests {
         #expect(topology.masters.count == 3 && topology.coveredSlots == RedisHashSlot.count)
 
         // 16 tasks × 50 checks against an hourly limit of 500: exactly 500 allowed.
-        let tracker = RedisAPITracker(
-            client: client,
-            configuration: APITrackerConfiguration(limits: APILimits(daily: 100_000, hourly: 500), keyPrefix: TestRedis.uniquePrefix("tls-cluster")),
-            clock: ManualWallClock(start: Date()), timeSource: .trackerClock)
-        let allowed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<16 {
-                group.addTask {
-                    var allowed = 0
-                    for _ in 0..<50 where try await tracker.checkAndCount().isAllowed { allowed += 1 }
-                    return allowed
-                }
-            }
-            return try await group.reduce(0, +)
-        }
-        #expect(allowed == 500)
-        #expect(try await tracker.usage().hourCount == 500)
+        try await TestRedisCluster.expectExactlyTheLimit(from: client, prefix: "tls-cluster")
 
         // Statuses of 30 jobs land on all three masters; 8 tasks merge into each.
         let statuses = RedisStatusTracker(client: client, configuration: StatusTrackerConfiguration(keyPrefix: TestRedis.uniquePrefix("tls-cluster-status")))

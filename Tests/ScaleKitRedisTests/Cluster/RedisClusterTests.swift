@@ -84,23 +84,7 @@ struct RedisClusterTests {
     /// 16 tasks × 50 calls on one quota: exactly the limit is allowed, and
     /// the stored count equals the allowed decisions.
     @Test func concurrentCallersGetExactlyTheLimit() async throws {
-        let tracker = RedisAPITracker(
-            client: client,
-            configuration: APITrackerConfiguration(limits: APILimits(daily: 100_000, hourly: 500), keyPrefix: TestRedis.uniquePrefix("cluster-limit")),
-            clock: ManualWallClock(start: Date()))
-        let allowed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<16 {
-                group.addTask {
-                    var allowed = 0
-                    for _ in 0..<50 where try await tracker.checkAndCount().isAllowed { allowed += 1 }
-                    return allowed
-                }
-            }
-            return try await group.reduce(0, +)
-        }
-        #expect(allowed == 500)
-        let usage = try await tracker.usage()
-        #expect(usage.hourCount == 500 && usage.totalCalls == 500 && usage.denied == 300)
+        try await TestRedisCluster.expectExactlyTheLimit(from: client, prefix: "cluster-limit")
     }
 
     /// A client given only a replica as its seed finds the masters.

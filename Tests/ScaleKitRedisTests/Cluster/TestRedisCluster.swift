@@ -1,6 +1,7 @@
 import Foundation
 import ScaleKit
 import ScaleKitRedis
+import ScaleKitTesting
 import ScaleKitTestSupport
 import Testing
 
@@ -58,6 +59,28 @@ enum TestRedisCluster {
             await master.shutdown()
         }
         return result
+    }
+
+    /// 16 tasks × 50 calls against 500 an hour through `client`: exactly 500
+    /// are allowed, and the stored counts equal the decisions.
+    static func expectExactlyTheLimit(from client: RedisClient, prefix: String) async throws {
+        let tracker = RedisAPITracker(
+            client: client,
+            configuration: APITrackerConfiguration(limits: APILimits(daily: 100_000, hourly: 500), keyPrefix: TestRedis.uniquePrefix(prefix)),
+            clock: ManualWallClock(start: Date()), timeSource: .trackerClock)
+        let allowed = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    var allowed = 0
+                    for _ in 0..<50 where try await tracker.checkAndCount().isAllowed { allowed += 1 }
+                    return allowed
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(allowed == 500)
+        let usage = try await tracker.usage()
+        #expect(usage.hourCount == 500 && usage.totalCalls == 500 && usage.denied == 300)
     }
 }
 
