@@ -9,7 +9,7 @@ import Synchronization
 /// running in parallel never see each other's videos.
 final class PostgresTestDatabase: Sendable {
     let url: String
-    private let repositories = Mutex<[PostgresVideoRepository]>([])
+    private let repositories = SanitizerVisibleMutex<[PostgresVideoRepository]>([])
 
     init() throws {
         url = try TestServers.requireDatabaseURL()
