@@ -124,7 +124,7 @@ public final class RedisStatusTracker: StatusTracking {
                     try StatusFence.fenced(document, over: current, fence: fence, keepingStored: false, jobID: jobID)
                 }, ttl: ttl)
             _ = try await localWrites.write(key, write) { batch in
-                try await writeInTransaction(key: key, batch, maxAttempts: Self.defaultMaxMergeAttempts, span: span)
+                try await writeByCompareAndSet(key: key, batch, maxAttempts: Self.defaultMaxMergeAttempts, span: span)
             }
         }
     }
@@ -168,10 +168,10 @@ public final class RedisStatusTracker: StatusTracking {
         case (.luaCJSON, nil):
             merged = try await mergeInScript(patch, stamp: stamp, key: key, ttl: ttl)
         case (.optimisticTransaction(let maxAttempts), _):
-            merged = try await mergeInTransaction(
+            merged = try await mergeByCompareAndSet(
                 patch, stamp: stamp, key: key, ttl: ttl, fence: fence, jobID: jobID, maxAttempts: maxAttempts, span: span)
         case (.luaCJSON, _):
-            merged = try await mergeInTransaction(
+            merged = try await mergeByCompareAndSet(
                 patch, stamp: stamp, key: key, ttl: ttl, fence: fence, jobID: jobID, maxAttempts: Self.defaultMaxMergeAttempts, span: span)
         }
         return try JobStatus(jsonObject: merged)
@@ -208,7 +208,7 @@ public final class RedisStatusTracker: StatusTracking {
         case conflict
     }
 
-    private func mergeInTransaction(
+    private func mergeByCompareAndSet(
         _ patch: JSONValue, stamp: JSONValue, key: String, ttl: Duration, fence: StatusFence?, jobID: String, maxAttempts: Int,
         span: any Span
     ) async throws -> JSONValue {
@@ -218,7 +218,7 @@ public final class RedisStatusTracker: StatusTracking {
                 return try StatusFence.fenced(merged, over: stored, fence: fence, keepingStored: true, jobID: jobID)
             }, ttl: ttl)
         return try await localWrites.write(key, write) { batch in
-            try await writeInTransaction(key: key, batch, maxAttempts: maxAttempts, span: span)
+            try await writeByCompareAndSet(key: key, batch, maxAttempts: maxAttempts, span: span)
         }
     }
 
@@ -231,7 +231,7 @@ public final class RedisStatusTracker: StatusTracking {
     /// wrote or read (a `GET` the first time); when another writer changed
     /// it, the script returns what it found and the batch is applied again
     /// to that. Returns one result per write.
-    private func writeInTransaction(
+    private func writeByCompareAndSet(
         key: String, _ batch: [StatusWriteQueue.Write], maxAttempts: Int, span: any Span
     ) async throws -> [Result<JSONValue, ScaleKitError>] {
         let limits = configuration.limits
