@@ -29,4 +29,25 @@ struct RESPFormattingTests {
             #expect(RedisArgument(value).bytes == Array(String(value).utf8))
         }
     }
+
+    /// A prepared script call sends exactly the bytes the same call formatted
+    /// afresh would, whatever value fills it; a value of another length than
+    /// the placeholder's is formatted afresh.
+    @Test func aPreparedScriptCallSendsWhatTheCallFormattedAfreshWould() {
+        let script = RedisScript("return ARGV[2]")
+        let keys: [RedisArgument] = ["{q}:stats", "{q}:day:2026-12-06"]
+        let prepared = RedisPreparedScriptCall(
+            script: script, keys: keys, arguments: ["check", "00000000-0000-0000-0000-000000000000", 1], varyingIndex: 1)
+        for value in ["0123abcd-4567-89ef-0123-456789abcdef", "short", "ключ \r\n 🎬 and then some more text"] {
+            let (arguments, wireBytes) = prepared.filled(with: value)
+            #expect(arguments == ["check", RedisArgument(value), 1])
+            let afresh = RedisCommand("EVALSHA", [RedisArgument(script.sha1), 2] + keys + arguments)
+            if value.utf8.count == 36 {
+                #expect(wireBytes.map { String(decoding: $0, as: UTF8.self) } == resp([afresh]))
+                #expect(resp([RedisCommand(parts: afresh.parts, wireBytes: wireBytes)]) == resp([afresh]))
+            } else {
+                #expect(wireBytes == nil)
+            }
+        }
+    }
 }

@@ -32,6 +32,8 @@ public final class RedisAPITracker: APITracking {
     /// With ``RedisTimeSource/server``: how far the server's clock is ahead of
     /// `clock`, in milliseconds, as the last `WINDOW` refusal showed.
     private let serverClockOffset = Atomic<Int64>(0)
+    /// Check calls prepared per quota, key and cost for their current windows.
+    private let preparedChecks = SanitizerVisibleMutex<[PreparedCheckKey: PreparedCheck]>([:])
 
     /// Which clock every window (calendar and rolling) and reservation expiry follows.
     public let timeSource: RedisTimeSource
@@ -138,6 +140,34 @@ public final class RedisAPITracker: APITracking {
     private func run(
         _ plan: QuotaPlan, mode: String, cost: Int, hold: Int64?, id: String, checkingWindows: Bool = true
     ) async throws -> RedisValue {
+        let (scriptKeys, arguments) = checkCall(plan, mode: mode, cost: cost, hold: hold, id: id, checkingWindows: checkingWindows)
+        return try await runCheck(plan) { executor in
+            try await executor.evaluate(RedisAPITrackerScripts.checkAndCount, keys: scriptKeys, arguments: arguments)
+        }
+    }
+
+    /// Runs a prepared check (``PreparedCheck``) with the receipt id `id`.
+    private func run(_ prepared: PreparedCheck, id: String) async throws -> RedisValue {
+        try await runCheck(prepared.plan) { executor in try await executor.evaluate(prepared.call, varying: id) }
+    }
+
+    private func runCheck(
+        _ plan: QuotaPlan, _ body: (any RedisCommandExecutor) async throws -> RedisValue
+    ) async throws -> RedisValue {
+        do {
+            return try await client.withExecutor(routingKey: RedisArgument(quotaKeys(plan.quota.name).stats), body)
+        } catch let error as ScaleKitError where error.nativeCode == "CORRUPT" {
+            // The script checked the stored values before its first write: nothing was counted.
+            throw ScaleKitError(
+                .corruptData, "an API tracker value under \(keys.tag(plan.quota.name)) is corrupt; nothing was counted: \(error.message)",
+                nativeCode: "CORRUPT")
+        }
+    }
+
+    /// The check script's keys and arguments for `plan` (the receipt id is argument 4).
+    private func checkCall(
+        _ plan: QuotaPlan, mode: String, cost: Int, hold: Int64?, id: String, checkingWindows: Bool
+    ) -> (keys: [RedisArgument], arguments: [RedisArgument]) {
         let names = quotaKeys(plan.quota.name)
         // Appended into arrays sized once: this runs on every call.
         var arguments: [RedisArgument] = []
@@ -169,31 +199,76 @@ public final class RedisAPITracker: APITracking {
         scriptKeys.reserveCapacity(3 + plan.entries.count)
         for name in [names.stats, names.reservations, names.reserved] { scriptKeys.append(RedisArgument(name)) }
         for entry in plan.entries { scriptKeys.append(RedisArgument(keys.key(plan.quota.name, entry.storageKey))) }
-        do {
-            return try await client.withExecutor(routingKey: scriptKeys[0]) { executor in
-                try await executor.evaluate(RedisAPITrackerScripts.checkAndCount, keys: scriptKeys, arguments: arguments)
-            }
-        } catch let error as ScaleKitError where error.nativeCode == "CORRUPT" {
-            // The script checked the stored values before its first write: nothing was counted.
-            throw ScaleKitError(
-                .corruptData, "an API tracker value under \(keys.tag(plan.quota.name)) is corrupt; nothing was counted: \(error.message)",
-                nativeCode: "CORRUPT")
+        return (scriptKeys, arguments)
+    }
+
+    /// The check call of one quota, key and cost while its calendar windows
+    /// last: the plan and the formatted `EVALSHA`, made once per window
+    /// instead of on every call (see ``preparedCheck(_:at:)``).
+    private struct PreparedCheck: Sendable {
+        let plan: QuotaPlan
+        let call: RedisPreparedScriptCall
+        /// The span, in milliseconds on the window clock, in which every calendar window of the plan holds.
+        let validFrom: Int64
+        let validUntil: Int64
+    }
+
+    private struct PreparedCheckKey: Hashable, Sendable {
+        let quota: String
+        let key: String?
+        let cost: Int
+    }
+
+    /// How many prepared checks are kept (one per quota, key and cost in use); beyond it the cache starts again.
+    private static let preparedCheckLimit = 1024
+
+    /// The prepared check of `request` at `now` (the window clock), made
+    /// now when none holds. Only with the server's clock deciding: with
+    /// ``RedisTimeSource/local`` every call sends its own clock reading.
+    private func preparedCheck(_ request: QuotaRequest, at now: Date) throws -> PreparedCheck? {
+        guard timeSource == .server else { return nil }
+        let instant = Self.milliseconds(now)
+        let cacheKey = PreparedCheckKey(quota: request.quota, key: request.key, cost: request.cost)
+        if let cached = preparedChecks.withLock({ $0[cacheKey] }), cached.validFrom <= instant, instant < cached.validUntil {
+            return cached
         }
+        let quota = try configuration.quota(named: request.quota)
+        guard (1...APILimits.maximumCount).contains(request.cost) else { return nil }  // refused by the caller
+        let plan = try QuotaPlan(quota: quota, key: request.key, at: now)
+        let (scriptKeys, arguments) = checkCall(
+            plan, mode: "check", cost: request.cost, hold: nil, id: ReceiptID.next(), checkingWindows: true)
+        var validFrom = Int64.min, validUntil = Int64.max
+        for window in plan.entries.compactMap(\.calendar) {
+            validFrom = max(validFrom, Int64(Self.milliseconds(window.start)))
+            validUntil = min(validUntil, Int64(Self.milliseconds(window.end)))
+        }
+        let prepared = PreparedCheck(
+            plan: plan,
+            call: RedisPreparedScriptCall(script: RedisAPITrackerScripts.checkAndCount, keys: scriptKeys, arguments: arguments, varyingIndex: 4),
+            validFrom: validFrom, validUntil: validUntil)
+        preparedChecks.withLock { cache in
+            if cache.count >= Self.preparedCheckLimit { cache.removeAll(keepingCapacity: true) }
+            cache[cacheKey] = prepared
+        }
+        return prepared
     }
 
     private func count(_ request: QuotaRequest, hold: Int64?) async throws -> QuotaDecision {
-        let quota = try configuration.quota(named: request.quota)
+        var now = windowClockNow()
+        let prepared = hold == nil ? try preparedCheck(request, at: now) : nil
+        let quota = try prepared?.plan.quota ?? configuration.quota(named: request.quota)
         guard (1...APILimits.maximumCount).contains(request.cost) else {
             throw ScaleKitError(.invalidArgument, "a call's cost must be within 1…\(APILimits.maximumCount), not \(request.cost)")
         }
         let id = ReceiptID.next()
-        var now = windowClockNow()
-        var plan = try QuotaPlan(quota: quota, key: request.key, at: now)
+        var plan = try prepared?.plan ?? QuotaPlan(quota: quota, key: request.key, at: now)
         let reply: RedisValue
         do {
             (reply, now, plan) = try await runInServerWindows(quota: quota, key: request.key, readingOnly: false, at: now, plan) {
                 plan, checking in
-                try await self.run(
+                // The first attempt runs in the windows of `now`, which the prepared check is for.
+                if checking, let prepared { return try await self.run(prepared, id: id) }
+                return try await self.run(
                     plan, mode: hold == nil ? "check" : "reserve", cost: request.cost, hold: hold, id: id, checkingWindows: checking)
             }
         } catch let error as ScaleKitError where unreachablePolicy == .failOpen && Self.isUnreachable(error) {

@@ -6,6 +6,10 @@
 package struct RedisCommand: Sendable, Hashable {
     /// The name, then the arguments, in their Swift form until they are written.
     package var parts: [RedisArgument]
+    /// `parts` already in RESP, when the caller formatted them (a
+    /// ``RedisPreparedScriptCall``); the multiplexed connection sends these
+    /// bytes as they are. Not part of the command's identity.
+    package var wireBytes: [UInt8]?
 
     /// A command from its name and arguments.
     package init(_ name: String, _ arguments: [RedisArgument] = []) {
@@ -17,10 +21,14 @@ package struct RedisCommand: Sendable, Hashable {
     }
 
     /// A command from its parts (the first one is the name).
-    package init(parts: [RedisArgument]) {
+    package init(parts: [RedisArgument], wireBytes: [UInt8]? = nil) {
         precondition(!parts.isEmpty, "a Redis command needs a name")
         self.parts = parts
+        self.wireBytes = wireBytes
     }
+
+    package static func == (lhs: RedisCommand, rhs: RedisCommand) -> Bool { lhs.parts == rhs.parts }
+    package func hash(into hasher: inout Hasher) { hasher.combine(parts) }
 
     /// A command from raw byte strings (the first one is the name).
     package init(rawArguments: [[UInt8]]) {

@@ -31,7 +31,20 @@ extension RedisCommandExecutor {
     /// ``RedisConnectionConfiguration/replicaAcknowledgements`` above 0 it is
     /// followed by `WAIT` (see ``RedisScriptCall``).
     package func evaluate(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) async throws(ScaleKitError) -> RedisValue {
-        let call = RedisScriptCall(script: script, keys: keys, arguments: arguments, configuration: configuration)
+        try await evaluate(RedisScriptCall(script: script, keys: keys, arguments: arguments, configuration: configuration))
+    }
+
+    /// Runs a prepared script call with its varying argument set to `value`
+    /// (see ``RedisPreparedScriptCall``): the `EVALSHA` goes out as the
+    /// prepared bytes with `value` written into them.
+    package func evaluate(_ prepared: RedisPreparedScriptCall, varying value: String) async throws(ScaleKitError) -> RedisValue {
+        let (arguments, wireBytes) = prepared.filled(with: value)
+        var call = RedisScriptCall(script: prepared.script, keys: prepared.keys, arguments: arguments, configuration: configuration)
+        call.wireBytes = wireBytes
+        return try await evaluate(call)
+    }
+
+    private func evaluate(_ call: RedisScriptCall) async throws(ScaleKitError) -> RedisValue {
         if let reply = try call.result(of: try await pipeline(call.commands(sendingSource: false))) { return reply }
         // NOSCRIPT means nothing ran, so sending the source is safe.
         guard let reply = try call.result(of: try await pipeline(call.commands(sendingSource: true))) else { throw call.sourceRefused }
@@ -47,6 +60,15 @@ struct RedisScriptCall {
     let keys: [RedisArgument]
     let arguments: [RedisArgument]
     let configuration: RedisConnectionConfiguration
+    /// The `EVALSHA` command already in RESP, when the call was prepared.
+    var wireBytes: [UInt8]?
+
+    init(script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument], configuration: RedisConnectionConfiguration) {
+        self.script = script
+        self.keys = keys
+        self.arguments = arguments
+        self.configuration = configuration
+    }
 
     func commands(sendingSource: Bool) -> [RedisCommand] {
         // Built in one array each: this runs on every tracker call.
@@ -57,7 +79,7 @@ struct RedisScriptCall {
         parts.append(RedisArgument(keys.count))
         parts.append(contentsOf: keys)
         parts.append(contentsOf: arguments)
-        var commands = [RedisCommand(parts: parts)]
+        var commands = [RedisCommand(parts: parts, wireBytes: sendingSource ? nil : wireBytes)]
         if configuration.replicaAcknowledgements > 0 { commands += waitForReplicas }
         return commands
     }

@@ -85,7 +85,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         var bytes: [UInt8] = []
         RESP.append(commands, to: &bytes)
         let request = Request(
-            replyCount: commands.count, deadline: ContinuousClock.now.advanced(by: configuration.commandTimeout), name: commands[0].name)
+            replyCount: commands.count, deadline: ContinuousClock.now.advanced(by: configuration.commandTimeout), command: commands[0])
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { continuation in enqueue(request, bytes: bytes, continuation: continuation) }
         } onCancel: {
@@ -369,17 +369,20 @@ private final class Request: @unchecked Sendable {
     typealias Continuation = UnsafeContinuation<Result<[RedisValue], ScaleKitError>, Never>
     let replyCount: Int
     let deadline: ContinuousClock.Instant
-    let name: String
+    /// The first command, named only in error messages (so not on every call).
+    private let command: RedisCommand
     var continuation: Continuation?
     var replies: [RedisValue] = []
     var isCancelled = false
 
-    init(replyCount: Int, deadline: ContinuousClock.Instant, name: String) {
+    init(replyCount: Int, deadline: ContinuousClock.Instant, command: RedisCommand) {
         self.replyCount = replyCount
         self.deadline = deadline
-        self.name = name
+        self.command = command
         replies.reserveCapacity(replyCount)
     }
+
+    var name: String { command.name }
 }
 
 /// A FIFO of requests: appends at the back, removals at the front, O(1) amortised.
@@ -416,22 +419,40 @@ package enum RESP {
     static func append(_ commands: [RedisCommand], to bytes: inout [UInt8]) {
         var size = 0
         for command in commands {
+            if let wireBytes = command.wireBytes {
+                size += wireBytes.count
+                continue
+            }
             size += 16
             for part in command.parts { size += part.count + 16 }
         }
         bytes.reserveCapacity(bytes.count + size)
         for command in commands {
-            bytes.append(UInt8(ascii: "*"))
-            appendDecimal(command.parts.count, to: &bytes)
-            appendNewline(to: &bytes)
-            for part in command.parts {
-                bytes.append(UInt8(ascii: "$"))
-                appendDecimal(part.count, to: &bytes)
-                appendNewline(to: &bytes)
-                part.append(to: &bytes)
-                appendNewline(to: &bytes)
+            if let wireBytes = command.wireBytes {
+                bytes.append(contentsOf: wireBytes)
+            } else {
+                _ = append(command.parts, to: &bytes)
             }
         }
+    }
+
+    /// Appends one command's parts; returns where the payload of part
+    /// `markedPart` starts in `bytes` (`-1` when there is no such part).
+    @discardableResult
+    static func append(_ parts: [RedisArgument], to bytes: inout [UInt8], markingPart markedPart: Int = -1) -> Int {
+        var marked = -1
+        bytes.append(UInt8(ascii: "*"))
+        appendDecimal(parts.count, to: &bytes)
+        appendNewline(to: &bytes)
+        for (index, part) in parts.enumerated() {
+            bytes.append(UInt8(ascii: "$"))
+            appendDecimal(part.count, to: &bytes)
+            appendNewline(to: &bytes)
+            if index == markedPart { marked = bytes.count }
+            part.append(to: &bytes)
+            appendNewline(to: &bytes)
+        }
+        return marked
     }
 
     private static func appendNewline(to bytes: inout [UInt8]) {
