@@ -137,23 +137,34 @@ extension JSONValue {
             default: break
             }
         }
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
+        let parsed = data.withUnsafeBytes { raw -> Result<JSONValue, JSONParser.Failure> in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            do throws(JSONParser.Failure) { return .success(try JSONParser.parse(bytes)) } catch { return .failure(error) }
+        }
+        switch parsed {
+        case .success(let value):
+            return value
+        case .failure(let failure):
             if let problem = JSONNumberScan.describeOutOfRangeNumber(in: data) {
-                throw ScaleKitError(.corruptData, "not a usable JSON document: \(problem)", underlying: error)
+                throw ScaleKitError(.corruptData, "not a usable JSON document: \(problem)", underlying: failure)
             }
-            throw ScaleKitError(.corruptData, "not a valid JSON document", underlying: error)
+            throw ScaleKitError(.corruptData, "not a valid JSON document: \(failure.reason) at byte \(failure.offset)", underlying: failure)
         }
     }
 
-    /// Encodes the document with sorted keys (stable output).
-    public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSONValue cannot fail except for non-finite numbers,
-        // which ``JSONValue/validate(limits:)`` refuses before storage.
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
+    /// Encodes the document with sorted keys (stable output), as `JSONEncoder`
+    /// with `.sortedKeys` and `.withoutEscapingSlashes` writes it.
+    public func encoded() -> Data { Data(encodedBytes()) }
+
+    /// ``encoded()`` as bytes. A document holding a non-finite number, which
+    /// ``JSONValue/validate(limits:)`` refuses before storage, is written as
+    /// `null` (`JSONEncoder` cannot write it at all).
+    public func encodedBytes() -> [UInt8] {
+        if containsNonFiniteNumber { return Array("null".utf8) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        JSONWriter.write(self, to: &bytes)
+        return bytes
     }
 
     /// Throws ``ScaleKitError/Code/invalidArgument`` when the document is
