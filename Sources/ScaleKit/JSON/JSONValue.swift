@@ -176,7 +176,7 @@ extension JSONValue {
         if containsNonFiniteNumber {
             throw ScaleKitError(.invalidArgument, "JSON cannot hold NaN or infinite numbers")
         }
-        let size = encoded().count
+        let size = encodedBytes().count
         if size > limits.maximumBytes {
             throw ScaleKitError(.invalidArgument, "JSON document is \(size) bytes; the maximum is \(limits.maximumBytes)")
         }

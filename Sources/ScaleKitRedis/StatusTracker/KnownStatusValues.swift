@@ -16,20 +16,27 @@ final class KnownStatusValues: Sendable {
     static let capacity = 512
     static let largestValue = 16 * 1024
 
-    private let values = SanitizerVisibleMutex<[String: [UInt8]]>([:])
-
-    func value(for key: String) -> Stored? {
-        values.withLock { $0[key] }.map { .value($0) }
+    /// A remembered value: its bytes, and the document they hold (so a
+    /// merge into it needs no decoding either).
+    struct Entry: Sendable {
+        let bytes: [UInt8]
+        let document: JSONValue
     }
 
-    func remember(_ stored: Stored, for key: String) {
-        guard case .value(let bytes) = stored, bytes.count <= Self.largestValue else {
+    private let values = SanitizerVisibleMutex<[String: Entry]>([:])
+
+    func value(for key: String) -> Entry? {
+        values.withLock { $0[key] }
+    }
+
+    func remember(_ bytes: [UInt8], document: JSONValue, for key: String) {
+        guard bytes.count <= Self.largestValue else {
             forget(key)
             return
         }
         values.withLock { values in
             if values[key] == nil, values.count >= Self.capacity, let any = values.keys.first { values[any] = nil }
-            values[key] = bytes
+            values[key] = Entry(bytes: bytes, document: document)
         }
     }
 

@@ -236,7 +236,10 @@ public final class RedisStatusTracker: StatusTracking {
     ) async throws -> [Result<JSONValue, ScaleKitError>] {
         let limits = configuration.limits
         span.set("scalekit.status.batched_writes", batch.count)
-        var known = knownValues.value(for: key)
+        let remembered = knownValues.value(for: key)
+        var known = remembered.map { KnownStatusValues.Stored.value($0.bytes) }
+        // The document `known` holds, while it is the remembered value (decoded already).
+        var knownDocument = remembered?.document
         // Whether `known` was read from the server in this call (by `GET` or
         // from the script's reply), rather than remembered from an earlier write.
         var isFresh = false
@@ -256,7 +259,12 @@ public final class RedisStatusTracker: StatusTracking {
                 }
             }
             var current: JSONValue?
-            if case .value(let bytes) = stored { current = try decodeStored(.bulkString(bytes), key: key) }
+            if let knownDocument {
+                current = knownDocument
+            } else if case .value(let bytes) = stored {
+                current = try decodeStored(.bulkString(bytes), key: key)
+            }
+            knownDocument = nil
             var results: [Result<JSONValue, ScaleKitError>] = []
             var ttl: Duration?
             for write in batch {
@@ -277,7 +285,7 @@ public final class RedisStatusTracker: StatusTracking {
                 known = nil
                 continue
             }
-            let encoded = Array(current.encoded())
+            let encoded = current.encodedBytes()
             let expected: [RedisArgument]
             switch stored {
             case .absent: expected = ["absent", ""]
@@ -291,7 +299,7 @@ public final class RedisStatusTracker: StatusTracking {
             // Retries are what contention on one status costs: operators watch them.
             span.set("scalekit.status.merge_attempts", attempt)
             if reply.integer == 1 {
-                knownValues.remember(.value(encoded), for: key)
+                knownValues.remember(encoded, document: current, for: key)
                 return results
             }
             // Another writer got there first: apply the batch again to what it stored.
