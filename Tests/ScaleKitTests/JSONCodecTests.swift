@@ -22,8 +22,28 @@ struct JSONCodecTests {
         try? JSONValue.decode(Data(bytes), limits: JSONValue.Limits(maximumDepth: 64, maximumBytes: 1 << 20))
     }
 
+    /// Where Foundation departs from RFC 8259 and ScaleKit does not follow:
+    /// a raw NUL byte is refused here (Foundation reads `6` then NUL as 6,
+    /// and NUL, `""`, NUL as an empty string), and a number `0e5` or `0E5`
+    /// (an unsigned zero, then an exponent without a sign) is read here
+    /// (Foundation refuses it, though it reads `0E+5`, `-0E5` and `1E5`).
+    static func isFoundationQuirk(_ bytes: [UInt8]) -> Bool {
+        if bytes.contains(0) { return true }
+        let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        for index in bytes.indices.dropLast(2) where bytes[index] == UInt8(ascii: "0") {
+            let before = index > 0 ? bytes[index - 1] : UInt8(ascii: " ")
+            if !isDigit(before), before != UInt8(ascii: "."), before != UInt8(ascii: "-"),
+                bytes[index + 1] == UInt8(ascii: "e") || bytes[index + 1] == UInt8(ascii: "E"), isDigit(bytes[index + 2])
+            {
+                return true
+            }
+        }
+        return false
+    }
+
     /// Both accept with the same value, or both refuse.
     private static func expectSameReading(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
+        if isFoundationQuirk(bytes) { return }
         let ours = decode(bytes), reference = foundationDecode(bytes)
         #expect(
             ours == reference, "\(String(decoding: bytes, as: UTF8.self).debugDescription): \(String(describing: ours)) vs \(String(describing: reference))",
@@ -48,6 +68,16 @@ struct JSONCodecTests {
         Self.expectSameReading([0x22, 0xED, 0xA0, 0x80, 0x22])  // an encoded surrogate
     }
 
+    /// Foundation's two quirks: ScaleKit reads these as RFC 8259 does.
+    @Test func foundationsQuirksAreNotFollowed() throws {
+        #expect(try JSONValue.decode(Data("0e5".utf8)) == .number(0))
+        #expect(try JSONValue.decode(Data("[0E5]".utf8)) == .array([.number(0)]))
+        #expect(throws: ScaleKitError.self) { try JSONValue.decode(Data([UInt8(ascii: "6"), 0])) }
+        #expect(throws: ScaleKitError.self) { try JSONValue.decode(Data([0, UInt8(ascii: "6")])) }
+        #expect(Self.isFoundationQuirk(Array("0e5".utf8)) && Self.isFoundationQuirk(Array("[1,0E5]".utf8)))
+        #expect(!Self.isFoundationQuirk(Array("10e5".utf8)) && !Self.isFoundationQuirk(Array("-0e5".utf8)) && !Self.isFoundationQuirk(Array("0.0e5".utf8)))
+    }
+
     @Test func generatedDocumentsAreWrittenAsFoundationWritesThemAndReadBack() throws {
         var random = SplitMix64(seed: 0x5CA1E)
         for _ in 0..<2_000 {
@@ -61,7 +91,10 @@ struct JSONCodecTests {
 
     @Test func mutatedDocumentsAreAcceptedAndRefusedAsFoundationDoes() {
         var random = SplitMix64(seed: 0xBADF00D)
-        let alphabet = Array("{}[],:\"\\ -+.eE0123456789tfnul/bu".utf8) + [0x00, 0x1F, 0x7F, 0xC3, 0xA9, 0xFF]
+        // No raw control bytes: Foundation does not check the strings it never
+        // reads (the value of a repeated key), and reads some documents with
+        // a NUL byte in them; the edge cases above cover control characters.
+        let alphabet = Array("{}[],:\"\\ -+.eE0123456789tfnul/bu".utf8) + [0x7F, 0xC3, 0xA9, 0xFF]
         for _ in 0..<5_000 {
             var bytes = Self.randomValue(depth: 0, &random).encodedBytes()
             for _ in 0..<Int(random.next() % 3 + 1) where !bytes.isEmpty {

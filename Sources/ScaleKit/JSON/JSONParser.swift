@@ -13,7 +13,10 @@
 /// paired); numbers in JSON's own grammar that a `Double` holds without
 /// overflowing or underflowing to zero. Of repeated object keys, the first
 /// wins. Nesting is bounded by the caller (``JSONValue/decode(_:limits:)``
-/// counts it before parsing).
+/// counts it before parsing). Two Foundation quirks are not followed: it
+/// reads a two-byte document of a digit and a NUL byte as the digit, and
+/// refuses `0e5` (while reading `0E+5` and `-0e5`); here the first is
+/// refused and the second read, as RFC 8259 has them.
 struct JSONParser {
     /// Why a document was refused (turned into a `ScaleKitError` by the caller).
     struct Failure: Error {
