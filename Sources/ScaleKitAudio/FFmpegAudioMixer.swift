@@ -62,7 +62,7 @@ public struct FFmpegAudioMixer: AudioMixing {
     ///   for a malformed timeline, `cancelled`; a partial file is removed.
     public func mix(_ timeline: AudioTimeline, into output: AudioOutput, progress: AudioProgressHandler?) async throws -> AudioMixSummary {
         let windowSeconds = windowSeconds
-        let readAheadSeconds = readAheadSeconds.flatMap { $0 > 0 ? $0 : nil }
+        let readAheadSeconds = readAheadSeconds.flatMap { $0 == 0 ? nil : $0 }
         return try await runRenderJob(label: "scalekit.ffmpeg-mix", trace: .mix(timeline, mixer: "ffmpeg"), output: output, progress: progress, metrics: metrics, makeSink: Self.makeSink) { output in
             try timeline.validate(maximumDuration: output.maximumDuration)
             let sink = try Self.makeSink(output)
