@@ -4,6 +4,7 @@
 usage: mixed_formats.py generate DIR            # clips, background, DIR/timeline.json
        mixed_formats.py render DIR OUT.wav      # ffmpeg: adelay + amix (normalize=0), 32-bit float
        mixed_formats.py compare REF.wav TEST.wav [--json]
+       mixed_formats.py shaping DIR             # trim/fade timeline, crossfade join, ffmpeg's renderings
 
 The clips are short tones and noise bursts with fades (so that no codec has
 to start or stop on a full-scale step), in MP3, Opus, FLAC and WAV, at 16,
@@ -86,6 +87,48 @@ def render(directory, out):
     ffmpeg(*inputs, "-filter_complex", ";".join(graph), "-map", "[mix]", "-c:a", "pcm_f32le", out)
 
 
+def shaping(directory):
+    """Trim and fades (ffmpeg's atrim, afade) and a crossfaded join (acrossfade).
+
+    Writes DIR/shaped.json (two clips: one trimmed, faded in linearly and out at
+    equal power; one faded at its source's own end) with ffmpeg's rendering
+    DIR/shaped-ref.wav, and DIR/a.wav, DIR/b.wav with ffmpeg's equal-power
+    crossfade of 0.25 s DIR/crossfade-ref.wav; all 48 kHz stereo float.
+    """
+    os.makedirs(directory, exist_ok=True)
+    clip = os.path.join(directory, "tone22k.wav")
+    ffmpeg("-f", "lavfi", "-i", "aevalsrc=0.4*sin(2*PI*440*t)+0.2*sin(2*PI*1250*t):s=22050:d=3", "-c:a", "pcm_s16le", clip)
+    stereo = os.path.join(directory, "tone44k.wav")
+    ffmpeg("-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*330*t):s=44100:d=1.3", "-ac", "2", "-c:a", "pcm_s16le", stereo)
+    timeline = {"sample_rate_out": RATE_OUT, "channels_out": 2, "clips": [
+        {"file": "tone22k.wav", "start": 0.5, "gain_db": -6, "trim_start": 0.3, "trim_duration": 1.2,
+         "fade_in": 0.2, "fade_in_curve": "linear", "fade_out": 0.4, "fade_out_curve": "equal_power"},
+        {"file": "tone44k.wav", "start": 0.75, "gain_db": -3, "fade_in": 0.1, "fade_in_curve": "equal_power", "fade_out": 0.3},
+    ]}
+    with open(os.path.join(directory, "shaped.json"), "w") as f:
+        json.dump(timeline, f, indent=1)
+    # 1.3 s at 44.1 kHz is 62 400 frames at 48 kHz; each clip: gain, resampling, then the cut and the fades at 48 kHz.
+    graph = ";".join([
+        "[0:a]aformat=sample_fmts=flt,volume=-6dB,aresample=48000,atrim=start_sample=14400:end_sample=72000,asetpts=PTS-STARTPTS,"
+        "afade=t=in:ss=0:ns=9600,afade=t=out:ss=38400:ns=19200:curve=qsin,pan=stereo|c0=c0|c1=c0,adelay=delays=24000S:all=1[a]",
+        "[1:a]aformat=sample_fmts=flt,volume=-3dB,aresample=48000,afade=t=in:ss=0:ns=4800:curve=qsin,"
+        "afade=t=out:ss=48000:ns=14400,adelay=delays=36000S:all=1[b]",
+        "[a][b]amix=inputs=2:duration=longest:dropout_transition=0:normalize=0[mix]",
+    ])
+    ffmpeg("-i", clip, "-i", stereo, "-filter_complex", graph, "-map", "[mix]", "-c:a", "pcm_f32le",
+           os.path.join(directory, "shaped-ref.wav"))
+    first, second = os.path.join(directory, "a.wav"), os.path.join(directory, "b.wav")
+    ffmpeg("-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*440*t):s=48000:d=1.5", "-c:a", "pcm_s16le", first)
+    ffmpeg("-f", "lavfi", "-i", "aevalsrc=0.3*sin(2*PI*660*t)|0.3*sin(2*PI*550*t):s=44100:d=1", "-c:a", "pcm_s16le", second)
+    graph = ";".join([
+        "[0:a]aformat=sample_fmts=flt,pan=stereo|c0=c0|c1=c0,aformat=sample_fmts=flt:channel_layouts=stereo[a]",
+        "[1:a]aformat=sample_fmts=flt,aresample=48000,aformat=sample_fmts=flt:channel_layouts=stereo[b]",
+        "[a][b]acrossfade=ns=12000:c1=qsin:c2=qsin[mix]",
+    ])
+    ffmpeg("-i", first, "-i", second, "-filter_complex", graph, "-map", "[mix]", "-c:a", "pcm_f32le",
+           os.path.join(directory, "crossfade-ref.wav"))
+
+
 def read_float_wav(path):
     import numpy as np
     raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "f32le", "-ac", "2", "-"],
@@ -114,6 +157,8 @@ if __name__ == "__main__":
         generate(sys.argv[2])
     elif command == "render" and len(sys.argv) == 4:
         render(sys.argv[2], sys.argv[3])
+    elif command == "shaping" and len(sys.argv) == 3:
+        shaping(sys.argv[2])
     elif command == "compare" and len(sys.argv) in (4, 5):
         compare(sys.argv[2], sys.argv[3], "--json" in sys.argv[4:])
     else:
