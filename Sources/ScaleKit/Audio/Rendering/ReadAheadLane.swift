@@ -174,8 +174,12 @@ package final class ReadAheadLane: @unchecked Sendable {
 
     private enum Work {
         case open(Int)
-        case read(Int, [Float])
+        case read(Int)
     }
+
+    /// The buffer the next `.read` fills: the lane's thread only. Held here, not
+    /// in `Work`, so that it is uniquely referenced when written (no copy on write).
+    private var workChunk: [Float] = []
 
     private func run() {
         condition.lock()
@@ -185,7 +189,7 @@ package final class ReadAheadLane: @unchecked Sendable {
             abandoned.removeAll()
             switch work {
             case .open(let index): openInput(index)
-            case .read(let index, let chunk): readChunk(index, into: chunk)
+            case .read(let index): readChunk(index)
             }
             condition.lock()
         }
@@ -226,8 +230,8 @@ package final class ReadAheadLane: @unchecked Sendable {
                 nextToOpen += 1
                 return .open(best.work)
             }
-            let chunk = spareChunks.popLast() ?? [Float](repeating: 0, count: chunkFrames * channels)
-            return .read(best.work, chunk)
+            workChunk = spareChunks.popLast() ?? [Float](repeating: 0, count: chunkFrames * channels)
+            return .read(best.work)
         }
     }
 
@@ -253,8 +257,9 @@ package final class ReadAheadLane: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func readChunk(_ index: Int, into chunk: [Float]) {
-        var chunk = chunk
+    private func readChunk(_ index: Int) {
+        var chunk: [Float] = []
+        swap(&chunk, &workChunk)
         let stream = streams[index]
         var got = 0
         var failure: (any Error)?
