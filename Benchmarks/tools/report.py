@@ -423,6 +423,11 @@ def mix_goals(mix_rows):
         b = large["seconds"] / large["audio_seconds"]
         goal("time per second of audio, 1,000 ÷ 200 clips, within 1.1×", b / a,
              f"{b * 1000:.2f} ÷ {a * 1000:.2f} ms = {b / a:.2f}×", b / a <= 1.1)
+        if small.get("cpu_seconds") and large.get("cpu_seconds"):
+            a = small["cpu_seconds"] / small["audio_seconds"]
+            b = large["cpu_seconds"] / large["audio_seconds"]
+            goal("CPU time per second of audio, 1,000 ÷ 200 clips, within 1.1×", b / a,
+                 f"{b * 1000:.2f} ÷ {a * 1000:.2f} ms = {b / a:.2f}×", b / a <= 1.1)
     if large:
         goal("peak RSS at 1,000 clips ≤ 100 MB", large.get("peak_rss_mb"), f"{large.get('peak_rss_mb')} MB",
              large.get("peak_rss_mb", 1e9) <= 100)
