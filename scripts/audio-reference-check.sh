@@ -20,6 +20,13 @@
 #             0.5 LU of -16, or, where the -1 dBTP ceiling limits the gain
 #             (the speech workload peaks about 18 dB above its loudness), of
 #             the measured loudness plus the gain; both under the ceiling (+0.2)
+# and, on a timeline mixing MP3, Opus, FLAC and WAV clips at 16-48 kHz, mono
+# and stereo, overlapping (scripts/audio-reference/mixed_formats.py), against
+# ffmpeg's adelay + amix (normalize=0) rendering of it, both 32-bit float:
+#   identical length, SNR >= 80 dB overall
+# and trim + fades (a mix) and an equal-power crossfade (a join) against
+# ffmpeg's atrim, afade and acrossfade, both 32-bit float:
+#   identical length, SNR >= 80 dB
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,14 +66,31 @@ for target in 16 23; do
 done
 "$SCALEKIT_BIN" mix "$W/timeline.json" -o "$WORK/scalekit$CLIPS.m4a" --bitrate 192k --quiet
 
+MIXED=$WORK/mixed-formats
+rm -rf "$MIXED"
+"$PY" "$REF/mixed_formats.py" generate "$MIXED"
+"$PY" "$REF/mixed_formats.py" render "$MIXED" "$MIXED/ref.wav"
+"$SCALEKIT_BIN" mix "$MIXED/timeline.json" -o "$MIXED/scalekit.wav" --float --quiet
+"$PY" "$REF/mixed_formats.py" compare "$MIXED/ref.wav" "$MIXED/scalekit.wav" --json >"$WORK/compare-mixed-formats.json"
+
+SHAPING=$WORK/shaping
+rm -rf "$SHAPING"
+"$PY" "$REF/mixed_formats.py" shaping "$SHAPING"
+"$SCALEKIT_BIN" mix "$SHAPING/shaped.json" -o "$SHAPING/shaped.wav" --float --quiet
+"$SCALEKIT_BIN" join "$SHAPING/a.wav" "$SHAPING/b.wav" -o "$SHAPING/crossfade.wav" --float --quiet --crossfade 0.25 --crossfade-curve equal-power
+"$PY" "$REF/mixed_formats.py" compare "$SHAPING/shaped-ref.wav" "$SHAPING/shaped.wav" --json >"$WORK/compare-shaped.json"
+"$PY" "$REF/mixed_formats.py" compare "$SHAPING/crossfade-ref.wav" "$SHAPING/crossfade.wav" --json >"$WORK/compare-crossfade.json"
+
 "$PY" "$REF/compare.py" "$WORK/ref$CLIPS.wav" "$WORK/scalekit$CLIPS.wav" --timeline "$W/timeline.json" --json >"$WORK/compare-wav$CLIPS.json"
 "$PY" "$REF/compare.py" "$WORK/ref$CLIPS.wav" "$WORK/scalekit$CLIPS.m4a" --timeline "$W/timeline.json" --json >"$WORK/compare-m4a$CLIPS.json"
 
 "$PY" - "$WORK/compare-wav$CLIPS.json" "$WORK/compare-m4a$CLIPS.json" \
     "$WORK/summary-wav$CLIPS.json" "$WORK/summary-16-$CLIPS.json" "$WORK/summary-23-$CLIPS.json" \
-    "$WORK/ebur128-wav$CLIPS.log" "$WORK/ebur128-16-$CLIPS.log" "$WORK/ebur128-23-$CLIPS.log" <<'PYEOF'
+    "$WORK/ebur128-wav$CLIPS.log" "$WORK/ebur128-16-$CLIPS.log" "$WORK/ebur128-23-$CLIPS.log" \
+    "$WORK/compare-mixed-formats.json" "$WORK/compare-shaped.json" "$WORK/compare-crossfade.json" <<'PYEOF'
 import json, re, sys
 wav, m4a, plain, to16, to23 = (json.load(open(p)) for p in sys.argv[1:6])
+mixed, shaped, crossfade = (json.load(open(p)) for p in sys.argv[9:12])
 
 def ebur128(path):
     """ffmpeg's summary: integrated loudness (LUFS) and true peak (dBTP)."""
@@ -97,6 +121,12 @@ checks = [
     ("--target-lufs -23 true peak <= -1 dBTP + 0.2", ref23[1] <= -0.8, ref23[1]),
     (f"--target-lufs -16 within 0.5 LU of {reach16:.2f} (ebur128)", abs(ref16[0] - reach16) <= 0.5, (ref16[0], plan16)),
     ("--target-lufs -16 true peak <= -1 dBTP + 0.2", ref16[1] <= -0.8, ref16[1]),
+    ("mixed formats: length identical to amix", mixed["frames_ref"] == mixed["frames_test"], (mixed["frames_ref"], mixed["frames_test"])),
+    ("mixed formats: SNR >= 80 dB against amix", mixed["snr_db"] >= 80, mixed["snr_db"]),
+    ("trim + fades: length identical to atrim/afade", shaped["frames_ref"] == shaped["frames_test"], (shaped["frames_ref"], shaped["frames_test"])),
+    ("trim + fades: SNR >= 80 dB against atrim/afade", shaped["snr_db"] >= 80, shaped["snr_db"]),
+    ("crossfade: length identical to acrossfade", crossfade["frames_ref"] == crossfade["frames_test"], (crossfade["frames_ref"], crossfade["frames_test"])),
+    ("crossfade: SNR >= 80 dB against acrossfade", crossfade["snr_db"] >= 80, crossfade["snr_db"]),
 ]
 failed = 0
 for name, ok, value in checks:
@@ -106,6 +136,8 @@ print(f"wav: snr {wav['snr_db']} dB, per-clip min {wav['clip_snr_db_min']} dB, m
       f"m4a: snr {m4a['snr_db']} dB, clip level diff {m4a['clip_level_diff_db_maxabs']} dB; "
       f"loudness: ours {ours['integrated_lufs']:.3f} LUFS / {ours['true_peak_dbtp']:.3f} dBTP, ebur128 {ref_plain[0]} / {ref_plain[1]}; "
       f"normalised to -23: ebur128 {ref23[0]} LUFS / {ref23[1]} dBTP; to -16: ebur128 {ref16[0]} LUFS / {ref16[1]} dBTP, "
-      f"gain {plan16['gain_db']:.2f} dB{' (limited by the true-peak ceiling)' if plan16['limited_by_true_peak'] else ''}")
+      f"gain {plan16['gain_db']:.2f} dB{' (limited by the true-peak ceiling)' if plan16['limited_by_true_peak'] else ''}; "
+      f"mixed formats: snr {mixed['snr_db']:.1f} dB, max diff {mixed['max_abs_diff']:.2e}; "
+      f"trim + fades: snr {shaped['snr_db']} dB; crossfade: snr {crossfade['snr_db']} dB")
 sys.exit(1 if failed else 0)
 PYEOF

@@ -23,13 +23,25 @@
 # Knobs: BENCH_SECONDS=3 (each seed run), BENCH_MIX=1 (0 skips the mixer),
 #        BENCH_PYDUB=1 (0 skips pydub, the slowest reference),
 #        BENCH_VENV=Benchmarks/.venv, SCALEKIT_SHARED=../shared,
+#        BENCH_SCALEKIT_BIN (a release scalekit built already, e.g.
+#          .build/release/scalekit after `swift build -c release --product scalekit`),
 #        BENCH_CHECK_THRESHOLDS=1 (0 skips the regression check),
 #        BENCH_PARTS=all (claims: only the claim suite, ClaimBenchmarks, and
 #          the seed's pg-claim runs it is compared with; no mixer, no
 #          threshold check. Its summary goes to Benchmarks/results/<time>/
 #          only: Benchmarks/results/latest.* and Docs/Benchmarks.md keep the
 #          last full run); redis: only the Redis suite, RedisBenchmarks,
-#          the seed's Redis runs and redis-benchmark, published the same way.
+#          the seed's Redis runs and redis-benchmark, published the same way;
+#          mixer: only the mixer rows below, no servers, published the same way).
+#
+# The mixer rows, at 200 and 1 000 clips (gen_workload.py; 10 and 43.5 min of
+# 48 kHz stereo), each command timed on its own (wall, CPU, peak RSS):
+#   scalekit mix (WAV), the same with --read-ahead 0 (one thread),
+#   ffmpeg_ref.py concat-demux, pydub_ref.py overlay-join;
+#   at 1 000 clips the floor: ffmpeg resampling and writing the background
+#   alone (-af aresample=48000 -c:a pcm_f32le);
+#   at 200 clips scalekit mix to M4A (AAC 192k) and ffmpeg's AAC encode of
+#   scalekit's finished WAV mix alone.
 #
 # The PostgreSQL benchmarks get SCALEKIT_BENCH_DATABASE_URL (the server) and
 # SCALEKIT_BENCH_PGBOUNCER_URL (PgBouncer's URL with statement_cache=off,
@@ -51,7 +63,7 @@ AREF="$SHARED/audio-reference"
 
 SECS=${BENCH_SECONDS:-3}
 PARTS=${BENCH_PARTS:-all}
-case "$PARTS" in all|claims|redis) ;; *) die "BENCH_PARTS must be all, claims or redis, not '$PARTS'" ;; esac
+case "$PARTS" in all|claims|redis|mixer) ;; *) die "BENCH_PARTS must be all, claims, redis or mixer, not '$PARTS'" ;; esac
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS_DIR="$ROOT/Benchmarks/results"
 OUT="$RESULTS_DIR/$STAMP"
@@ -77,11 +89,78 @@ if "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 13))'; the
 PY="$VENV/bin/python"
 
 # ---- build (before the servers start, so they do not idle meanwhile) --------
-SCALEKIT_BIN="$ROOT/Benchmarks/.build/release/scalekit"
-if [ "$PARTS" = all ]; then
+SCALEKIT_BIN=${BENCH_SCALEKIT_BIN:-$ROOT/Benchmarks/.build/release/scalekit}
+if [ -n "${BENCH_SCALEKIT_BIN:-}" ]; then
+  [ -x "$SCALEKIT_BIN" ] || die "BENCH_SCALEKIT_BIN=$SCALEKIT_BIN is not an executable"
+  log "using $SCALEKIT_BIN (BENCH_SCALEKIT_BIN; not rebuilt)"
+elif [ "$PARTS" = all ] || [ "$PARTS" = mixer ]; then
   log "building scalekit (release) for the mixer"
   (cd Benchmarks && swift build -c release --product scalekit >"$RAW/build-scalekit.txt" 2>&1) \
     || { tail -20 "$RAW/build-scalekit.txt" >&2; die "scalekit did not build"; }
+fi
+
+# ---- the mixer: scalekit mix against ffmpeg and pydub -----------------------
+MIX_LINES="$RAW/mix.jsonl"
+: >"$MIX_LINES"
+timed() {  # N NAME AUDIO_SECONDS CMD... -> one JSON line with wall and CPU seconds and peak RSS
+  local n=$1 name=$2 audio=$3 rc secs kb user sys
+  shift 3
+  set +e
+  /usr/bin/time -f '%e %M %U %S' -o "$RAW/time.txt" "$@" >/dev/null 2>>"$RAW/mix-stderr.txt"
+  rc=$?
+  set -e
+  read -r secs kb user sys < <(tail -1 "$RAW/time.txt") || true
+  printf '{"bench": "mix", "impl": "%s", "clips": %s, "seconds": %s, "cpu_seconds": %s, "audio_seconds": %s, "peak_rss_mb": %s, "ok": %s}\n' \
+    "$name" "$n" "${secs:-null}" "$("$PY" -c "print(round(${user:-0} + ${sys:-0}, 2))")" "$audio" "$(( ${kb:-0} / 1024 ))" \
+    "$([ "$rc" -eq 0 ] && echo true || echo false)" >>"$MIX_LINES"
+}
+run_mixer() {
+  if ! "$SCALEKIT_BIN" --help 2>/dev/null | grep -Eq '^ +mix( |$)'; then
+    log "this scalekit has no 'mix' command: the mixer benchmark is skipped"
+    return
+  fi
+  local n wd audio one_thread=()
+  "$SCALEKIT_BIN" mix --help 2>/dev/null | grep -q -- '--read-ahead' && one_thread=(--read-ahead 0)
+  WORKLOADS=${BENCH_WORKLOADS:-$ROOT/Benchmarks/.workloads}
+  for n in 200 1000; do
+    wd="$WORKLOADS/w$n"
+    if [ ! -f "$wd/timeline.json" ]; then
+      log "generating the $n-clip workload (espeak-ng, once; kept in $WORKLOADS)"
+      "$PY" "$AREF/gen_workload.py" "$n" "$wd" 2>>"$RAW/gen-workload.txt"
+    fi
+    audio=$("$PY" -c 'import sys, wave; w = wave.open(sys.argv[1]); print(round(w.getnframes() / w.getframerate(), 3))' "$wd/bg.wav")
+    log "mixing $n clips ($audio s): scalekit, ffmpeg concat-demux$([ "${BENCH_PYDUB:-1}" = 1 ] && echo ', pydub overlay-join')"
+    timed "$n" scalekit "$audio" "$SCALEKIT_BIN" mix "$wd/timeline.json" -o "$OUT/mix-$n-scalekit.wav" --quiet
+    if [ ${#one_thread[@]} -gt 0 ]; then
+      timed "$n" scalekit-one-thread "$audio" "$SCALEKIT_BIN" mix "$wd/timeline.json" -o "$OUT/mix-$n-scalekit1.wav" --quiet "${one_thread[@]}"
+    fi
+    timed "$n" ffmpeg-concat-demux "$audio" "$PY" "$AREF/ffmpeg_ref.py" concat-demux "$wd" "$OUT/mix-$n-ffmpeg.wav"
+    if [ "${BENCH_PYDUB:-1}" = 1 ]; then
+      timed "$n" pydub-overlay-join "$audio" "$PY" "$AREF/pydub_ref.py" overlay-join "$wd" "$OUT/mix-$n-pydub.wav"
+    fi
+    if [ "$n" = 1000 ]; then
+      timed "$n" floor-ffmpeg-background "$audio" ffmpeg -nostdin -y -v error -i "$wd/bg.wav" -af aresample=48000 -c:a pcm_f32le "$OUT/mix-$n-floor.wav"
+    fi
+    if [ "$n" = 200 ]; then
+      timed "$n" scalekit-m4a "$audio" "$SCALEKIT_BIN" mix "$wd/timeline.json" -o "$OUT/mix-$n-scalekit.m4a" --bitrate 192k --quiet
+      timed "$n" ffmpeg-aac-encode-of-the-mix "$audio" ffmpeg -nostdin -y -v error -i "$OUT/mix-$n-scalekit.wav" -c:a aac -b:a 192k "$OUT/mix-$n-ffmpeg-aac.m4a"
+    fi
+    # The output check decodes both renderings to float: quick at 200 clips
+    # (10 min of audio), a few GB and a minute at 1 000, so only at 200.
+    if [ "$n" = 200 ] && [ -f "$OUT/mix-$n-scalekit.wav" ] && [ -f "$OUT/mix-$n-ffmpeg.wav" ]; then
+      "$PY" "$AREF/compare.py" "$OUT/mix-$n-ffmpeg.wav" "$OUT/mix-$n-scalekit.wav" \
+        --timeline "$wd/timeline.json" --json >"$RAW/compare-$n.json" 2>/dev/null || true
+    fi
+    # The renderings are large; the timings are what is kept.
+    rm -f "$OUT"/mix-"$n"-*
+  done
+}
+if [ "$PARTS" = mixer ]; then
+  run_mixer
+  cut -d' ' -f1-3 /proc/loadavg >"$RAW/loadavg-end.txt"
+  "$PY" "$ROOT/Benchmarks/tools/report.py" --raw "$RAW" --out "$OUT" --seconds-total $(( $(date +%s) - T_START )) --parts mixer
+  log "done in $(( $(date +%s) - T_START )) s: $OUT/summary.md"
+  exit 0
 fi
 
 # ---- servers ----------------------------------------------------------------
@@ -209,48 +288,7 @@ else
   log "no Redis check-and-count script in this tree: its redis-benchmark run is skipped"
 fi
 
-# ---- the mixer: scalekit mix against ffmpeg and pydub -----------------------
-MIX_LINES="$RAW/mix.jsonl"
-: >"$MIX_LINES"
-timed() {  # N NAME CMD... -> one JSON line with wall seconds and peak RSS
-  local n=$1 name=$2 rc secs kb
-  shift 2
-  set +e
-  /usr/bin/time -f '%e %M' -o "$RAW/time.txt" "$@" >/dev/null 2>>"$RAW/mix-stderr.txt"
-  rc=$?
-  set -e
-  read -r secs kb < <(tail -1 "$RAW/time.txt") || true
-  printf '{"bench": "mix", "impl": "%s", "clips": %s, "seconds": %s, "peak_rss_mb": %s, "ok": %s}\n' \
-    "$name" "$n" "${secs:-null}" "$(( ${kb:-0} / 1024 ))" "$([ "$rc" -eq 0 ] && echo true || echo false)" >>"$MIX_LINES"
-}
-if [ "${BENCH_MIX:-1}" = 1 ] && [ "$PARTS" = all ]; then
-  if "$SCALEKIT_BIN" --help 2>/dev/null | grep -Eq '^ +mix( |$)'; then
-    WORKLOADS=${BENCH_WORKLOADS:-$ROOT/Benchmarks/.workloads}
-    for n in 200 1000; do
-      wd="$WORKLOADS/w$n"
-      if [ ! -f "$wd/timeline.json" ]; then
-        log "generating the $n-clip workload (espeak-ng, once; kept in $WORKLOADS)"
-        "$PY" "$AREF/gen_workload.py" "$n" "$wd" 2>>"$RAW/gen-workload.txt"
-      fi
-      log "mixing $n clips: scalekit, ffmpeg concat-demux$([ "${BENCH_PYDUB:-1}" = 1 ] && echo ', pydub overlay-join')"
-      timed "$n" scalekit "$SCALEKIT_BIN" mix "$wd/timeline.json" -o "$OUT/mix-$n-scalekit.wav" --quiet
-      timed "$n" ffmpeg-concat-demux "$PY" "$AREF/ffmpeg_ref.py" concat-demux "$wd" "$OUT/mix-$n-ffmpeg.wav"
-      if [ "${BENCH_PYDUB:-1}" = 1 ]; then
-        timed "$n" pydub-overlay-join "$PY" "$AREF/pydub_ref.py" overlay-join "$wd" "$OUT/mix-$n-pydub.wav"
-      fi
-      # The output check decodes both renderings to float: quick at 200 clips
-      # (10 min of audio), a few GB and a minute at 1 000, so only at 200.
-      if [ "$n" = 200 ] && [ -f "$OUT/mix-$n-scalekit.wav" ] && [ -f "$OUT/mix-$n-ffmpeg.wav" ]; then
-        "$PY" "$AREF/compare.py" "$OUT/mix-$n-ffmpeg.wav" "$OUT/mix-$n-scalekit.wav" \
-          --timeline "$wd/timeline.json" --json >"$RAW/compare-$n.json" 2>/dev/null || true
-      fi
-      # The renderings are large; the timings are what is kept.
-      rm -f "$OUT"/mix-"$n"-*
-    done
-  else
-    log "this scalekit has no 'mix' command: the mixer benchmark is skipped"
-  fi
-fi
+if [ "${BENCH_MIX:-1}" = 1 ] && [ "$PARTS" = all ]; then run_mixer; fi
 
 # ---- report -----------------------------------------------------------------
 T_END=$(date +%s)

@@ -362,17 +362,23 @@ def per_op_markdown(swift):
 def mix_markdown(mix_rows, compares):
     if not mix_rows:
         return "_The mixer was not measured in this run (no `scalekit mix` in this tree, or BENCH_MIX=0)._"
-    out = ["| clips | tool | wall time | peak RSS | ScaleKit speed-up (tool time ÷ ScaleKit time) |",
-           "|---:|---|---:|---:|---:|"]
+    out = ["| clips | tool | wall time | CPU (user+sys) | peak RSS | ScaleKit speed-up (tool time ÷ ScaleKit time) |",
+           "|---:|---|---:|---:|---:|---:|"]
     for n in sorted({r["clips"] for r in mix_rows}):
         sk = next((r for r in mix_rows if r["clips"] == n and r["impl"] == "scalekit"), None)
         for r in [x for x in mix_rows if x["clips"] == n]:
             ratio = ""
-            if sk and sk.get("ok") and r is not sk and r.get("ok") and sk.get("seconds") and r.get("seconds"):
+            # Only the other renderings of the same WAV mix compare with it (not the M4A pair or the floor).
+            same_job = r["impl"] in ("scalekit-one-thread", "ffmpeg-concat-demux", "pydub-overlay-join")
+            if same_job and sk and sk.get("ok") and r.get("ok") and sk.get("seconds") and r.get("seconds"):
                 ratio = fmt_ratio(r["seconds"] / sk["seconds"])
             ok = "" if r.get("ok") else " (failed)"
-            out.append(f"| {n:,} | {r['impl']}{ok} | {fmt_time(r.get('seconds'))} | "
+            cpu = fmt_time(r.get("cpu_seconds")) if r.get("cpu_seconds") is not None else "—"
+            out.append(f"| {n:,} | {r['impl']}{ok} | {fmt_time(r.get('seconds'))} | {cpu} | "
                        f"{r.get('peak_rss_mb', 0):,} MB | {ratio} |")
+    goals = mix_goals(mix_rows)
+    if goals:
+        out += ["", "| goal | measured | met |", "|---|---:|:---:|"] + goals
     notes = []
     for n, c in sorted(compares.items()):
         snr = c.get("snr_db")
@@ -386,6 +392,50 @@ def mix_markdown(mix_rows, compares):
         out.append("")
         out.append("Output check: " + "; ".join(notes) + ".")
     return "\n".join(out)
+
+
+def mix_goals(mix_rows):
+    """The mixer's goals, each ratio from this run's rows."""
+    def row(n, impl):
+        r = next((x for x in mix_rows if x["clips"] == n and x["impl"] == impl), None)
+        return r if r and r.get("ok") and r.get("seconds") else None
+
+    lines = []
+
+    def goal(text, value, shown, met):
+        if value is not None:
+            lines.append(f"| {text} | {shown} | {'yes' if met else 'no'} |")
+
+    for n in (200, 1000):
+        sk = row(n, "scalekit")
+        for impl in ("ffmpeg-concat-demux", "pydub-overlay-join"):
+            other = row(n, impl)
+            if sk and other:
+                r = other["seconds"] / sk["seconds"]
+                goal(f"{n:,} clips: ≥ 2× faster than {impl}", r, f"{r:.2f}×", r >= 2)
+    sk, floor = row(1000, "scalekit"), row(1000, "floor-ffmpeg-background")
+    if sk and floor:
+        r = sk["seconds"] / floor["seconds"]
+        goal("1,000 clips: within 1.5× of the floor (scalekit ÷ floor)", r, f"{r:.2f}×", r <= 1.5)
+    small, large = row(200, "scalekit"), row(1000, "scalekit")
+    if small and large and small.get("audio_seconds") and large.get("audio_seconds"):
+        a = small["seconds"] / small["audio_seconds"]
+        b = large["seconds"] / large["audio_seconds"]
+        goal("time per second of audio, 1,000 ÷ 200 clips, within 1.1×", b / a,
+             f"{b * 1000:.2f} ÷ {a * 1000:.2f} ms = {b / a:.2f}×", b / a <= 1.1)
+        if small.get("cpu_seconds") and large.get("cpu_seconds"):
+            a = small["cpu_seconds"] / small["audio_seconds"]
+            b = large["cpu_seconds"] / large["audio_seconds"]
+            goal("CPU time per second of audio, 1,000 ÷ 200 clips, within 1.1×", b / a,
+                 f"{b * 1000:.2f} ÷ {a * 1000:.2f} ms = {b / a:.2f}×", b / a <= 1.1)
+    if large:
+        goal("peak RSS at 1,000 clips ≤ 100 MB", large.get("peak_rss_mb"), f"{large.get('peak_rss_mb')} MB",
+             large.get("peak_rss_mb", 1e9) <= 100)
+    m4a, aac = row(200, "scalekit-m4a"), row(200, "ffmpeg-aac-encode-of-the-mix")
+    if m4a and aac:
+        r = m4a["seconds"] / aac["seconds"]
+        goal("M4A: scalekit mix within 1.2× of ffmpeg's AAC encode of the finished mix", r, f"{r:.2f}×", r <= 1.2)
+    return lines
 
 
 # ---------------------------------------------------------------- charts
@@ -592,6 +642,11 @@ def main():
           ""]
     if a.parts != "all":
         md += [f"Parts run: **{a.parts}** only (`BENCH_PARTS={a.parts}`).", ""]
+    if a.parts == "mixer":
+        md += ["### Mixer: the 200- and 1 000-clip workloads", "", mix_markdown(mix_rows, compares)]
+        with open(os.path.join(a.out, "summary.md"), "w", encoding="utf-8") as f:
+            f.write("\n".join(md) + "\n")
+        return
     md += [
           f"Threshold check of the server-less suites against `Benchmarks/Thresholds/`: **{a.thresholds}**."
           + (f" Seed checks that failed: {', '.join(r.get('bench', '?') for r in failed_checks)}." if failed_checks else

@@ -1,4 +1,5 @@
 import CFFmpeg
+import Foundation
 import ScaleKit
 
 /// The libswresample contexts of one render, kept for the next source with
@@ -8,8 +9,11 @@ import ScaleKit
 /// hundreds of clips from the same kind of file would build the same tables
 /// hundreds of times. A converter takes a context from here (reset to the
 /// state of a fresh one, so the output is unchanged bit for bit) and gives it
-/// back when it is done. Owned by one render job, used on its queue only.
-final class FFmpegResamplerPool {
+/// back when it is done. Owned by one render; its read-ahead threads (the
+/// background's and the clips') share it, so the idle lists are locked (a
+/// pthread mutex, which ThreadSanitizer sees); a context itself is used by one
+/// source at a time.
+final class FFmpegResamplerPool: @unchecked Sendable {
     struct Key: Hashable {
         var inputChannels: Int32
         var inputMask: UInt64
@@ -20,10 +24,13 @@ final class FFmpegResamplerPool {
         var outputRate: Int32
     }
 
+    private let lock = NSLock()
     private var idle: [Key: [FFmpegResampler]] = [:]
+    private var madeCount = 0
+    private var reusedCount = 0
     /// Contexts made and contexts reused, for tests.
-    private(set) var made = 0
-    private(set) var reused = 0
+    var made: Int { lock.withLock { madeCount } }
+    var reused: Int { lock.withLock { reusedCount } }
 
     init() {}
 
@@ -35,27 +42,36 @@ final class FFmpegResamplerPool {
         code: ScaleKitError.Code, label: String
     ) throws -> FFmpegResampler {
         let key = Self.key(input, inputFormat, inputRate, output, outputFormat, outputRate)
-        if let key, var list = idle[key], let resampler = list.popLast() {
-            idle[key] = list
+        if let key, let resampler = takeIdle(key) {
             try resampler.reset(code: code)
-            reused += 1
             return resampler
         }
         let made = try FFmpegResampler(
             input: input, inputFormat: inputFormat, inputRate: inputRate, output: output, outputFormat: outputFormat, outputRate: outputRate,
             code: code, label: label)
         made.poolKey = key
-        self.made += 1
+        lock.withLock { madeCount += 1 }
         return made
+    }
+
+    private func takeIdle(_ key: Key) -> FFmpegResampler? {
+        lock.withLock {
+            guard var list = idle[key], let resampler = list.popLast() else { return nil }
+            idle[key] = list
+            reusedCount += 1
+            return resampler
+        }
     }
 
     /// Keeps `resampler` for the next caller with its settings (at most a few per setting).
     func giveBack(_ resampler: FFmpegResampler) {
         guard let key = resampler.poolKey else { return }
-        var list = idle[key, default: []]
-        guard list.count < 4 else { return }
-        list.append(resampler)
-        idle[key] = list
+        lock.withLock {
+            var list = idle[key, default: []]
+            guard list.count < 4 else { return }
+            list.append(resampler)
+            idle[key] = list
+        }
     }
 
     private static func key(

@@ -28,6 +28,9 @@ struct MixCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds the ducking takes to slide down and back up.")
     var duckRamp: Double = 0.1
 
+    @Option(name: .long, help: "Seconds of output decoded ahead of the mix on two more threads (0: mix on one thread).")
+    var readAhead: Double = 1
+
     func run() async throws {
         var timeline = try reportingAudioErrors { try AudioTimeline.load(contentsOf: self.timeline) }
         if let duckDb {
@@ -35,8 +38,9 @@ struct MixCommand: AsyncParsableCommand {
         }
         let audioOutput = try reportingAudioErrors { try output.makeOutput(preferred: timeline.preferredFormat) }
         let mixTimeline = timeline
+        let mixer = FFmpegAudioMixer(readAheadSeconds: readAhead)
         try await runAudioCommand(quiet: output.quiet, json: output.json) { progress in
-            try await FFmpegAudioMixer().mix(mixTimeline, into: audioOutput, progress: progress)
+            try await mixer.mix(mixTimeline, into: audioOutput, progress: progress)
         }
     }
 }

@@ -3,6 +3,11 @@
 /// Clips are sorted by start; a clip's source is opened when the window
 /// reaches its start frame and released when it runs out, so only the
 /// background and the clips audible in the current window are open.
+///
+/// With `readAheadSeconds`, the background and the clips are opened, decoded
+/// and resampled on two ``ReadAheadLane`` threads up to that far ahead of the
+/// window being mixed, while this job mixes and encodes: the same sources in
+/// the same order, so the same samples, on up to three cores.
 package final class TimelineRenderJob: AudioRenderJob {
     private struct PendingClip {
         var index: Int
@@ -40,9 +45,14 @@ package final class TimelineRenderJob: AudioRenderJob {
     private var backgroundBuffer: [Float]
     private var scratch: [Float]
     private var coverage: [Bool]
+    private let backgroundLane: ReadAheadLane?
+    private let clipLane: ReadAheadLane?
 
     /// Validates the timeline and opens the background (not the clips).
-    package init(timeline: AudioTimeline, output: RenderOutput, windowSeconds: Double = defaultWindowSeconds, open: @escaping PCMSourceOpener) throws {
+    package init(
+        timeline: AudioTimeline, output: RenderOutput, windowSeconds: Double = defaultWindowSeconds, readAheadSeconds: Double? = nil,
+        open: @escaping PCMSourceOpener
+    ) throws {
         try timeline.validate(maximumDuration: output.maximumDuration)
         try AudioLimits.check(windowSeconds, in: AudioLimits.windowSeconds, "the mixer's window", unit: "s")
         let format = output.format
@@ -58,13 +68,45 @@ package final class TimelineRenderJob: AudioRenderJob {
         backgroundBuffer = speech
         scratch = speech
         coverage = [Bool](repeating: false, count: windowFrames)
+        var lanes: (clips: ReadAheadLane, background: ReadAheadLane?)?
+        if let readAheadSeconds {
+            try AudioLimits.check(readAheadSeconds, in: AudioLimits.readAheadSeconds, "the mixer's read-ahead", unit: "s")
+            let lookAhead = format.frameIndex(atSeconds: readAheadSeconds)
+            let pending = pending
+            let channels = format.channels
+            let clips = ReadAheadLane(
+                label: "scalekit.audio.clips", inputs: pending.map { ReadAheadLane.Input(startFrame: $0.startFrame) }, channels: channels,
+                lookAheadFrames: lookAhead, maximumLeadFrames: leadFrames
+            ) { try TimelineRenderJob.openClip(pending[$0], open: open, format: format) }
+            let background = timeline.background.map { track in
+                ReadAheadLane(label: "scalekit.audio.background", inputs: [.init(startFrame: 0)], channels: channels, lookAheadFrames: lookAhead) { _ in
+                    try open(track.source, SourceRequest(role: "background"))
+                }
+            }
+            lanes = (clips, background)
+        }
+        clipLane = lanes?.clips
+        backgroundLane = lanes?.background
         if let track = timeline.background {
-            background = try open(track.source, SourceRequest(role: "background"))
+            do {
+                background = try lanes?.background?.source(0) ?? open(track.source, SourceRequest(role: "background"))
+            } catch {
+                lanes?.clips.stop()
+                lanes?.background?.stop()
+                throw error
+            }
             backgroundGain = linearGain(decibels: track.gainDB)
             ducking = track.ducking.map { DuckingEnvelope($0, sampleRate: format.sampleRate) }
         } else {
             backgroundGain = 1
         }
+    }
+
+    deinit { stopLanes() }
+
+    private func stopLanes() {
+        clipLane?.stop()
+        backgroundLane?.stop()
     }
 
     package var progress: AudioProgress {
@@ -80,6 +122,8 @@ package final class TimelineRenderJob: AudioRenderJob {
 
     package func renderNextWindow() throws -> Bool {
         guard !done else { return false }
+        backgroundLane?.advance(to: position + windowFrames)
+        clipLane?.advance(to: position + windowFrames)
         var length = windowFrames
         var backgroundFrames = 0
         if let background {
@@ -98,6 +142,7 @@ package final class TimelineRenderJob: AudioRenderJob {
             done = true
             active.removeAll()
             background = nil
+            stopLanes()
             try output.finish()
             return false
         }
@@ -114,7 +159,7 @@ package final class TimelineRenderJob: AudioRenderJob {
         while nextPending < pending.count, pending[nextPending].startFrame - leadFrames < position + length {
             let item = pending[nextPending]
             let gain = linearGain(decibels: item.clip.gainDB)
-            let source = try openClip(item, gain: gain)
+            let source = try clipLane?.source(nextPending) ?? Self.openClip(item, open: open, format: output.format)
             let lead = min(source.leadingFrames, leadFrames)
             var start = item.startFrame - lead
             if start < position {
@@ -144,13 +189,13 @@ package final class TimelineRenderJob: AudioRenderJob {
     /// Opens a clip's source, cut and faded when the clip says so. A clip that
     /// starts inside its source or fades in has no resampler pre-ringing in
     /// front of it (the fade or the cut starts it), so it is opened without leading frames.
-    private func openClip(_ item: PendingClip, gain: Float) throws -> any PCMFrameSource {
+    private static func openClip(_ item: PendingClip, open: PCMSourceOpener, format: AudioFormat) throws -> any PCMFrameSource {
         let clip = item.clip
         let cutOrFadedIn = clip.fadeIn != nil || (clip.trim?.offset ?? 0) > 0
-        let request = SourceRequest(role: "clip \(item.index)", gain: gain, allowsLeadingFrames: !cutOrFadedIn)
+        let request = SourceRequest(role: "clip \(item.index)", gain: linearGain(decibels: clip.gainDB), allowsLeadingFrames: !cutOrFadedIn)
         let source = try open(clip.source, request)
         guard clip.isShaped else { return source }
-        return ShapedFrameSource(source, trim: clip.trim, fadeIn: clip.fadeIn, fadeOut: clip.fadeOut, format: output.format)
+        return ShapedFrameSource(source, trim: clip.trim, fadeIn: clip.fadeIn, fadeOut: clip.fadeOut, format: format)
     }
 
     private func discard(_ frames: Int, from source: any PCMFrameSource) throws {
@@ -210,6 +255,7 @@ package final class TimelineRenderJob: AudioRenderJob {
         done = true
         active.removeAll()
         background = nil
+        stopLanes()
         output.abort()
     }
 }
