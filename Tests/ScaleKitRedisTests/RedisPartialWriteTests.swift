@@ -14,30 +14,39 @@ import Testing
         let client = try TestRedis.client()
         let prefix = TestRedis.uniquePrefix("partial")
         let tracker = RedisAPITracker(client: client, configuration: APITrackerConfiguration(keyPrefix: prefix))
-        let windows = APIWindows(containing: Date(), timeZone: .utc)
-        let target = key == "stats" ? tracker.keys.stats : key == "day" ? tracker.keys.day(windows) : tracker.keys.hour(windows)
-        _ = try await client.withConnection { connection in
-            field.isEmpty
-                ? try await connection.send("SET", RedisArgument(target), RedisArgument(value))
-                : try await connection.send("HSET", RedisArgument(target), RedisArgument(field), RedisArgument(value))
+        // The windows of now and of the next hour and day: should the calls
+        // run after a boundary, the counter they read is corrupt all the same.
+        let now = Date()
+        let windowSets = [now, now.addingTimeInterval(3600), now.addingTimeInterval(86_400)].map { APIWindows(containing: $0, timeZone: .utc) }
+        let targets = Set(windowSets.map { key == "stats" ? tracker.keys.stats : key == "day" ? tracker.keys.day($0) : tracker.keys.hour($0) })
+        for target in targets {
+            _ = try await client.withConnection { connection in
+                field.isEmpty
+                    ? try await connection.send("SET", RedisArgument(target), RedisArgument(value))
+                    : try await connection.send("HSET", RedisArgument(target), RedisArgument(field), RedisArgument(value))
+            }
         }
         for _ in 0..<3 {
             let error = await #expect(throws: ScaleKitError.self) { try await tracker.checkAndCount() }
             #expect(error?.code == .corruptData, "\(String(describing: error))")
         }
-        let counters = try await client.withConnection { connection in
-            try await connection.pipeline([
-                RedisCommand("GET", [RedisArgument(tracker.keys.day(windows))]), RedisCommand("GET", [RedisArgument(tracker.keys.hour(windows))]),
-                RedisCommand("HGET", [RedisArgument(tracker.keys.stats), "total_requests"]),
-            ])
-        }
         let untouched: [String: RedisValue] = [
             "day": key == "day" ? .bulkString(Array(value.utf8)) : .null, "hour": key == "hour" ? .bulkString(Array(value.utf8)) : .null,
             "total": key == "stats" && field == "total_requests" ? .bulkString(Array(value.utf8)) : .null,
         ]
-        #expect(counters == [untouched["day"]!, untouched["hour"]!, untouched["total"]!], "a refused call was counted: \(counters)")
-        _ = try await client.withConnection { connection in
-            try await connection.send("DEL", RedisArgument(tracker.keys.stats), RedisArgument(tracker.keys.day(windows)), RedisArgument(tracker.keys.hour(windows)))
+        for windows in windowSets {
+            let counters = try await client.withConnection { connection in
+                try await connection.pipeline([
+                    RedisCommand("GET", [RedisArgument(tracker.keys.day(windows))]), RedisCommand("GET", [RedisArgument(tracker.keys.hour(windows))]),
+                    RedisCommand("HGET", [RedisArgument(tracker.keys.stats), "total_requests"]),
+                ])
+            }
+            #expect(counters == [untouched["day"]!, untouched["hour"]!, untouched["total"]!], "a refused call was counted: \(counters)")
+        }
+        for windows in windowSets {
+            _ = try await client.withConnection { connection in
+                try await connection.send("DEL", RedisArgument(tracker.keys.stats), RedisArgument(tracker.keys.day(windows)), RedisArgument(tracker.keys.hour(windows)))
+            }
         }
     }
 
