@@ -21,7 +21,7 @@ public enum AudioLimits {
     public static let fadeSeconds: ClosedRange<Double> = 0.000_1...60
     /// The mixers' `windowSeconds`.
     public static let windowSeconds: ClosedRange<Double> = 0.001...60
-    /// How far ahead of the mix ``/ScaleKitAudio/FFmpegAudioMixer`` decodes, in seconds (memory grows with it).
+    /// How far ahead of the mix `FFmpegAudioMixer` (ScaleKitAudio) decodes, in seconds (memory grows with it).
     public static let readAheadSeconds: ClosedRange<Double> = 0...60
 
     /// Throws ``ScaleKitError/Code/invalidArgument`` naming `field` unless `value` is finite and within `range`.
