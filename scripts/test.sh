@@ -31,15 +31,16 @@ stage() {  # NAME COMMAND...
   RESULTS+=("$(printf '%-14s %-7s %5d s' "$name" "$status" $((SECONDS - start)))")
 }
 
-# The unit suite once more while every core is saturated by other processes:
-# no verdict may depend on how fast the machine is. Two CPU hogs per core.
+# The unit suite runs while every core is saturated by other processes: no
+# verdict may depend on how fast the machine is. The load is one CPU hog per
+# core plus the builds the later stages need (one builder in the background,
+# below), so the CPU that only hogs would burn builds them instead.
 STRESS_PID=""
 stop_stress() {
   if [ -n "$STRESS_PID" ]; then kill "$STRESS_PID" 2>/dev/null; wait "$STRESS_PID" 2>/dev/null; STRESS_PID=""; fi
 }
-trap stop_stress EXIT
 under_cpu_stress() {
-  local hogs=$(( $(nproc) * 2 )) status
+  local hogs=$(nproc) status
   stress-ng --cpu "$hogs" --timeout 3600s --quiet &
   STRESS_PID=$!
   log "stress-ng: $hogs CPU workers (pid $STRESS_PID)"
@@ -49,18 +50,64 @@ under_cpu_stress() {
   return $status
 }
 
+# The builder: every later stage's build, one after another, in the
+# background, started when the unit stage's own build is done. A stage waits
+# for its build (await_build); when that build failed, the stage builds again
+# itself and reports the error where it belongs. Logs: .build/ci-builds/.
+BUILDS="$ROOT/.build/ci-builds"
+BUILDER_PID=""
+stop_builder() {
+  if [ -n "$BUILDER_PID" ]; then kill -- -"$BUILDER_PID" 2>/dev/null || kill "$BUILDER_PID" 2>/dev/null; wait "$BUILDER_PID" 2>/dev/null; BUILDER_PID=""; fi
+}
+trap 'stop_stress; stop_builder' EXIT
+build_one() {  # NAME COMMAND...
+  local name=$1
+  shift
+  if "$@" >"$BUILDS/$name.log" 2>&1; then touch "$BUILDS/$name.done"; else touch "$BUILDS/$name.failed"; fi
+}
+run_builder() {
+  want packaging && build_one packaging swift build --package-path Examples/EmbeddedOnly
+  want fuzz && build_one fuzz bash -c 'cd Fuzz && swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld'
+  want example && build_one example swift build --package-path Examples/VideoService --build-tests
+  want benchmarks && build_one benchmarks swift build --package-path Benchmarks
+  want tsan && build_one tsan swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+  want asan && build_one asan swift build --build-tests --sanitize=address --scratch-path .build-asan
+  return 0
+}
+start_builder() {
+  rm -rf "$BUILDS"
+  mkdir -p "$BUILDS"
+  set -m  # its own process group, so stopping it stops its compilers too
+  run_builder &
+  BUILDER_PID=$!
+  set +m
+  log "builder: the later stages' builds in the background (pid $BUILDER_PID, logs in .build/ci-builds/)"
+}
+await_build() {  # NAME
+  [ -n "$BUILDER_PID" ] || return 0
+  local waited=$SECONDS
+  while [ ! -e "$BUILDS/$1.done" ] && [ ! -e "$BUILDS/$1.failed" ] && kill -0 "$BUILDER_PID" 2>/dev/null; do sleep 2; done
+  if [ -e "$BUILDS/$1.failed" ]; then
+    log "the background build for $1 failed; the stage builds again (log: .build/ci-builds/$1.log)"
+  else
+    log "the build for $1 is ready (waited $((SECONDS - waited)) s)"
+  fi
+}
+
 if ! bash scripts/setup.sh; then
   log "setup failed: nothing can run"
   echo "0 passed, 1 failed"
   exit 1
 fi
 
-# The whole suite runs once, on a saturated machine (two CPU hogs per core):
-# no verdict may depend on how fast the machine is, and the sanitizer stages
-# below run it again on an idle one. The build comes first, unloaded.
+# The whole suite runs once on a saturated machine (a CPU hog per core and
+# the builder): no verdict may depend on how fast the machine is; the
+# sanitizer stages below run it again, with only the builder's last builds
+# beside them. The unit build comes first, unloaded.
 # SCALEKIT_TEST_STAGES="plain" runs the suite without the load.
 build_then_test_under_stress() {
   swift build --build-tests || return 1
+  start_builder
   under_cpu_stress bash scripts/with-servers.sh swift test --skip-build
 }
 if want unit; then
@@ -76,19 +123,8 @@ fi
 if want packaging; then
   # A client package with the server traits off builds, links and runs
   # without libhiredis and libpq (Examples/EmbeddedOnly).
+  await_build packaging
   stage packaging bash scripts/check-embedded-only.sh
-fi
-# The example service's first build (Hummingbird, swift-otel) is the longest
-# single build of the run, and the audio and fuzz stages leave a core idle
-# (each fuzz target is one process): build the example beside them, and let
-# its stages wait for that build. A failed build is reported by the example
-# stage itself, which builds again.
-EXAMPLE_BUILD_PID=""
-if want example && { want audio || want fuzz; }; then
-  log "building the example service in the background (log: Examples/VideoService/.build/prebuild.log)"
-  mkdir -p Examples/VideoService/.build
-  swift build --package-path Examples/VideoService --build-tests >Examples/VideoService/.build/prebuild.log 2>&1 &
-  EXAMPLE_BUILD_PID=$!
 fi
 if want audio; then
   # scalekit mix against ffmpeg's own rendering of a small speech workload.
@@ -97,12 +133,11 @@ fi
 if want fuzz; then
   # 5 s a target in the test run keeps the whole run well under 30 minutes
   # (every committed corpus input runs first); longer runs: FUZZ_SECONDS=300 scripts/fuzz.sh.
+  await_build fuzz
   FUZZ_SECONDS=${FUZZ_SECONDS:-5} stage fuzz bash scripts/fuzz.sh
 fi
 if want example; then
-  if [ -n "$EXAMPLE_BUILD_PID" ]; then
-    wait "$EXAMPLE_BUILD_PID" && log "example service built" || log "the example's background build failed; its stage builds again"
-  fi
+  await_build example
   # Two instances of the example service over one Redis and one PostgreSQL:
   # the seed's load scenarios (it starts and stops its own servers).
   stage example bash Examples/VideoService/scripts/load-test.sh
@@ -110,6 +145,7 @@ if want example; then
 fi
 if want benchmarks; then
   # The benchmarks are not run here (they are not tests), only built, so they cannot rot.
+  await_build benchmarks
   stage benchmarks bash scripts/build-benchmarks.sh
 fi
 # The whole suite under each sanitizer, in scratch folders of their own so
@@ -120,11 +156,13 @@ fi
 # that the other audio suites, run here, do not; AddressSanitizer runs them all.
 TSAN_SKIPPED="FFmpegAudioMixerTests|FFmpegShapingTests|AudioProbeTests|LoudnessNormalisationTests|FFmpegLoggingTests"
 if want tsan; then
+  await_build tsan
   SCALEKIT_TEST_SLOWDOWN=10 SCALEKIT_TEST_SANITIZER=thread stage tsan bash scripts/with-servers.sh \
     swift test --sanitize=thread --scratch-path .build-tsan --skip "$TSAN_SKIPPED"
 fi
 if want asan; then
   # Leaks fail the stage; only the toolchain's own leaks are suppressed.
+  await_build asan
   SCALEKIT_TEST_SLOWDOWN=10 SCALEKIT_TEST_SANITIZER=address LSAN_OPTIONS="suppressions=$ROOT/scripts/lsan-suppressions.txt:print_suppressions=0" \
     stage asan bash scripts/with-servers.sh swift test --sanitize=address --scratch-path .build-asan
 fi
