@@ -47,7 +47,16 @@ struct TestHarness {
         let settings = VideoServiceSettings(
             port: 0, stageDuration: stageDuration, maxConcurrentJobs: maxConcurrentJobs, outputDirectory: outputDirectory,
             instanceName: "test-instance")
-        return VideoServiceApp.makeApplication(settings: settings, backends: backends, registry: registry, logger: logger)
+        return VideoServiceApp.makeApplication(
+            settings: settings, backends: backends, registry: registry, metricsFactory: PrometheusMetricsFactory(registry: registry),
+            logger: logger)
+    }
+
+    /// What `/metrics` would print now: the jobs' counters and the pools'.
+    var metricsText: String {
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// How long a wait may take before it counts as a hang: far longer than

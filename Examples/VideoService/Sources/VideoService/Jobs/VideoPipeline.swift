@@ -18,16 +18,17 @@ struct VideoPipeline: Sendable {
     let dubbedTrack: DubbedTrack
     let stages: [PipelineStage]
     let logger: Logger
-    let metrics = JobMetrics()
+    let metrics: JobMetrics
 
     init(
         backends: ScaleKitBackends, settings: VideoServiceSettings, dubbedTrack: DubbedTrack,
-        stages: [PipelineStage] = PipelineStage.standard, logger: Logger
+        stages: [PipelineStage] = PipelineStage.standard, metrics: JobMetrics = JobMetrics(), logger: Logger
     ) {
         self.backends = backends
         self.settings = settings
         self.dubbedTrack = dubbedTrack
         self.stages = stages
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -68,10 +69,14 @@ struct VideoPipeline: Sendable {
         var results: [String: JSONValue] = [:]
         for stage in stages {
             try Task.checkCancellation()
-            try await backends.videos.renewLease(id: job.videoID, token: job.token, lease: settings.lease)
-            try await backends.statusTracker.updateStatus(
-                job.videoID, state: .processing, progress: stage.progress, message: stage.name.replacingUnderscores,
-                fields: ["stage": .string(stage.name)], fence: job.fence)
+            try await fenced(.renewLease) {
+                try await backends.videos.renewLease(id: job.videoID, token: job.token, lease: settings.lease)
+            }
+            try await fenced(.status) {
+                try await backends.statusTracker.updateStatus(
+                    job.videoID, state: .processing, progress: stage.progress, message: stage.name.replacingUnderscores,
+                    fields: ["stage": .string(stage.name)], fence: job.fence)
+            }
             if stage.callsExternalAPI {
                 try await callExternalAPI()
             }
@@ -85,16 +90,39 @@ struct VideoPipeline: Sendable {
         }
         // Complete the claim first: once the video is completed nobody else
         // writes its status, so the final status cannot be overwritten.
-        let video = try await backends.videos.completeVideo(id: job.videoID, token: job.token)
-        try await backends.statusTracker.updateStatus(
-            job.videoID, state: .completed, progress: 1, message: "done",
-            fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 },
-            fence: job.fence)
+        let video = try await fenced(.complete) { try await backends.videos.completeVideo(id: job.videoID, token: job.token) }
+        try await fenced(.status) {
+            try await backends.statusTracker.updateStatus(
+                job.videoID, state: .completed, progress: 1, message: "done",
+                fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 },
+                fence: job.fence)
+        }
+    }
+
+    /// Runs one write of the job's claim or status. When the fence refuses it
+    /// (`notClaimHolder`: the lease expired and another worker took the video
+    /// over), counts the refusal by kind in
+    /// `video_service_stale_writes_refused_total{write=…}` and rethrows.
+    @discardableResult
+    private func fenced<T>(_ write: JobMetrics.StaleWrite, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ScaleKitError where error.code == .notClaimHolder {
+            metrics.staleWriteRefused(write)
+            throw error
+        }
     }
 
     /// Counts one call against the limits and "makes" it.
     private func callExternalAPI() async throws {
-        let decision = try await backends.apiTracker.checkAndCount()
+        let decision: APICallDecision
+        do {
+            decision = try await backends.apiTracker.checkAndCount()
+        } catch {
+            // Whether the tracker counted it is unknown (a timeout may hide a counted call).
+            metrics.externalCallFailed()
+            throw error
+        }
         metrics.externalCall(allowed: decision.isAllowed)
         guard decision.isAllowed else { throw JobFailure.quotaExhausted(decision) }
         try await backends.apiTracker.recordOutcome(.success)
@@ -107,17 +135,18 @@ struct VideoPipeline: Sendable {
     private func fail(_ job: ProcessingJob, _ failure: JobFailure, logger: Logger) async {
         logger.warning("job failed: \(failure.reason): \(failure.message)")
         do {
-            try await backends.statusTracker.updateStatus(
-                job.videoID, state: .failed, message: failure.message,
-                fields: ["stage": "failed", "error": .string(failure.reason)], fence: job.fence)
+            try await fenced(.status) {
+                try await backends.statusTracker.updateStatus(
+                    job.videoID, state: .failed, message: failure.message,
+                    fields: ["stage": "failed", "error": .string(failure.reason)], fence: job.fence)
+            }
         } catch let error as ScaleKitError where error.code == .notClaimHolder {
-            metrics.staleWriteRefused()
             logger.warning("another worker holds the video now; its status stands: \(error.message)")
         } catch {
             logger.error("could not write the failed status: \(error)")
         }
         do {
-            try await backends.videos.failVideo(id: job.videoID, token: job.token, error: failure.message)
+            try await fenced(.fail) { try await backends.videos.failVideo(id: job.videoID, token: job.token, error: failure.message) }
         } catch let error as ScaleKitError where error.code == .notClaimHolder {
             logger.warning("the claim had passed to another worker; it stands: \(error.message)")
         } catch {
