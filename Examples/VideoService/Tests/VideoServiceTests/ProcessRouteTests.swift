@@ -158,6 +158,30 @@ import Testing
         #expect(metrics.contains(#"video_service_stale_writes_refused_total{write="renew_lease"} 0"#))
     }
 
+    @Test func aStageLongerThanTheLeaseKeepsTheClaim() async throws {
+        let harness = {
+            var harness = TestHarness(stageDuration: .seconds(600))
+            harness.lease = .seconds(1)
+            return harness
+        }()
+        let id = "dQw4w9WgXcQ"
+        try await harness.makeApplication().test(.router) { client in
+            #expect(try await client.process("https://youtu.be/\(id)").status == .accepted)
+            try await harness.waitForStage("fetching_metadata", of: id)
+            let renewed = try #require(try await harness.videos.video(id: id)?.leaseExpiresAt)
+            // An hour passes by the database's clock while the first stage
+            // still runs: the heartbeat keeps renewing the lease meanwhile, so
+            // another worker is told the video is being processed.
+            harness.videoClock.advance(by: .seconds(3600))
+            try await harness.waitUntil("a renewal after the clock moved") {
+                try await harness.videos.video(id: id)?.leaseExpiresAt ?? .distantPast >= renewed.addingTimeInterval(3600)
+            }
+            let other = try await harness.videos.claimVideo(id: id, title: nil, originalURL: nil, lease: .seconds(60))
+            #expect(other.outcome == .alreadyProcessing)
+            #expect(try await harness.statuses.status(for: id)?.fields["stage"] == "fetching_metadata")
+        }
+    }
+
     @Test func aJobWhoseLeaseWasTakenOverStopsAtItsNextRenewalAndCountsTheRefusal() async throws {
         let harness = TestHarness()
         let id = "dQw4w9WgXcQ"

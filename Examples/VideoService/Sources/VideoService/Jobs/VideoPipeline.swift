@@ -11,7 +11,9 @@ import ServiceLifecycle
 /// request retries the video), a graceful shutdown interrupts the stages and
 /// fails the claim the same way, and if even that cannot be written (the
 /// database is gone, or the task was cancelled outright) the claim's lease
-/// expires and the next request takes it over.
+/// expires and the next request takes it over. While the job runs, a
+/// heartbeat renews the lease every third of it, so only a job that is gone
+/// or cut off from the database loses its claim.
 struct VideoPipeline: Sendable {
     let backends: ScaleKitBackends
     let settings: VideoServiceSettings
@@ -66,6 +68,54 @@ struct VideoPipeline: Sendable {
     }
 
     private func process(_ job: ProcessingJob) async throws {
+        // The stages run beside a heartbeat that renews the lease every third
+        // of it, so a stage that takes longer than the lease (the mix, on a
+        // busy machine) does not hand a live job's video to another worker.
+        let results = try await withThrowingTaskGroup(of: [String: JSONValue]?.self) { group in
+            group.addTask { try await self.keepLeaseAlive(job) }
+            group.addTask { try await self.runStages(job) }
+            // The stages' results, or the heartbeat's notClaimHolder (which cancels the stages).
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            // No renewal may run beside the completion below: wait the heartbeat out.
+            while (try? await group.next()) != nil {}
+            guard let results = first else { throw CancellationError() }
+            return results
+        }
+        // Complete the claim first: once the video is completed nobody else
+        // writes its status, so the final status cannot be overwritten.
+        let video = try await fenced(.complete) { try await backends.videos.completeVideo(id: job.videoID, token: job.token) }
+        try await fenced(.status) {
+            try await backends.statusTracker.updateStatus(
+                job.videoID, state: .completed, progress: 1, message: "done",
+                fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 },
+                fence: job.fence)
+        }
+    }
+
+    /// Renews the claim's lease every third of the lease until cancelled.
+    /// Throws `notClaimHolder` when the claim has passed to another worker;
+    /// an outage is only logged (the stages meet it too, and the next tick
+    /// tries again).
+    private func keepLeaseAlive(_ job: ProcessingJob) async throws -> [String: JSONValue]? {
+        while true {
+            try await Task.sleep(for: settings.lease / 3)
+            do {
+                try await fenced(.renewLease) {
+                    try await backends.videos.renewLease(id: job.videoID, token: job.token, lease: settings.lease)
+                }
+            } catch let error as ScaleKitError where error.code == .notClaimHolder || error.code == .cancelled {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.debug("could not renew the lease; trying again in \(settings.lease / 3): \(error)")
+            }
+        }
+    }
+
+    /// The stages, each renewing the lease and writing its status first; returns the mix's status fields.
+    private func runStages(_ job: ProcessingJob) async throws -> [String: JSONValue]? {
         var results: [String: JSONValue] = [:]
         for stage in stages {
             try Task.checkCancellation()
@@ -88,15 +138,7 @@ struct VideoPipeline: Sendable {
                 try await Task.sleep(for: settings.stageDuration)
             }
         }
-        // Complete the claim first: once the video is completed nobody else
-        // writes its status, so the final status cannot be overwritten.
-        let video = try await fenced(.complete) { try await backends.videos.completeVideo(id: job.videoID, token: job.token) }
-        try await fenced(.status) {
-            try await backends.statusTracker.updateStatus(
-                job.videoID, state: .completed, progress: 1, message: "done",
-                fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 },
-                fence: job.fence)
-        }
+        return results
     }
 
     /// Runs one write of the job's claim or status. When the fence refuses it
