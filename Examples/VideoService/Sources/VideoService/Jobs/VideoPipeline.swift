@@ -85,11 +85,25 @@ struct VideoPipeline: Sendable {
         // Complete the claim first: once the video is completed nobody else
         // writes its status, so the final status cannot be overwritten.
         let video = try await fenced(.complete) { try await backends.videos.completeVideo(id: job.videoID, token: job.token) }
-        try await fenced(.status) {
-            try await backends.statusTracker.updateStatus(
-                job.videoID, state: .completed, progress: 1, message: "done",
-                fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 },
-                fence: job.fence)
+        // The video is completed: nothing may fail it now. A status write that
+        // fails (a dropped connection) is tried again a few times, and never
+        // followed by a failed status.
+        for attempt in 1...5 {
+            do {
+                try await fenced(.status) {
+                    try await backends.statusTracker.updateStatus(
+                        job.videoID, state: .completed, progress: 1, message: "done",
+                        fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 },
+                        fence: job.fence)
+                }
+                return
+            } catch {
+                guard attempt < 5 else {
+                    logger.error("video \(job.videoID) is completed, but its completed status could not be written: \(error)")
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(200 * attempt))
+            }
         }
     }
 
