@@ -236,20 +236,25 @@ class Fleet:
         return wait_until(lambda: self.healthy(name), 120, 0.2)
 
     def probe(self, names, tag, bound=120):
-        """One new video through each of `names`; returns {name: final state} once all finished."""
-        ids = {}
-        for index, name in enumerate(names):
-            video = f"{self.prefix}{tag}{index:05d}"
-            code, body = self.post(name, video)
-            ids[name] = video if code == 202 else None
-        pending = {n: v for n, v in ids.items() if v}
+        """One new video through each of `names`, sent again through the same
+        instance if it did not complete (the slow host's lossy path may cut a
+        connection, as any client may meet); returns {name: final state}."""
+        ids = {name: f"{self.prefix}{tag}{index:05d}" for index, name in enumerate(names)}
+        state = {}
+        for _ in range(3):
+            todo = [n for n in names if state.get(n) != "completed"]
+            if not todo:
+                break
+            sent = [n for n in todo if self.post(n, ids[n])[0] in (200, 202)]
 
-        def finished():
-            rows = self.rows(list(pending.values())) or {}
-            return all(rows.get(v, ("",))[0] in ("completed", "failed") for v in pending.values())
-        wait_until(finished, bound, 0.2)
-        rows = self.rows([v for v in ids.values() if v]) or {}
-        return {n: (rows.get(v, ("missing",))[0] if v else "refused") for n, v in ids.items()}
+            def finished():
+                rows = self.rows([ids[n] for n in sent]) or {}
+                return all(rows.get(ids[n], ("",))[0] in ("completed", "failed") for n in sent)
+            wait_until(finished, bound, 0.2)
+            rows = self.rows([ids[n] for n in todo]) or {}
+            for name in todo:
+                state[name] = rows.get(ids[name], ("refused",))[0] if name in sent else "refused"
+        return state
 
     # --- servers ---------------------------------------------------------------
     def redis(self, port, *command):
