@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-STAGES=${SCALEKIT_TEST_STAGES:-"unit docs packaging audio fuzz example benchmarks tsan asan"}
+STAGES=${SCALEKIT_TEST_STAGES:-"unit docs packaging audio fuzz example fleet benchmarks tsan asan"}
 export SCALEKIT_REQUIRE_SERVERS=1
 
 log() { echo "[test] $*"; }
@@ -141,6 +141,17 @@ if want example; then
   # Two instances of the example service over one Redis and one PostgreSQL:
   # the seed's load scenarios (it starts and stops its own servers).
   stage example bash Examples/VideoService/scripts/load-test.sh
+fi
+if want fleet; then
+  # The service as a fleet: four instances on hosts of their own (network
+  # namespaces joined by a switch namespace), a Redis Cluster, PostgreSQL
+  # behind PgBouncer, and faults under load: a host cut off, kill -9 of an
+  # instance and of a Redis master, PgBouncer restarted, a slow lossy path
+  # (Docs/Operations.md#the-fleet-test). Right after the example stage, whose
+  # build of the service it reuses (the unit tests' build would rebuild it).
+  stage fleet bash Examples/VideoService/scripts/fleet-test.sh
+fi
+if want example; then
   stage example-unit swift test --package-path Examples/VideoService
 fi
 if want benchmarks; then

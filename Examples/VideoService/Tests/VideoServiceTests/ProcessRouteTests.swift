@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
+import Prometheus
 import ScaleKit
 import Testing
 
@@ -149,6 +151,60 @@ import Testing
         #expect(status.state == .processing && status.fields["by"] == "B" && status.fence?.attempt == 2, "\(status)")
         let video = try #require(try await harness.videos.video(id: id))
         #expect(video.state == .processing && video.leaseOwner == takeover.token && video.attempts == 2)
+        // Both refusals are counted, by kind, for the operator (and the fleet test).
+        let metrics = harness.metricsText
+        #expect(metrics.contains(#"video_service_stale_writes_refused_total{write="status"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"video_service_stale_writes_refused_total{write="fail"} 1"#))
+        #expect(metrics.contains(#"video_service_stale_writes_refused_total{write="renew_lease"} 0"#))
+    }
+
+    @Test func aStageLongerThanTheLeaseKeepsTheClaim() async throws {
+        let harness = {
+            var harness = TestHarness(stageDuration: .seconds(600))
+            harness.lease = .seconds(1)
+            return harness
+        }()
+        let id = "dQw4w9WgXcQ"
+        try await harness.makeApplication().test(.router) { client in
+            #expect(try await client.process("https://youtu.be/\(id)").status == .accepted)
+            try await harness.waitForStage("fetching_metadata", of: id)
+            let renewed = try #require(try await harness.videos.video(id: id)?.leaseExpiresAt)
+            // An hour passes by the database's clock while the first stage
+            // still runs: the heartbeat keeps renewing the lease meanwhile, so
+            // another worker is told the video is being processed.
+            harness.videoClock.advance(by: .seconds(3600))
+            try await harness.waitUntil("a renewal after the clock moved") {
+                try await harness.videos.video(id: id)?.leaseExpiresAt ?? .distantPast >= renewed.addingTimeInterval(3600)
+            }
+            let other = try await harness.videos.claimVideo(id: id, title: nil, originalURL: nil, lease: .seconds(60))
+            #expect(other.outcome == .alreadyProcessing)
+            #expect(try await harness.statuses.status(for: id)?.fields["stage"] == "fetching_metadata")
+        }
+    }
+
+    @Test func aJobWhoseLeaseWasTakenOverStopsAtItsNextRenewalAndCountsTheRefusal() async throws {
+        let harness = TestHarness()
+        let id = "dQw4w9WgXcQ"
+        let first = try await harness.videos.claimVideo(id: id, title: nil, originalURL: nil, lease: .seconds(60))
+        // The first worker stalls past its lease (the repository's clock moves
+        // on purpose), and a second one takes the video over.
+        harness.videoClock.advance(by: .seconds(3600))
+        let second = try await harness.videos.claimVideo(id: id, title: nil, originalURL: nil, lease: .seconds(7200))
+        #expect(second.outcome == .tookOverExpiredLease)
+        let pipeline = VideoPipeline(
+            backends: harness.backends, settings: VideoServiceSettings(port: 0, stageDuration: .zero, instanceName: "stale"),
+            dubbedTrack: DubbedTrack(mixer: PCMAudioMixer(), directory: harness.outputDirectory),
+            metrics: JobMetrics(factory: PrometheusMetricsFactory(registry: harness.registry)), logger: Logger(label: "stale-job"))
+        // The first worker wakes up and runs its job with its old token.
+        await pipeline.run(ProcessingJob(videoID: id, originalURL: "https://youtu.be/\(id)", token: try #require(first.token), attempt: 1))
+        let metrics = harness.metricsText
+        #expect(metrics.contains(#"video_service_stale_writes_refused_total{write="renew_lease"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"video_service_jobs_finished_total{result="lost_claim"} 1"#))
+        // Nothing of the stale job was written: the new holder keeps the claim, and no API call was made.
+        let video = try #require(try await harness.videos.video(id: id))
+        #expect(video.state == .processing && video.leaseOwner == second.token && video.attempts == 2)
+        #expect(try await harness.statuses.status(for: id) == nil)
+        #expect(try await harness.tracker.usage().dayCount == 0)
     }
 
     @Test func gracefulShutdownAlsoFailsJobsStillWaitingInTheQueue() async throws {

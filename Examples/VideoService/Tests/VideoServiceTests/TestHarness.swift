@@ -22,6 +22,8 @@ struct TestHarness {
     var healthChecks: [HealthCheck] = []
     var stageDuration: Duration
     var maxConcurrentJobs: Int
+    /// The jobs' lease (`VIDEO_SERVICE_LEASE_MS`); the heartbeat renews it every third of it.
+    var lease: Duration = .seconds(120)
     /// Where jobs write their dubbed tracks: a new temporary folder.
     let outputDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("video-service-tests-\(UUID())").path
 
@@ -45,9 +47,18 @@ struct TestHarness {
         var logger = Logger(label: "video-service-tests")
         logger.logLevel = .error  // the jobs' warnings are expected here
         let settings = VideoServiceSettings(
-            port: 0, stageDuration: stageDuration, maxConcurrentJobs: maxConcurrentJobs, outputDirectory: outputDirectory,
-            instanceName: "test-instance")
-        return VideoServiceApp.makeApplication(settings: settings, backends: backends, registry: registry, logger: logger)
+            port: 0, stageDuration: stageDuration, lease: lease, maxConcurrentJobs: maxConcurrentJobs,
+            outputDirectory: outputDirectory, instanceName: "test-instance")
+        return VideoServiceApp.makeApplication(
+            settings: settings, backends: backends, registry: registry, metricsFactory: PrometheusMetricsFactory(registry: registry),
+            logger: logger)
+    }
+
+    /// What `/metrics` would print now: the jobs' counters and the pools'.
+    var metricsText: String {
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// How long a wait may take before it counts as a hang: far longer than
@@ -64,6 +75,16 @@ struct TestHarness {
             try await Task.sleep(for: .milliseconds(10))
         }
         throw ScaleKitError(.timeout, "job \(id) did not finish")
+    }
+
+    /// Waits (bounded) until `condition` holds.
+    func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + Self.hangBound
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ScaleKitError(.timeout, "\(what) did not happen")
     }
 
     /// Waits (bounded) until the job has reached `stage`.

@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+public import Metrics
 public import Prometheus
 public import ScaleKit
 import ScaleKitAudio
@@ -29,12 +30,16 @@ public enum VideoServiceApp {
     ///   - audioMixer: mixes each job's dubbed track (`nil`: ScaleKit's FFmpeg mixer).
     ///   - observability: exporters to run for as long as the service (OpenTelemetry's);
     ///     they stop last, after the job runner and the pools, so they export everything.
+    ///   - metricsFactory: where the jobs' counters go (`nil`: the bootstrapped `MetricsSystem`).
     public static func makeApplication(
         settings: VideoServiceSettings, backends: ScaleKitBackends, registry: PrometheusCollectorRegistry,
-        audioMixer: (any AudioMixing)? = nil, observability: [any Service] = [], logger: Logger
+        audioMixer: (any AudioMixing)? = nil, observability: [any Service] = [], metricsFactory: (any MetricsFactory)? = nil,
+        logger: Logger
     ) -> some ApplicationProtocol {
         let dubbedTrack = DubbedTrack(mixer: audioMixer ?? FFmpegAudioMixer(), directory: settings.outputDirectory)
-        let pipeline = VideoPipeline(backends: backends, settings: settings, dubbedTrack: dubbedTrack, logger: logger)
+        let pipeline = VideoPipeline(
+            backends: backends, settings: settings, dubbedTrack: dubbedTrack,
+            metrics: JobMetrics(factory: metricsFactory ?? MetricsSystem.factory), logger: logger)
         let runner = JobRunner(pipeline: pipeline, maxConcurrentJobs: settings.maxConcurrentJobs, logger: logger)
         let router = makeRouter(settings: settings, backends: backends, runner: runner, registry: registry)
         return Application(

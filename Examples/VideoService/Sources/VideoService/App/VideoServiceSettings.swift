@@ -9,13 +9,15 @@ public import ScaleKit
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
-/// | `PORT` | the TCP port to listen on (on 127.0.0.1) | 8080 |
+/// | `PORT` | the TCP port to listen on | 8080 |
+/// | `VIDEO_SERVICE_HOST` | the address to listen on | 127.0.0.1 |
 /// | `VIDEO_SERVICE_STAGE_MS` | how long each simulated pipeline stage takes, in milliseconds | 250 |
+/// | `VIDEO_SERVICE_LEASE_MS` | how long a claim holds without renewal before another instance may take it over | 120000 |
 /// | `VIDEO_SERVICE_MAX_JOBS` | jobs one instance runs at once; the others wait in its queue | 8 |
 /// | `VIDEO_SERVICE_OUTPUT_DIR` | where the mixed dubbed tracks are written | `dubbed` |
 /// | `VIDEO_SERVICE_INSTANCE` | this instance's name in statuses and logs | `<hostname>:<PORT>` |
 public struct VideoServiceSettings: Sendable, Hashable {
-    /// The address the server binds: loopback only.
+    /// The address the server binds (loopback unless `VIDEO_SERVICE_HOST` says otherwise).
     public var host: String
     /// The port the server listens on.
     public var port: Int
@@ -48,13 +50,21 @@ public struct VideoServiceSettings: Sendable, Hashable {
     /// - Throws: ``ScaleKitError/Code/invalidConfiguration`` naming the
     ///   variable when a value is malformed (never a silent default).
     public init(environment: [String: String]) throws(ScaleKitError) {
+        let host = environment["VIDEO_SERVICE_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+        guard host.allSatisfy({ $0.isLetter || $0.isNumber || ".:-".contains($0) }) else {
+            let printable = host.unicodeScalars.map { $0.escaped(asASCII: true) }.joined()
+            throw ScaleKitError(.invalidConfiguration, "VIDEO_SERVICE_HOST=\(printable) is not an address or host name")
+        }
         let port = try Self.integer("PORT", in: environment, default: 8080, range: 1...65_535)
         let stage = try Self.integer("VIDEO_SERVICE_STAGE_MS", in: environment, default: 250, range: 0...600_000)
+        // At least a second: a lease shorter than one round trip to the database would expire while it is renewed.
+        let lease = try Self.integer("VIDEO_SERVICE_LEASE_MS", in: environment, default: 120_000, range: 1_000...86_400_000)
         let jobs = try Self.integer("VIDEO_SERVICE_MAX_JOBS", in: environment, default: 8, range: 1...10_000)
         let output = environment["VIDEO_SERVICE_OUTPUT_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "dubbed"
         let name = environment["VIDEO_SERVICE_INSTANCE"].flatMap { $0.isEmpty ? nil : $0 }
         self.init(
-            port: port, stageDuration: .milliseconds(stage), maxConcurrentJobs: jobs, outputDirectory: output, instanceName: name)
+            host: host, port: port, stageDuration: .milliseconds(stage), lease: .milliseconds(lease), maxConcurrentJobs: jobs,
+            outputDirectory: output, instanceName: name)
     }
 
     private static func integer(

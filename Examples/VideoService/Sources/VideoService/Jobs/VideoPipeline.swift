@@ -11,23 +11,26 @@ import ServiceLifecycle
 /// request retries the video), a graceful shutdown interrupts the stages and
 /// fails the claim the same way, and if even that cannot be written (the
 /// database is gone, or the task was cancelled outright) the claim's lease
-/// expires and the next request takes it over.
+/// expires and the next request takes it over. While the job runs, a
+/// heartbeat renews the lease every third of it, so only a job that is gone
+/// or cut off from the database loses its claim.
 struct VideoPipeline: Sendable {
     let backends: ScaleKitBackends
     let settings: VideoServiceSettings
     let dubbedTrack: DubbedTrack
     let stages: [PipelineStage]
     let logger: Logger
-    let metrics = JobMetrics()
+    let metrics: JobMetrics
 
     init(
         backends: ScaleKitBackends, settings: VideoServiceSettings, dubbedTrack: DubbedTrack,
-        stages: [PipelineStage] = PipelineStage.standard, logger: Logger
+        stages: [PipelineStage] = PipelineStage.standard, metrics: JobMetrics = JobMetrics(), logger: Logger
     ) {
         self.backends = backends
         self.settings = settings
         self.dubbedTrack = dubbedTrack
         self.stages = stages
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -65,13 +68,79 @@ struct VideoPipeline: Sendable {
     }
 
     private func process(_ job: ProcessingJob) async throws {
+        // The stages run beside a heartbeat that renews the lease every third
+        // of it, so a stage that takes longer than the lease (the mix, on a
+        // busy machine) does not hand a live job's video to another worker.
+        let results = try await withThrowingTaskGroup(of: [String: JSONValue]?.self) { group in
+            group.addTask { try await self.keepLeaseAlive(job) }
+            group.addTask { try await self.runStages(job) }
+            // The stages' results, or the heartbeat's notClaimHolder (which cancels the stages).
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            // No renewal may run beside the completion below: wait the heartbeat out.
+            while (try? await group.next()) != nil {}
+            guard let results = first else { throw CancellationError() }
+            return results
+        }
+        // Complete the claim first: once the video is completed nobody else
+        // writes its status, so the final status cannot be overwritten.
+        let video = try await fenced(.complete) { try await backends.videos.completeVideo(id: job.videoID, token: job.token) }
+        // The video is completed: nothing may fail it now. A status write that
+        // fails (a dropped connection) is tried again a few times, and never
+        // followed by a failed status.
+        for attempt in 1...5 {
+            do {
+                try await fenced(.status) {
+                    try await backends.statusTracker.updateStatus(
+                        job.videoID, state: .completed, progress: 1, message: "done",
+                        fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 },
+                        fence: job.fence)
+                }
+                return
+            } catch {
+                guard attempt < 5 else {
+                    logger.error("video \(job.videoID) is completed, but its completed status could not be written: \(error)")
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(200 * attempt))
+            }
+        }
+    }
+
+    /// Renews the claim's lease every third of the lease until cancelled.
+    /// Throws `notClaimHolder` when the claim has passed to another worker;
+    /// an outage is only logged (the stages meet it too, and the next tick
+    /// tries again).
+    private func keepLeaseAlive(_ job: ProcessingJob) async throws -> [String: JSONValue]? {
+        while true {
+            try await Task.sleep(for: settings.lease / 3)
+            do {
+                try await fenced(.renewLease) {
+                    try await backends.videos.renewLease(id: job.videoID, token: job.token, lease: settings.lease)
+                }
+            } catch let error as ScaleKitError where error.code == .notClaimHolder || error.code == .cancelled {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.debug("could not renew the lease; trying again in \(settings.lease / 3): \(error)")
+            }
+        }
+    }
+
+    /// The stages, each renewing the lease and writing its status first; returns the mix's status fields.
+    private func runStages(_ job: ProcessingJob) async throws -> [String: JSONValue]? {
         var results: [String: JSONValue] = [:]
         for stage in stages {
             try Task.checkCancellation()
-            try await backends.videos.renewLease(id: job.videoID, token: job.token, lease: settings.lease)
-            try await backends.statusTracker.updateStatus(
-                job.videoID, state: .processing, progress: stage.progress, message: stage.name.replacingUnderscores,
-                fields: ["stage": .string(stage.name)], fence: job.fence)
+            try await fenced(.renewLease) {
+                try await backends.videos.renewLease(id: job.videoID, token: job.token, lease: settings.lease)
+            }
+            try await fenced(.status) {
+                try await backends.statusTracker.updateStatus(
+                    job.videoID, state: .processing, progress: stage.progress, message: stage.name.replacingUnderscores,
+                    fields: ["stage": .string(stage.name)], fence: job.fence)
+            }
             if stage.callsExternalAPI {
                 try await callExternalAPI()
             }
@@ -83,18 +152,33 @@ struct VideoPipeline: Sendable {
                 try await Task.sleep(for: settings.stageDuration)
             }
         }
-        // Complete the claim first: once the video is completed nobody else
-        // writes its status, so the final status cannot be overwritten.
-        let video = try await backends.videos.completeVideo(id: job.videoID, token: job.token)
-        try await backends.statusTracker.updateStatus(
-            job.videoID, state: .completed, progress: 1, message: "done",
-            fields: results.merging(["stage": "completed", "attempts": .number(Double(video.attempts))]) { $1 },
-            fence: job.fence)
+        return results
+    }
+
+    /// Runs one write of the job's claim or status. When the fence refuses it
+    /// (`notClaimHolder`: the lease expired and another worker took the video
+    /// over), counts the refusal by kind in
+    /// `video_service_stale_writes_refused_total{write=…}` and rethrows.
+    @discardableResult
+    private func fenced<T>(_ write: JobMetrics.StaleWrite, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ScaleKitError where error.code == .notClaimHolder {
+            metrics.staleWriteRefused(write)
+            throw error
+        }
     }
 
     /// Counts one call against the limits and "makes" it.
     private func callExternalAPI() async throws {
-        let decision = try await backends.apiTracker.checkAndCount()
+        let decision: APICallDecision
+        do {
+            decision = try await backends.apiTracker.checkAndCount()
+        } catch {
+            // Whether the tracker counted it is unknown (a timeout may hide a counted call).
+            metrics.externalCallFailed()
+            throw error
+        }
         metrics.externalCall(allowed: decision.isAllowed)
         guard decision.isAllowed else { throw JobFailure.quotaExhausted(decision) }
         try await backends.apiTracker.recordOutcome(.success)
@@ -107,17 +191,18 @@ struct VideoPipeline: Sendable {
     private func fail(_ job: ProcessingJob, _ failure: JobFailure, logger: Logger) async {
         logger.warning("job failed: \(failure.reason): \(failure.message)")
         do {
-            try await backends.statusTracker.updateStatus(
-                job.videoID, state: .failed, message: failure.message,
-                fields: ["stage": "failed", "error": .string(failure.reason)], fence: job.fence)
+            try await fenced(.status) {
+                try await backends.statusTracker.updateStatus(
+                    job.videoID, state: .failed, message: failure.message,
+                    fields: ["stage": "failed", "error": .string(failure.reason)], fence: job.fence)
+            }
         } catch let error as ScaleKitError where error.code == .notClaimHolder {
-            metrics.staleWriteRefused()
             logger.warning("another worker holds the video now; its status stands: \(error.message)")
         } catch {
             logger.error("could not write the failed status: \(error)")
         }
         do {
-            try await backends.videos.failVideo(id: job.videoID, token: job.token, error: failure.message)
+            try await fenced(.fail) { try await backends.videos.failVideo(id: job.videoID, token: job.token, error: failure.message) }
         } catch let error as ScaleKitError where error.code == .notClaimHolder {
             logger.warning("the claim had passed to another worker; it stands: \(error.message)")
         } catch {
