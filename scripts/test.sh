@@ -147,8 +147,9 @@ if want fleet; then
   # namespaces joined by a switch namespace), a Redis Cluster, PostgreSQL
   # behind PgBouncer, and faults under load: a host cut off, kill -9 of an
   # instance and of a Redis master, PgBouncer restarted, a slow lossy path
-  # (Docs/Operations.md#the-fleet-test). Right after the example stage, whose
-  # build of the service it reuses (the unit tests' build would rebuild it).
+  # (Docs/Operations.md#the-fleet-test). It reuses the example's build (both
+  # scripts build with --build-tests, as the builder and example-unit do, so
+  # no flag change rebuilds the service between them).
   stage fleet bash Examples/VideoService/scripts/fleet-test.sh
 fi
 if want example; then

@@ -60,7 +60,7 @@ fi
 
 bash "$ROOT/scripts/setup.sh"
 log "building the service (incremental; the example stage has built it already)"
-(cd "$EXAMPLE" && swift build --product video-service 2>&1 | tail -1)
+(cd "$EXAMPLE" && swift build --build-tests 2>&1 | tail -1)
 BIN="$(cd "$EXAMPLE" && swift build --show-bin-path)/video-service"
 PG_BIN=/usr/lib/postgresql/15/bin
 [ -x "$PG_BIN/initdb" ] || PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)

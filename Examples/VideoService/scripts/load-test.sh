@@ -27,7 +27,7 @@ START=$SECONDS
 
 bash "$ROOT/scripts/setup.sh"
 log "building the service (swift build in $EXAMPLE)"
-(cd "$EXAMPLE" && swift build --product video-service 2>&1 | tail -3)
+(cd "$EXAMPLE" && swift build --build-tests 2>&1 | tail -3)
 BIN="$(cd "$EXAMPLE" && swift build --show-bin-path)/video-service"
 
 WORK=$(mktemp -d /tmp/video-service-load.XXXXXX)
