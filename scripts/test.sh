@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-STAGES=${SCALEKIT_TEST_STAGES:-"unit docs packaging audio fuzz example fleet benchmarks tsan asan"}
+STAGES=${SCALEKIT_TEST_STAGES:-"unit docs packaging audio fuzz example benchmarks tsan asan"}
 export SCALEKIT_REQUIRE_SERVERS=1
 
 log() { echo "[test] $*"; }
@@ -66,10 +66,11 @@ build_one() {  # NAME COMMAND...
   if "$@" >"$BUILDS/$name.log" 2>&1; then touch "$BUILDS/$name.done"; else touch "$BUILDS/$name.failed"; fi
 }
 run_builder() {
-  want packaging && build_one packaging swift build --package-path Examples/EmbeddedOnly
+  # Each the very command its stage runs, so the stage finds nothing to do.
+  want packaging && build_one packaging bash -c 'cd Examples/EmbeddedOnly && swift build'
   want fuzz && build_one fuzz bash -c 'cd Fuzz && swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld'
   want example && build_one example swift build --package-path Examples/VideoService --build-tests
-  want benchmarks && build_one benchmarks swift build --package-path Benchmarks
+  want benchmarks && build_one benchmarks bash scripts/build-benchmarks.sh
   want tsan && build_one tsan swift build --build-tests --sanitize=thread --scratch-path .build-tsan
   want asan && build_one asan swift build --build-tests --sanitize=address --scratch-path .build-asan
   return 0
@@ -143,6 +144,9 @@ if want example; then
   stage example bash Examples/VideoService/scripts/load-test.sh
 fi
 if want fleet; then
+  # Not in the default run yet: its host-cut-off scenario still depends on
+  # whether the cut host's jobs fail fast or hang (Docs/Operations.md), and it
+  # takes three to four minutes. SCALEKIT_TEST_STAGES="... fleet" runs it.
   # The service as a fleet: four instances on hosts of their own (network
   # namespaces joined by a switch namespace), a Redis Cluster, PostgreSQL
   # behind PgBouncer, and faults under load: a host cut off, kill -9 of an
@@ -153,7 +157,9 @@ if want fleet; then
   stage fleet bash Examples/VideoService/scripts/fleet-test.sh
 fi
 if want example; then
-  stage example-unit swift test --package-path Examples/VideoService
+  # The tests as built with --build-tests (swift test would build them again
+  # with other flags: ScaleKit and Hummingbird recompiled, about 100 s).
+  stage example-unit bash -c 'swift build --package-path Examples/VideoService --build-tests >/dev/null && swift test --skip-build --package-path Examples/VideoService'
 fi
 if want benchmarks; then
   # The benchmarks are not run here (they are not tests), only built, so they cannot rot.
