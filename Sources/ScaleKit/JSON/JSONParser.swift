@@ -346,9 +346,11 @@ enum JSONWriter {
     }
 }
 
-/// Decimal digits of a whole number.
-enum DecimalDigits {
-    static func append(_ value: Int64, to out: inout [UInt8]) {
+/// Decimal digits of a whole number, written without making a `String`
+/// (the JSON writer here, the RESP writer in ScaleKitRedis).
+package enum DecimalDigits {
+    /// Appends `value` in decimal, with its sign.
+    package static func append(_ value: Int64, to out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
         withUnsafeMutableBytes(of: &digits) { buffer in

@@ -473,17 +473,6 @@ package enum RESP {
 
     /// `value` in decimal.
     static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var count = 0
-            var rest = value.magnitude
-            repeat {
-                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            } while rest > 0
-            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
-        }
+        DecimalDigits.append(Int64(value), to: &bytes)
     }
 }
