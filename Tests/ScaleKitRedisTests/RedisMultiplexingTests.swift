@@ -92,19 +92,24 @@ struct RedisMultiplexingTests {
         try await client.withExecutor { executor in
             _ = try await executor.send("SET", RedisArgument(key), "mine", "EX", 3600)
         }
-        // BLPOP holds the shared connection's reply stream for a moment (never
-        // done in production code; here it makes the reply arrive late for sure).
+        // BLPOP holds the shared connection's reply stream until the test
+        // pushes (never done in production code; here it makes the reply
+        // arrive after the cancellation for sure, however slow the machine).
+        let list = key + ":list"
         let blocked = Task {
             try await client.withExecutor { executor in
-                try await executor.send("BLPOP", RedisArgument(key + ":empty"), "0.5")
+                try await executor.send("BLPOP", RedisArgument(list), RedisArgument(Int(TestServers.hangBound.components.seconds)))
             }
         }
         try await Task.sleep(for: .milliseconds(50))
         blocked.cancel()
         let error = await #expect(throws: ScaleKitError.self) { try await blocked.value }
         #expect(error?.code == .cancelled)
+        // Now the reply comes (or, had the task not sent BLPOP yet, the element waits unread).
+        _ = try await client.withConnection { connection in try await connection.send("LPUSH", RedisArgument(list), "late") }
         let reply = try await client.withExecutor { executor in try await executor.send("GET", RedisArgument(key)) }
         #expect(reply.string == "mine", "the next call got the cancelled call's reply: \(reply)")
+        _ = try await client.withConnection { connection in try await connection.send("DEL", RedisArgument(key), RedisArgument(list)) }
     }
 
     /// 16 tasks × 100 checks through the trackers reach a private server on
