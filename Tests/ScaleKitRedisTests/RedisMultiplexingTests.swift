@@ -87,7 +87,12 @@ struct RedisMultiplexingTests {
     /// A cancelled call returns at once; its reply, arriving later, is read
     /// and dropped, so the next call on the same connection gets its own.
     @Test func aCancelledCallLeavesTheStreamInStep() async throws {
-        let client = try TestRedis.client()
+        // A client of its own: the BLPOP below holds its connection's reply
+        // stream, which must stall no other test, and may take longer than
+        // the usual command timeout to be released on a saturated machine.
+        var configuration = try RedisConnectionConfiguration(url: try TestServers.requireRedisURL())
+        configuration.commandTimeout = TestServers.hangBound
+        let client = RedisClient(configuration: configuration)
         let key = TestRedis.uniquePrefix("mux-cancel")
         try await client.withExecutor { executor in
             _ = try await executor.send("SET", RedisArgument(key), "mine", "EX", 3600)
@@ -110,6 +115,7 @@ struct RedisMultiplexingTests {
         let reply = try await client.withExecutor { executor in try await executor.send("GET", RedisArgument(key)) }
         #expect(reply.string == "mine", "the next call got the cancelled call's reply: \(reply)")
         _ = try await client.withConnection { connection in try await connection.send("DEL", RedisArgument(key), RedisArgument(list)) }
+        await client.shutdown()
     }
 
     /// 16 tasks × 100 checks through the trackers reach a private server on
