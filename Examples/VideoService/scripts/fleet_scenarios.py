@@ -152,14 +152,7 @@ class Fleet:
                 self.inflight[name] -= 1
 
     def post(self, name, video_id, form=0):
-        forms = [
-            f"https://www.youtube.com/watch?v={video_id}",
-            f"https://youtu.be/{video_id}?t=42",
-            f"https://m.youtube.com/watch?v={video_id}&feature=share",
-            f"https://www.youtube.com/shorts/{video_id}",
-            f"https://www.youtube.com/embed/{video_id}?autoplay=1",
-        ]
-        code, body = self.http(name, "POST", "/api/process", {"url": forms[form % len(forms)]})
+        code, body = self.http(name, "POST", "/api/process", {"url": seed.video_url(video_id, form)})
         outcome = body.get("outcome") if isinstance(body, dict) else None
         with self.lock:
             self.outcomes[outcome or f"http {code}"] += 1

@@ -54,7 +54,8 @@ def request(method, url, body=None, timeout=30):
         return status, raw.decode(errors="replace")
 
 
-def process(base, video_id, form=0):
+def video_url(video_id, form=0):
+    """One of the URL forms users send for the same video (form picks which)."""
     forms = [
         f"https://www.youtube.com/watch?v={video_id}",
         f"https://youtu.be/{video_id}?t=42",
@@ -62,7 +63,11 @@ def process(base, video_id, form=0):
         f"https://www.youtube.com/shorts/{video_id}",
         f"https://www.youtube.com/embed/{video_id}?autoplay=1",
     ]
-    return request("POST", f"{base}/api/process", {"url": forms[form % len(forms)]})
+    return forms[form % len(forms)]
+
+
+def process(base, video_id, form=0):
+    return request("POST", f"{base}/api/process", {"url": video_url(video_id, form)})
 
 
 def status(base, video_id):
