@@ -16,6 +16,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -359,6 +360,29 @@ def per_op_markdown(swift):
     return "\n".join(out) if len(out) > 2 else "_none_"
 
 
+def merge_repeats(mix_rows):
+    """One row per (clips, tool): repeated runs become their median, with
+    the spread kept for the table. A failed run fails the row."""
+    groups = {}
+    for r in mix_rows:
+        groups.setdefault((r["clips"], r["impl"]), []).append(r)
+    merged = []
+    for (n, impl), runs in groups.items():
+        row = dict(runs[0])
+        if len(runs) > 1:
+            ok = all(r.get("ok") and r.get("seconds") for r in runs)
+            row["ok"] = ok
+            if ok:
+                secs = sorted(r["seconds"] for r in runs)
+                row["seconds"] = statistics.median(secs)
+                row["spread"] = (secs[0], secs[-1], len(secs))
+                cpus = [r["cpu_seconds"] for r in runs if r.get("cpu_seconds") is not None]
+                row["cpu_seconds"] = statistics.median(cpus) if cpus else None
+                row["peak_rss_mb"] = max(r.get("peak_rss_mb", 0) for r in runs)
+        merged.append(row)
+    return merged
+
+
 def mix_markdown(mix_rows, compares):
     if not mix_rows:
         return "_The mixer was not measured in this run (no `scalekit mix` in this tree, or BENCH_MIX=0)._"
@@ -374,7 +398,11 @@ def mix_markdown(mix_rows, compares):
                 ratio = fmt_ratio(r["seconds"] / sk["seconds"])
             ok = "" if r.get("ok") else " (failed)"
             cpu = fmt_time(r.get("cpu_seconds")) if r.get("cpu_seconds") is not None else "—"
-            out.append(f"| {n:,} | {r['impl']}{ok} | {fmt_time(r.get('seconds'))} | {cpu} | "
+            wall = fmt_time(r.get("seconds"))
+            if r.get("spread"):
+                lo, hi, runs = r["spread"]
+                wall += f" (median of {runs}: {fmt_time(lo)}–{fmt_time(hi)})"
+            out.append(f"| {n:,} | {r['impl']}{ok} | {wall} | {cpu} | "
                        f"{r.get('peak_rss_mb', 0):,} MB | {ratio} |")
     goals = mix_goals(mix_rows)
     if goals:
@@ -600,7 +628,7 @@ def main():
 
     swift = read_swift(a.raw)
     seed_rows = read_lines(os.path.join(a.raw, "baseline.jsonl"))
-    mix_rows = read_lines(os.path.join(a.raw, "mix.jsonl"))
+    mix_rows = merge_repeats(read_lines(os.path.join(a.raw, "mix.jsonl")))
     compares = {}
     for p in glob.glob(os.path.join(a.raw, "compare-*.json")):
         try:
