@@ -129,6 +129,19 @@ attach px $PROXY_ADDR
 attach redis $REDIS_ADDR
 attach db $DB_ADDR
 for i in "${!HOSTS[@]}"; do attach "${HOSTS[$i]}" "$SUBNET.$((11 + i))"; done
+# Each service host knows the servers' and the driver's link addresses for
+# good (permanent neighbour entries), as hosts on a real switch behind a
+# partition would still have them cached: a cut host's packets then vanish
+# and its calls wait, as in a real partition, instead of failing at once
+# with "No route to host" once ARP gives up, which would end its jobs
+# before they could make the late writes the fence must refuse.
+mac_of() { ip -n "$PREFIX-$1" -br link show eth0 | awk '{print $3}'; }
+for host in "${HOSTS[@]}"; do
+  for peer in "redis $REDIS_ADDR" "db $DB_ADDR" "drv $DRIVER_ADDR"; do
+    read -r name addr <<<"$peer"
+    ip -n "$PREFIX-$host" neigh replace "$addr" lladdr "$(mac_of "$name")" dev eth0 nud permanent
+  done
+done
 # The slow host has the servers' addresses on its loopback interface, where
 # the proxy listens; it must not answer ARP for them on the switch.
 in_ns $SLOW_HOST sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
