@@ -11,6 +11,7 @@ PACKAGES=(
   ffmpeg espeak-ng time python3-venv
   stress-ng
   faketime
+  iproute2
 )
 
 missing=()
