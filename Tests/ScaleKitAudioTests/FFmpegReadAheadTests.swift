@@ -8,10 +8,16 @@ import Testing
 /// the render's own queue would, so the samples are the same whatever the
 /// look-ahead; errors still name the clip that failed.
 @Suite struct FFmpegReadAheadTests {
+    /// The background's length: 12 s, or 4 s under a sanitizer, where every
+    /// decoded sample is instrumented and 12 s rendered four times took
+    /// minutes; 4 s still spans several windows and read-ahead chunks.
+    private static let seconds = TestServers.sanitizerBuild ? 4 : 12
+
     /// 40 overlapping clips at three rates, mono and stereo, some trimmed and
-    /// faded, over a ducked background file.
+    /// faded, over a ducked background file; the last clip ends before it.
     private static func timeline(in directory: String) throws -> AudioTimeline {
-        try WAVFile.write(sine(frequency: 110, amplitude: 0.2, seconds: 12, rate: 44_100), to: directory + "/bg.wav")
+        try WAVFile.write(sine(frequency: 110, amplitude: 0.2, seconds: Double(seconds), rate: 44_100), to: directory + "/bg.wav")
+        let spacing = (Double(seconds) - 1.3) / 40
         var clips: [TimelineClip] = []
         for index in 0..<40 {
             let rate = [22_050, 44_100, 48_000][index % 3]
@@ -24,7 +30,7 @@ import Testing
             let shaped = index % 6 == 5
             clips.append(
                 TimelineClip(
-                    source: .file(path), start: Double(index) * 0.27, gainDB: -Double(index % 7),
+                    source: .file(path), start: Double(index) * spacing, gainDB: -Double(index % 7),
                     trim: shaped ? Trim(offset: 0.05, duration: 0.3) : nil, fadeIn: shaped ? Fade(seconds: 0.02) : nil,
                     fadeOut: shaped ? Fade(seconds: 0.1, curve: .equalPower) : nil))
         }
@@ -36,7 +42,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let timeline = try Self.timeline(in: directory)
         let alone = try #require(try await FFmpegAudioMixer(readAheadSeconds: nil).mix(timeline, into: .memory()).pcm)
-        #expect(alone.frames == 12 * 48_000)
+        #expect(alone.frames == Self.seconds * 48_000)
         // A look-ahead shorter than a window makes the render wait for the threads at every window.
         for seconds in [0.005, 1, 10] {
             let ahead = try #require(try await FFmpegAudioMixer(readAheadSeconds: seconds).mix(timeline, into: .memory()).pcm)
