@@ -59,8 +59,13 @@ if ! flock -w 900 9; then
 fi
 
 bash "$ROOT/scripts/setup.sh"
-log "building the service (incremental; the example stage has built it already)"
-(cd "$EXAMPLE" && swift build --build-tests 2>&1 | tail -1)
+if [ "${SCALEKIT_EXAMPLE_BUILT:-}" = 1 ]; then
+  # scripts/test.sh's builder has just built it (with --build-tests too).
+  log "using the service as scripts/test.sh built it"
+else
+  log "building the service (incremental when the example stage has built it)"
+  (cd "$EXAMPLE" && swift build --build-tests 2>&1 | tail -1)
+fi
 BIN="$(cd "$EXAMPLE" && swift build --show-bin-path)/video-service"
 PG_BIN=/usr/lib/postgresql/15/bin
 [ -x "$PG_BIN/initdb" ] || PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)

@@ -26,8 +26,13 @@ log() { echo "[load-test] $*"; }
 START=$SECONDS
 
 bash "$ROOT/scripts/setup.sh"
-log "building the service (swift build in $EXAMPLE)"
-(cd "$EXAMPLE" && swift build --build-tests 2>&1 | tail -3)
+if [ "${SCALEKIT_EXAMPLE_BUILT:-}" = 1 ]; then
+  # scripts/test.sh's builder has just built it (with --build-tests too).
+  log "using the service as scripts/test.sh built it"
+else
+  log "building the service (swift build in $EXAMPLE)"
+  (cd "$EXAMPLE" && swift build --build-tests 2>&1 | tail -3)
+fi
 BIN="$(cd "$EXAMPLE" && swift build --show-bin-path)/video-service"
 
 WORK=$(mktemp -d /tmp/video-service-load.XXXXXX)
