@@ -9,7 +9,7 @@
 # hides the state of the others; the script ends with a table of the stages
 # (result and time), a line `N passed, N failed` counting stages, and exits
 # non-zero if any stage failed.
-# Stages can be picked with SCALEKIT_TEST_STAGES="unit fuzz ..." (default: all).
+# Stages can be picked with SCALEKIT_TEST_STAGES="unit fuzz ..." (default: the list in STAGES below).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
