@@ -153,19 +153,17 @@ fi
 example_built() { [ -e "$BUILDS/example.done" ] && echo 1 || echo 0; }
 if want example; then
   await_build example
-  export SCALEKIT_EXAMPLE_BUILT=$(example_built)
   # Two instances of the example service over one Redis and one PostgreSQL:
   # the seed's load scenarios (it starts and stops its own servers).
-  stage example bash Examples/VideoService/scripts/load-test.sh
+  SCALEKIT_EXAMPLE_BUILT=$(example_built) stage example bash Examples/VideoService/scripts/load-test.sh
 fi
 if want fleet; then
   # The service as a fleet: four instances on hosts of their own (network
   # namespaces joined by a switch namespace), a Redis Cluster, PostgreSQL
   # behind PgBouncer, and faults under load: a host cut off, kill -9 of an
   # instance and of a Redis master, PgBouncer restarted, a slow lossy path
-  # (Docs/Operations.md#the-fleet-test). Needs root. It reuses the example's
-  # build (both scripts build with --build-tests, as the builder and
-  # example-unit do, so no flag change rebuilds the service between them).
+  # (Docs/Operations.md#the-fleet-test). Needs root. It uses the builder's
+  # build of the service, as the example stages do.
   await_build example
   SCALEKIT_EXAMPLE_BUILT=$(example_built) stage fleet bash Examples/VideoService/scripts/fleet-test.sh
 fi
