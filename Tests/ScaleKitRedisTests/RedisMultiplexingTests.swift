@@ -143,6 +143,63 @@ struct RedisMultiplexingTests {
         await server.stop()
     }
 
+    /// Tasks that prefer the loop's thread as their executor run there, and
+    /// share the connection with tasks on the cooperative pool: every call
+    /// of both kinds is counted, each gets its own reply.
+    @Test(.enabled(if: PrivateRedisServer.isAvailable))
+    func tasksOnTheLoopsExecutorShareTheConnection() async throws {
+        let server = try await PrivateRedisServer.make()
+        let client = try RedisClient(url: server.url)
+        let tracker = RedisAPITracker(
+            client: client,
+            configuration: APITrackerConfiguration(limits: APILimits(daily: 1_000_000, hourly: 1_000_000), keyPrefix: "loop"),
+            clock: ManualWallClock(start: Date()), timeSource: .trackerClock)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<16 {
+                let onLoop = task % 2 == 0
+                group.addTask(executorPreference: onLoop ? RedisClient.eventLoopExecutor : nil) {
+                    let key = RedisArgument("own:\(task)")
+                    for round in 0..<100 {
+                        #expect(try await tracker.checkAndCount().isAllowed)
+                        let replies = try await client.withExecutor { executor in
+                            try await executor.pipeline([RedisCommand("SET", [key, RedisArgument(round)]), RedisCommand("GET", [key])])
+                        }
+                        #expect(replies[1].string == "\(round)", "task \(task) read another's reply: \(replies)")
+                        #expect(RedisEventLoop.shared.isCurrentThread == onLoop, "task \(task) runs on the wrong thread")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await tracker.usage().totalCalls == 1600)
+        await client.shutdown()
+        await server.stop()
+    }
+
+    /// A task on the loop's executor waiting for a frozen server is timed out
+    /// like any other: the loop that runs it also watches its deadline.
+    @Test(.enabled(if: PrivateRedisServer.isAvailable))
+    func aCallFromTheLoopsExecutorToAFrozenServerTimesOut() async throws {
+        let server = try await PrivateRedisServer.make()
+        var configuration = try RedisConnectionConfiguration(url: server.url)
+        configuration.commandTimeout = .milliseconds(300)
+        let client = RedisClient(configuration: configuration)
+        try await withTaskExecutorPreference(RedisClient.eventLoopExecutor) {
+            try await client.withExecutor { executor in _ = try await executor.send("PING") }
+            server.freeze()
+            let started = ContinuousClock.now
+            let error = await #expect(throws: ScaleKitError.self) {
+                try await client.withExecutor { executor in _ = try await executor.send("PING") }
+            }
+            #expect(error?.code == .timeout, "\(String(describing: error))")
+            #expect(ContinuousClock.now - started < TestServers.hangBound)
+            server.thaw()
+            try await client.withExecutor { executor in _ = try await executor.send("PING") }
+        }
+        await client.shutdown()
+        await server.stop()
+    }
+
     /// The server restarts while calls keep coming: calls in flight fail with
     /// a transport error, and the next ones reconnect by themselves.
     @Test(.enabled(if: PrivateRedisServer.isAvailable))

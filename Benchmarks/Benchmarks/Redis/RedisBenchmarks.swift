@@ -110,6 +110,25 @@ let benchmarks: @Sendable () -> Void = {
     }
     registerCheckAndCount("") { tasks in apiTracker("cc\(tasks)") }
 
+    // One task that prefers the Redis loop's thread as its executor
+    // (RedisClient.eventLoopExecutor): replies resume it without waking a
+    // thread of the cooperative pool.
+    Benchmark("checkAndCount.1connection.loopExecutor.ops=2000", configuration: redisConfiguration) {
+        (benchmark: Benchmark, tracker: RedisAPITracker) async in
+        do {
+            try await withTaskExecutorPreference(RedisClient.eventLoopExecutor) {
+                for _ in 0..<2_000 {
+                    let decision = try await tracker.checkAndCount()
+                    precondition(decision.isAllowed)
+                }
+            }
+        } catch {
+            benchmark.error("checkAndCount on the loop's executor failed: \(error)")
+        }
+    } setup: {
+        apiTracker("ccloop")
+    }
+
     // The same check-and-count over TLS (a TLS-only redis-server beside the
     // plain one, certificates from a throwaway CA): compare with the plain rows.
     let environment = ProcessInfo.processInfo.environment
@@ -178,6 +197,27 @@ let benchmarks: @Sendable () -> Void = {
         } setup: {
             apiTracker("ccr\(tasks)")
         }
+    }
+
+    // One task's status merges on the Redis loop's executor.
+    let loopJobID = "\(runPrefix)-merge-loop"
+    Benchmark("statusMerge.1task.loopExecutor.ops=1000", configuration: redisConfiguration) {
+        (benchmark: Benchmark, tracker: RedisStatusTracker) async in
+        do {
+            try await withTaskExecutorPreference(RedisClient.eventLoopExecutor) {
+                for call in 0..<1_000 {
+                    let patch: JSONValue = .object(["progress": .number(Double(call) / 1_000), "worker_0": .number(Double(call))])
+                    try await tracker.mergeStatus(patch, for: loopJobID)
+                }
+            }
+        } catch {
+            benchmark.error("mergeStatus on the loop's executor failed: \(error)")
+        }
+    } setup: {
+        runner.start(client)
+        let tracker = RedisStatusTracker(client: client)
+        try await tracker.mergeStatus(.object(["status": .string("processing")]), for: loopJobID)
+        return tracker
     }
 
     // Partial status updates: one task, then 16 tasks all on one job's status.

@@ -32,6 +32,7 @@ final class RedisEventLoop: Sendable {
     /// nothing happened for a while): a call that wrote its command itself
     /// must then wake it, so its reply deadline is watched.
     private let sleepsWithoutTimeout = Atomic<Bool>(false)
+    private let loopThread = Mutex<pthread_t?>(nil)
 
     /// While there was activity this recently, the loop wakes at least every
     /// ``watchInterval``, so a command a caller wrote itself is timed out
@@ -39,8 +40,15 @@ final class RedisEventLoop: Sendable {
     private static let busySpell: Duration = .seconds(1)
     static let watchInterval: Duration = .milliseconds(50)
 
+    /// A piece of work for the loop's thread: a closure of ScaleKit's own,
+    /// or a job of a task that prefers this loop as its executor.
+    private enum Work: Sendable {
+        case closure(@Sendable () -> Void)
+        case task(UnownedJob)
+    }
+
     private struct Inbox {
-        var jobs: [@Sendable () -> Void] = []
+        var jobs: [Work] = []
         /// The loop is inside (or about to enter) `epoll_wait` and needs the eventfd to wake.
         var isSleeping = false
         /// The eventfd was written and not yet drained.
@@ -68,8 +76,12 @@ final class RedisEventLoop: Sendable {
 
     /// Runs `job` on the loop's thread, soon.
     func execute(_ job: @escaping @Sendable () -> Void) {
+        submit(.closure(job))
+    }
+
+    private func submit(_ work: Work) {
         let mustWake = inbox.withLock { inbox -> Bool in
-            inbox.jobs.append(job)
+            inbox.jobs.append(work)
             guard inbox.isSleeping, !inbox.isWakePending else { return false }
             inbox.isWakePending = true
             return true
@@ -108,7 +120,13 @@ final class RedisEventLoop: Sendable {
         _ = epoll_ctl(epoll, EPOLL_CTL_DEL, descriptor, nil)
     }
 
+    /// Whether the caller runs on the loop's thread (for tests of ``RedisClient/eventLoopExecutor``).
+    var isCurrentThread: Bool {
+        loopThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+    }
+
     private func run() {
+        loopThread.withLock { $0 = pthread_self() }
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         while true {
             // Announced before the deadlines are read: a caller that queued its
@@ -129,12 +147,7 @@ final class RedisEventLoop: Sendable {
             let timeout = hasJobs ? 0 : Self.milliseconds(until: deadline)
             let ready = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, Int32($0.count), timeout) }
             sleepsWithoutTimeout.store(false, ordering: .sequentiallyConsistent)
-            let jobs = inbox.withLock { inbox -> [@Sendable () -> Void] in
-                inbox.isSleeping = false
-                let jobs = inbox.jobs
-                inbox.jobs.removeAll(keepingCapacity: true)
-                return jobs
-            }
+            inbox.withLock { $0.isSleeping = false }
             if ready > 0 {
                 for index in 0..<Int(ready) {
                     let event = events[index]
@@ -148,7 +161,19 @@ final class RedisEventLoop: Sendable {
                     }
                 }
             }
-            for job in jobs { job() }
+            // Taken after the sockets: a task that a reply just resumed on
+            // this loop (its preferred executor) runs in this turn.
+            let jobs = inbox.withLock { inbox -> [Work] in
+                let jobs = inbox.jobs
+                inbox.jobs.removeAll(keepingCapacity: true)
+                return jobs
+            }
+            for work in jobs {
+                switch work {
+                case .closure(let job): job()
+                case .task(let job): job.runSynchronously(on: asUnownedTaskExecutor())
+                }
+            }
             if ready > 0 || !jobs.isEmpty { registry.lastActivity = ContinuousClock.now }
             if deadline != nil { expireOverdue() }
         }
@@ -176,5 +201,15 @@ final class RedisEventLoop: Sendable {
         let (seconds, attoseconds) = (deadline - ContinuousClock.now).components
         if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 0 }
         return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+    }
+}
+
+/// The loop as a task executor: a task that prefers it
+/// (`withTaskExecutorPreference(RedisClient.eventLoopExecutor)`) runs on the
+/// loop's thread, so a reply resumes it there, in the same turn that read
+/// it, instead of waking a thread of the cooperative pool.
+extension RedisEventLoop: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        submit(.task(UnownedJob(job)))
     }
 }
