@@ -45,18 +45,27 @@ final class StatusWriteQueue: Sendable {
         _ key: String, _ write: Write,
         commit: ([Write]) async throws -> [Result<JSONValue, ScaleKitError>]
     ) async throws -> JSONValue {
-        let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
-            let leads = queues.withLock { queues in
-                guard queues[key] != nil else {
-                    queues[key] = []
-                    return true
-                }
-                queues[key]!.append(Waiting(write: write, continuation: continuation))
-                return false
-            }
-            if leads { continuation.resume(returning: .lead) }
+        // A key nobody writes is led at once, without suspending (a lone
+        // writer's every call would otherwise be rescheduled once).
+        let leadsAtOnce = queues.withLock { queues in
+            guard queues[key] == nil else { return false }
+            queues[key] = []
+            return true
         }
-        if case .done(let result) = turn { return try result.get() }
+        if !leadsAtOnce {
+            let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
+                let leads = queues.withLock { queues in
+                    guard queues[key] != nil else {
+                        queues[key] = []
+                        return true
+                    }
+                    queues[key]!.append(Waiting(write: write, continuation: continuation))
+                    return false
+                }
+                if leads { continuation.resume(returning: .lead) }
+            }
+            if case .done(let result) = turn { return try result.get() }
+        }
 
         // Leading: this write and every one queued so far, in one transaction.
         let followers = queues.withLock { queues in
