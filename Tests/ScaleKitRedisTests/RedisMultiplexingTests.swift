@@ -186,15 +186,7 @@ struct RedisMultiplexingTests {
         let client = RedisClient(configuration: configuration)
         try await withTaskExecutorPreference(RedisClient.eventLoopExecutor) {
             try await client.withExecutor { executor in _ = try await executor.send("PING") }
-            server.freeze()
-            let started = ContinuousClock.now
-            let error = await #expect(throws: ScaleKitError.self) {
-                try await client.withExecutor { executor in _ = try await executor.send("PING") }
-            }
-            #expect(error?.code == .timeout, "\(String(describing: error))")
-            #expect(ContinuousClock.now - started < TestServers.hangBound)
-            server.thaw()
-            try await client.withExecutor { executor in _ = try await executor.send("PING") }
+            try await Self.expectTimeoutWhileFrozen(server, client)
         }
         await client.shutdown()
         await server.stop()
@@ -237,6 +229,14 @@ struct RedisMultiplexingTests {
         try await client.withExecutor { executor in _ = try await executor.send("PING") }
         // Quiet for longer than the event loop's busy spell, so it sleeps with no timeout.
         try await Task.sleep(for: .milliseconds(1500))
+        try await Self.expectTimeoutWhileFrozen(server, client)
+        await client.shutdown()
+        await server.stop()
+    }
+
+    /// Freezes `server`: a `PING` fails with `timeout` well before the hang
+    /// bound; thawed, the next `PING` is answered.
+    private static func expectTimeoutWhileFrozen(_ server: PrivateRedisServer, _ client: RedisClient) async throws {
         server.freeze()
         let started = ContinuousClock.now
         let error = await #expect(throws: ScaleKitError.self) {
@@ -246,7 +246,5 @@ struct RedisMultiplexingTests {
         #expect(ContinuousClock.now - started < TestServers.hangBound)
         server.thaw()
         try await client.withExecutor { executor in _ = try await executor.send("PING") }
-        await client.shutdown()
-        await server.stop()
     }
 }
