@@ -161,10 +161,21 @@ class Fleet:
         return code, body
 
     def status(self, name, video_id):
-        return self.http(name, "GET", f"/api/status/{video_id}")
+        """GET of a job's status; a 503 (the slow host's lossy path cut a
+        connection to a server) is asked again, as a client would."""
+        for attempt in range(5):
+            code, body = self.http(name, "GET", f"/api/status/{video_id}")
+            if code != 503:
+                break
+            time.sleep(0.2 * (attempt + 1))
+        return code, body
 
     def usage(self, name):
-        code, body = self.http(name, "GET", "/api/usage", timeout=10)
+        for attempt in range(5):  # a 503 is asked again, as status() does
+            code, body = self.http(name, "GET", "/api/usage", timeout=10)
+            if code != 503:
+                break
+            time.sleep(0.2 * (attempt + 1))
         return body if code == 200 and isinstance(body, dict) else None
 
     def metrics(self, name, timeout=10):
@@ -680,7 +691,19 @@ def scenario_quota(fleet, reserve=24, videos=20):
         check(f"q. {reserve} calls left of the day's {limit}", after["remaining_today"] == reserve, f"{after['remaining_today']}")
         before = acknowledged_calls(fleet, names)
         ids = [f"{fleet.prefix}qt{i:05d}" for i in range(videos)]
-        answers = seed.concurrently([lambda i=i, v=v: fleet.post(names[i % len(names)], v) for i, v in enumerate(ids)], videos)
+        def start(i, video):
+            # A 503 (a connection the slow path cut) is sent again, as a client
+            # would; if the cut came after the claim, the video is already held.
+            name = names[i % len(names)]
+            code, body = fleet.post(name, video)
+            for _ in range(4):
+                if code not in (0, 503):
+                    break
+                code, body = fleet.post(name, video)
+                if code == 200 and isinstance(body, dict) and body.get("outcome") == "already_processing":
+                    code = 202
+            return code, body
+        answers = seed.concurrently([lambda i=i, v=v: start(i, v) for i, v in enumerate(ids)], videos)
         check(f"q. {videos} videos through {len(names)} instances at once all start", all(c == 202 for c, _ in answers),
               f"{[c for c, _ in answers]}")
         # A job that failed for another reason than the quota (a connection the
