@@ -119,6 +119,18 @@ def start_script(path):
         subprocess.run(["bash", path], check=True, stdin=subprocess.DEVNULL, stdout=output, stderr=output, timeout=120)
 
 
+def as_a_client(call, again=(503,), attempts=5, pause=0.0):
+    """`call()` (returning (code, body)) made again while its code is in `again`,
+    at most `attempts` times, waiting `pause`, then twice that, ... between: what
+    a client does when the slow host's lossy path cut a connection to a server.
+    Returns (code, body, whether it was made again)."""
+    for attempt in range(attempts):
+        code, body = call()
+        if code not in again or attempt == attempts - 1:
+            return code, body, attempt > 0
+        time.sleep(pause * (attempt + 1))
+
+
 class Fleet:
     """The instances, what the driver sent them, and the servers' controls."""
 
@@ -161,21 +173,12 @@ class Fleet:
         return code, body
 
     def status(self, name, video_id):
-        """GET of a job's status; a 503 (the slow host's lossy path cut a
-        connection to a server) is asked again, as a client would."""
-        for attempt in range(5):
-            code, body = self.http(name, "GET", f"/api/status/{video_id}")
-            if code != 503:
-                break
-            time.sleep(0.2 * (attempt + 1))
+        """GET of a job's status, asked again after a 503 (see `as_a_client`)."""
+        code, body, _ = as_a_client(lambda: self.http(name, "GET", f"/api/status/{video_id}"), pause=0.2)
         return code, body
 
     def usage(self, name):
-        for attempt in range(5):  # a 503 is asked again, as status() does
-            code, body = self.http(name, "GET", "/api/usage", timeout=10)
-            if code != 503:
-                break
-            time.sleep(0.2 * (attempt + 1))
+        code, body, _ = as_a_client(lambda: self.http(name, "GET", "/api/usage", timeout=10), pause=0.2)
         return body if code == 200 and isinstance(body, dict) else None
 
     def metrics(self, name, timeout=10):
@@ -367,10 +370,7 @@ def scenario_one_video(fleet, copies, number):
     video = f"{fleet.prefix}s{number}-0001"
     def send(i):
         # A 503 or a dropped connection (the slow host's lossy path) is sent again, as a client would.
-        for _ in range(5):
-            code, body = fleet.post(names[i % len(names)], video, i)
-            if code not in (0, 503):
-                break
+        code, body, _ = as_a_client(lambda: fleet.post(names[i % len(names)], video, i), again=(0, 503))
         return code, body
     answers = seed.concurrently([lambda i=i: send(i) for i in range(copies)], copies)
     winners = [b for c, b in answers if c == 202]
@@ -436,13 +436,16 @@ def take_over(fleet, ids, gone, label):
     others = [n for n in fleet.live_names() if n != gone]
 
     def send(video, name):
-        troubled = False
-        for _ in range(5):
-            code, body = fleet.post(name, video)
-            if code not in (0, 503):
-                break
-            troubled = True
-        return code, body, troubled
+        return as_a_client(lambda: fleet.post(name, video), again=(0, 503))
+
+    def all_free(videos):
+        """Each given back (failed) or held by a lease that expired."""
+        rows = fleet.rows(videos) or {}
+        for video in videos:
+            state, _, expired = rows.get(video, ("", 0, False))
+            if not (state == "failed" or (state == "processing" and expired)):
+                return False
+        return True
 
     takers, wrong, pending = {}, [], list(held)
     for _ in range(3):
@@ -470,8 +473,7 @@ def take_over(fleet, ids, gone, label):
         if not lost:
             break
         log(f"{label}: the winning answer for {lost} was lost on the lossy path; they are sent again once free")
-        wait_until(lambda: all((lambda r: r[0] == "failed" or (r[0] == "processing" and r[2]))(
-            (fleet.rows(lost) or {}).get(v, ("", 0, False))) for v in lost), fleet.lease + 60, 0.2)
+        wait_until(lambda: all_free(lost), fleet.lease + 60, 0.2)
         pending = lost
     once = all(v in takers for v in held)
     check(f"{label}. ... and exactly one other instance takes each over ({len(others)} POSTs a video at once)",
@@ -694,14 +696,9 @@ def scenario_quota(fleet, reserve=24, videos=20):
         def start(i, video):
             # A 503 (a connection the slow path cut) is sent again, as a client
             # would; if the cut came after the claim, the video is already held.
-            name = names[i % len(names)]
-            code, body = fleet.post(name, video)
-            for _ in range(4):
-                if code not in (0, 503):
-                    break
-                code, body = fleet.post(name, video)
-                if code == 200 and isinstance(body, dict) and body.get("outcome") == "already_processing":
-                    code = 202
+            code, body, again = as_a_client(lambda: fleet.post(names[i % len(names)], video), again=(0, 503))
+            if again and code == 200 and isinstance(body, dict) and body.get("outcome") == "already_processing":
+                code = 202
             return code, body
         answers = seed.concurrently([lambda i=i, v=v: start(i, v) for i, v in enumerate(ids)], videos)
         check(f"q. {videos} videos through {len(names)} instances at once all start", all(c == 202 for c, _ in answers),
