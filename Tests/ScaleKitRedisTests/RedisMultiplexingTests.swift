@@ -3,6 +3,7 @@ import ScaleKit
 @testable import ScaleKitRedis
 import ScaleKitTesting
 import ScaleKitTestSupport
+import Synchronization
 import Testing
 
 /// The connection every task shares: commands of many tasks go out together
@@ -143,6 +144,80 @@ struct RedisMultiplexingTests {
         await server.stop()
     }
 
+    /// 16 tasks call without pause while the server drops the shared
+    /// connection again and again (`CLIENT KILL`), so sockets fail while
+    /// callers write to them themselves, while the loop writes, and half-way
+    /// through large commands the socket cannot take at once. Every call
+    /// gets its own reply or a connection error, never another call's
+    /// reply; afterwards every task's next call succeeds, and no dropped
+    /// socket is left waiting for its writer to close it.
+    @Test(.enabled(if: PrivateRedisServer.isAvailable))
+    func connectionsDroppedUnderLoadMixNoRepliesAndLeakNoSockets() async throws {
+        let server = try await PrivateRedisServer.make()
+        let client = try RedisClient(url: server.url)
+        let admin = try RedisClient(url: server.url)
+        let kills = 30
+        let big = String(repeating: "x", count: 300_000)
+        let tally = DropTally()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<16 {
+                group.addTask {
+                    var call = 0
+                    while !tally.isOver.load(ordering: .acquiring) {
+                        call += 1
+                        // Every 40th call is larger than a socket takes at once.
+                        let payload = "\(task):\(call):" + (call % 40 == 0 ? big : "")
+                        do {
+                            let reply = try await client.withExecutor { executor in try await executor.send("ECHO", RedisArgument(payload)) }
+                            tally.counts.withLock { tally in
+                                if reply == .bulkString(Array(payload.utf8)) { tally.replies += 1 } else { tally.wrong.append("\(task):\(call) got \(reply)") }
+                            }
+                        } catch let error as ScaleKitError where error.code == .connectionFailed || error.code == .connectionClosed {
+                            tally.counts.withLock { $0.dropped += 1 }
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                defer { tally.isOver.store(true, ordering: .releasing) }
+                for _ in 0..<kills {
+                    // Waits for calls to get through on the new connection, so each kill meets a busy one.
+                    let before = tally.counts.withLock { $0.replies }
+                    let giveUp = ContinuousClock.now + TestServers.hangBound
+                    while tally.counts.withLock({ $0.replies }) < before + 50 {
+                        guard ContinuousClock.now < giveUp else { throw ScaleKitError(.timeout, "no call was answered after a kill") }
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                    _ = try await admin.withConnection { connection in try await connection.send("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes") }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let (replies, dropped, wrong) = tally.counts.withLock { ($0.replies, $0.dropped, $0.wrong) }
+        #expect(wrong.isEmpty, "replies that were not the call's own: \(wrong.prefix(5))")
+        #expect(replies >= 50 * kills && dropped > 0, "replies \(replies), dropped \(dropped)")
+        // Connected again: every task's next call is answered.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<16 {
+                group.addTask {
+                    var reply = RedisValue.null
+                    for _ in 0..<2 where reply == .null {  // the first may still meet the last kill
+                        do {
+                            reply = try await client.withExecutor { executor in try await executor.send("ECHO", RedisArgument("after:\(task)")) }
+                        } catch let error as ScaleKitError where error.code == .connectionFailed || error.code == .connectionClosed {}
+                    }
+                    #expect(reply == .bulkString(Array("after:\(task)".utf8)))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let connection = try #require(await client.withExecutor { $0 as? RedisMultiplexedConnection })
+        #expect(connection.socketsAwaitingTheirWriter == 0)
+        await admin.shutdown()
+        await client.shutdown()
+        await server.stop()
+    }
+
     /// Tasks that prefer the loop's thread as their executor run there, and
     /// share the connection with tasks on the cooperative pool: every call
     /// of both kinds is counted, each gets its own reply.
@@ -247,4 +322,10 @@ struct RedisMultiplexingTests {
         server.thaw()
         try await client.withExecutor { executor in _ = try await executor.send("PING") }
     }
+}
+
+/// What the tasks of the dropped-connections test saw, and when to stop.
+private final class DropTally: Sendable {
+    let counts = Mutex((replies: 0, dropped: 0, wrong: [String]()))
+    let isOver = Atomic<Bool>(false)
 }

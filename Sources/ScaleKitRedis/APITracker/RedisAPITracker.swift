@@ -32,6 +32,8 @@ public final class RedisAPITracker: APITracking {
     /// With ``RedisTimeSource/server``: how far the server's clock is ahead of
     /// `clock`, in milliseconds, as the last `WINDOW` refusal showed.
     private let serverClockOffset = Atomic<Int64>(0)
+    /// Per quota, made once: its stats key and its outcome commands.
+    private let statsCommands: [String: StatsCommands]
     /// Check calls prepared per quota, key and cost for their current windows.
     private let preparedChecks = SanitizerVisibleMutex<[PreparedCheckKey: PreparedCheck]>([:])
 
@@ -63,6 +65,38 @@ public final class RedisAPITracker: APITracking {
         self.timeSource = timeSource
         self.logger = logger
         self.metrics = APICallMetrics(factory: metricsFactory)
+        // A name defined twice is left out, so its calls meet the configuration's error.
+        let names = configuration.quotas.map(\.name)
+        var statsCommands: [String: StatsCommands] = [:]
+        for name in names where names.count(where: { $0 == name }) == 1 {
+            statsCommands[name] = StatsCommands(stats: "\(keys.tag(name)):stats")
+        }
+        self.statsCommands = statsCommands
+    }
+
+    /// A quota's stats key, and the `HINCRBY`s that record an outcome in it,
+    /// formatted once: they are the same on every call.
+    private struct StatsCommands: Sendable {
+        let stats: RedisArgument
+        let success: RedisCommand
+        let failure: RedisCommand
+
+        init(stats: String) {
+            self.stats = RedisArgument(stats)
+            func hincrby(_ field: String) -> RedisCommand {
+                let parts: [RedisArgument] = ["HINCRBY", RedisArgument(stats), RedisArgument(field), 1]
+                var bytes: [UInt8] = []
+                RESP.append(parts, to: &bytes)
+                return RedisCommand(parts: parts, wireBytes: bytes)
+            }
+            success = hincrby(RedisAPIKeys.StatsField.successful)
+            failure = hincrby(RedisAPIKeys.StatsField.failed)
+        }
+    }
+
+    /// The stats key of quota `name` (the routing key of its scripts in a cluster).
+    private func statsKey(_ name: String) -> RedisArgument {
+        statsCommands[name]?.stats ?? RedisArgument(quotaKeys(name).stats)
     }
 
     /// A tracker with its own connections to the server at `url`
@@ -155,7 +189,7 @@ public final class RedisAPITracker: APITracking {
         _ plan: QuotaPlan, _ body: (any RedisCommandExecutor) async throws -> RedisValue
     ) async throws -> RedisValue {
         do {
-            return try await client.withExecutor(routingKey: RedisArgument(quotaKeys(plan.quota.name).stats), body)
+            return try await client.withExecutor(routingKey: statsKey(plan.quota.name), body)
         } catch let error as ScaleKitError where error.nativeCode == "CORRUPT" {
             // The script checked the stored values before its first write: nothing was counted.
             throw ScaleKitError(
@@ -434,12 +468,12 @@ public final class RedisAPITracker: APITracking {
     ///
     /// - Throws: as ``checkAndCount(_:)``; fail-open drops the outcome with a warning instead.
     public func recordOutcome(_ outcome: APICallOutcome, quota name: String) async throws {
-        let quota = try configuration.quota(named: name)
-        let field = outcome == .success ? RedisAPIKeys.StatsField.successful : RedisAPIKeys.StatsField.failed
-        let stats = quotaKeys(quota.name).stats
+        // A configured quota's commands are ready; any other name gets the configuration's error.
+        let commands = try statsCommands[name] ?? StatsCommands(stats: quotaKeys(configuration.quota(named: name).name).stats)
+        let command = outcome == .success ? commands.success : commands.failure
         do {
-            try await client.withExecutor(routingKey: RedisArgument(stats)) { executor in
-                _ = try await executor.send("HINCRBY", RedisArgument(stats), RedisArgument(field), 1)
+            try await client.withExecutor(routingKey: commands.stats) { executor in
+                if case .error(let error) = try await executor.pipeline([command])[0] { throw error.scaleKitError }
             }
         } catch let error as ScaleKitError where unreachablePolicy == .failOpen && Self.isUnreachable(error) {
             logger.warning(

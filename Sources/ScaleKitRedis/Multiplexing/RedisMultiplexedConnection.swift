@@ -53,12 +53,33 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         var waiting = RequestQueue()
         /// The loop has been asked to write `outgoing`.
         var isFlushScheduled = false
-        /// The loop holds bytes it has not finished writing.
-        var isLoopWriting = false
-        /// The plain socket a caller may write to itself while the connection
-        /// is idle (`nil` for TLS, whose session only the loop's thread uses).
+        /// Who may write to the socket now; bytes go out in the order of
+        /// `waiting` because only one writer at a time holds this.
+        var writer = Writer.none
+        /// The plain socket a caller may write to itself when no one else is
+        /// writing (`nil` for TLS, whose session only the loop's thread uses).
         var directDescriptor: Int32?
+        /// Counts the sockets this connection has dropped, so a caller that
+        /// was writing to one can tell it is gone when it is done.
+        var dropCount = 0
+        /// Sockets dropped while a caller was writing to them: the caller
+        /// closes each when its `send` returns, so the descriptor cannot be
+        /// reused by another socket under that `send`.
+        var closedByWriter: [Int32: StreamHandoff] = [:]
     }
+
+    private enum Writer: Equatable {
+        case none
+        /// The loop's thread, with bytes in `wire.unwritten`.
+        case loop
+        /// A caller on its own thread, writing its command and whatever
+        /// gathered meanwhile, with non-blocking `send`s.
+        case caller
+    }
+
+    /// How many times a writing caller also sends what other calls gathered
+    /// while it wrote, before it leaves the rest to the loop.
+    private static let callerWriteRounds = 4
 
     /// The loop thread's side of the connection.
     private final class LoopThreadWire: @unchecked Sendable {
@@ -102,6 +123,9 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         _ = try await pipeline([RedisCommand("PING")])
     }
 
+    /// Dropped sockets that a writing caller has yet to close (0 once every `send` on them returned; for tests).
+    package var socketsAwaitingTheirWriter: Int { state.withLock { $0.closedByWriter.count } }
+
     /// Closes the connection; calls still waiting fail with `connectionClosed`, later calls too.
     func close() {
         state.withLock { $0.phase = .closed }
@@ -109,7 +133,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
     }
 
     private func enqueue(_ request: Request, bytes: [UInt8], continuation: Request.Continuation) {
-        enum Next { case nothing, watchDeadline, connect, flush, refuse(ScaleKitError) }
+        enum Next { case nothing, write(Int32, drops: Int), connect, flush, refuse(ScaleKitError) }
         let next = state.withLock { state -> Next in
             if request.isCancelled {
                 return .refuse(ScaleKitError(.cancelled, "the task was cancelled before \(request.name) was sent"))
@@ -118,27 +142,23 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
                 return .refuse(ScaleKitError(.connectionClosed, "the Redis connection to \(configuration) is closed"))
             }
             request.continuation = continuation
-            let wasIdle = state.waiting.first == nil
             state.waiting.append(request)
-            if state.phase == .open, wasIdle, !state.isFlushScheduled, !state.isLoopWriting, state.outgoing.isEmpty,
+            if state.phase == .open, state.writer == .none, !state.isFlushScheduled, state.outgoing.isEmpty,
                 let descriptor = state.directDescriptor
             {
-                // Nothing in flight and nothing queued: write now, from this
-                // thread, instead of waking the loop to do it (a thread
-                // hand-off less per call for a lone caller). Non-blocking, and
-                // under the lock, so the bytes cannot interleave with others.
-                let written = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-                if written == bytes.count { return .watchDeadline }
-                // The rest (or all, after an error the loop will meet too) goes the usual way.
-                state.outgoing.append(contentsOf: bytes[max(0, written)...])
-            } else {
-                state.outgoing.append(contentsOf: bytes)
+                // No one is writing and nothing is queued: this caller writes
+                // its command now, from its own thread, instead of waking the
+                // loop to do it (a thread hand-off less per call).
+                state.writer = .caller
+                return .write(descriptor, drops: state.dropCount)
             }
+            state.outgoing.append(contentsOf: bytes)
             switch state.phase {
             case .disconnected:
                 state.phase = .connecting
                 return .connect
-            case .open where !state.isFlushScheduled:
+            case .open where !state.isFlushScheduled && state.writer != .caller:
+                // (A writing caller sends what gathers meanwhile, or schedules this itself.)
                 state.isFlushScheduled = true
                 return .flush
             default:
@@ -147,10 +167,56 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         }
         switch next {
         case .nothing: break
-        case .watchDeadline: loop.watchDeadlines()
+        case .write(let descriptor, let drops):
+            writeAsCaller(bytes, to: descriptor, drops: drops)
+            loop.watchDeadlines()
         case .connect: DispatchQueue.global().async { [self] in connect() }
         case .flush: loop.execute { [self] in flush() }
         case .refuse(let error): continuation.resume(returning: .failure(error))
+        }
+    }
+
+    /// Writes `bytes`, then what other calls gathered meanwhile (a few
+    /// rounds), with non-blocking `send`s outside the lock; whatever the
+    /// socket does not take goes to the loop, ahead of anything newer.
+    /// The caller holds the writer's place until it is done.
+    private func writeAsCaller(_ bytes: [UInt8], to descriptor: Int32, drops: Int) {
+        enum After { case done, sendMore, flush, close(StreamHandoff?) }
+        var pending = bytes
+        var rounds = 1
+        while true {
+            let written = pending.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            let after = state.withLock { state -> After in
+                guard state.dropCount == drops else {
+                    // The socket failed meanwhile: its calls have failed, and
+                    // the writer's place belongs to the next socket.
+                    return .close(state.closedByWriter.removeValue(forKey: descriptor))
+                }
+                if written == pending.count, !state.outgoing.isEmpty, rounds < Self.callerWriteRounds {
+                    rounds += 1
+                    swap(&pending, &state.outgoing)
+                    state.outgoing.removeAll(keepingCapacity: true)
+                    return .sendMore
+                }
+                state.writer = .none
+                if written < pending.count {
+                    // The rest (or all, after an error the loop will meet too) goes first.
+                    state.outgoing.insert(contentsOf: pending[max(0, written)...], at: 0)
+                }
+                guard !state.outgoing.isEmpty, !state.isFlushScheduled else { return .done }
+                state.isFlushScheduled = true
+                return .flush
+            }
+            switch after {
+            case .sendMore: continue
+            case .done: return
+            case .flush:
+                loop.execute { [self] in flush() }
+                return
+            case .close(let handoff):
+                handoff?.stream.close()
+                return
+            }
         }
     }
 
@@ -203,9 +269,11 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
     /// Takes what the calls have gathered and writes as much as the socket takes.
     private func flush() {
         guard wire.stream != nil else { return }
-        state.withLock { state in
+        let isCallerWriting = state.withLock { state -> Bool in
             state.isFlushScheduled = false
-            state.isLoopWriting = true
+            // A writing caller sends what gathered, or schedules a flush when it is done.
+            if state.writer == .caller { return true }
+            state.writer = .loop
             if wire.unwritten.isEmpty {
                 swap(&wire.unwritten, &state.outgoing)
                 wire.unwrittenOffset = 0
@@ -213,8 +281,9 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
                 wire.unwritten.append(contentsOf: state.outgoing)
                 state.outgoing.removeAll(keepingCapacity: true)
             }
+            return false
         }
-        writeUnwritten()
+        if !isCallerWriting { writeUnwritten() }
     }
 
     private func writeUnwritten() {
@@ -239,7 +308,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         }
         wire.unwritten.removeAll(keepingCapacity: true)
         wire.unwrittenOffset = 0
-        state.withLock { $0.isLoopWriting = false }
+        state.withLock { $0.writer = .none }
         if wire.isWatchingWritable {
             wire.isWatchingWritable = false
             loop.watchWritable(stream.descriptor, false)
@@ -323,11 +392,19 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
 
     /// Closes the socket and fails every waiting call with `error`; the next call connects again.
     private func fail(_ error: ScaleKitError) {
-        // No caller may write to the socket from here on (callers write under this lock).
-        state.withLock { $0.directDescriptor = nil }
         if let stream = wire.stream {
+            // No caller may start writing to the socket from here on; one
+            // that is writing now closes it when its `send` returns.
+            let isCallerWriting = state.withLock { state -> Bool in
+                state.directDescriptor = nil
+                state.dropCount += 1
+                guard state.writer == .caller else { return false }
+                state.writer = .none
+                state.closedByWriter[stream.descriptor] = StreamHandoff(stream: stream)
+                return true
+            }
             loop.deregister(stream.descriptor)
-            stream.close()
+            if isCallerWriting { shutdown(stream.descriptor, Int32(SHUT_RDWR)) } else { stream.close() }
             wire.stream = nil
             logger.debug("Redis connection dropped", metadata: ["server": "\(configuration)", "error": "\(error)"])
         }
@@ -340,7 +417,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
             if state.phase == .open { state.phase = .disconnected }
             state.outgoing.removeAll()
             state.isFlushScheduled = false
-            state.isLoopWriting = false
+            if state.writer == .loop { state.writer = .none }
             return state.waiting.removeAll()
         }
         finish(waiting, with: error)
