@@ -305,6 +305,22 @@ def backend_markdown(rows):
     return "\n".join(out)
 
 
+def merge_ceiling_line(seed_rows):
+    """What one round trip allows a single task's status merge against the
+    seed's, from this run's own figures: a merge is one round trip, the
+    seed's three (WATCH, GET, MULTI…EXEC), so no merge from one task can
+    beat the seed by more than the seed's merge time over one
+    redis-benchmark -c 1 round trip of the check-and-count script."""
+    seed = select(seed_rows, {"bench": "redis-merge", "threads": 1})
+    trip = select(seed_rows, {"bench": "rb-check-and-count", "clients": 1})
+    if not (seed and trip and seed.get("ops_per_s") and trip.get("ops_per_s")):
+        return ""
+    return (f"A status merge is one round trip; the seed's takes three (`WATCH`, `GET`, `MULTI`…`EXEC`). "
+            f"One `redis-benchmark -c 1` round trip took {fmt_time(1 / trip['ops_per_s'])} in this run and the seed's "
+            f"merge from one thread {fmt_time(1 / seed['ops_per_s'])}, so a merge from one task that cost nothing "
+            f"but its round trip would be {fmt_ratio(trip['ops_per_s'] / seed['ops_per_s'])} the seed here.")
+
+
 # The same benchmark through PgBouncer and straight to PostgreSQL: (label, shape).
 PGBOUNCER_PAIRS = [
     ("claim, new ids, 1 task", r"Claim\.newIds\.1task\..*"),
@@ -694,6 +710,8 @@ def main():
     md += ["### Backends: operations per second, ScaleKit against the seed's stack on the same servers",
           "",
           backend_markdown(backends),
+          "",
+          merge_ceiling_line(seed_rows),
           "",
           "### PgBouncer (pool_mode = transaction) against the direct connection, same run",
           "",
