@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ScaleKitRedis
 import ScaleKitTestSupport
 
 /// A redis-server owned by one test, for fault tests that stop, freeze or
@@ -9,6 +10,8 @@ final class PrivateRedisServer: @unchecked Sendable {
     // single owning test calls sequentially; nothing else touches it.
     let port: Int
     let extraArguments: [String]
+    /// The CA file clients verify the server with, when it speaks only TLS.
+    let tlsCA: String?
     private var process: Process?
 
     static var isAvailable: Bool {
@@ -17,26 +20,49 @@ final class PrivateRedisServer: @unchecked Sendable {
     static let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
         .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/redis-server"
 
-    init(extraArguments: [String] = []) throws {
+    /// - Parameter overTLS: a TLS-only server, with the certificates the
+    ///   test script made for the shared TLS servers (beside `SCALEKIT_TEST_REDIS_TLS_CA`).
+    init(extraArguments: [String] = [], overTLS: Bool = false) throws {
         port = try Self.freePort()
         self.extraArguments = extraArguments
+        if overTLS {
+            guard let ca = ProcessInfo.processInfo.environment["SCALEKIT_TEST_REDIS_TLS_CA"] else {
+                throw TestServers.Missing(description: "SCALEKIT_TEST_REDIS_TLS_CA is not set: run the tests through scripts/test.sh")
+            }
+            tlsCA = ca
+        } else {
+            tlsCA = nil
+        }
         try start()
     }
 
     /// Starts a server, waiting for it off the cooperative pool.
-    static func make(extraArguments: [String] = []) async throws -> PrivateRedisServer {
-        try await offThePool { try PrivateRedisServer(extraArguments: extraArguments) }
+    static func make(extraArguments: [String] = [], overTLS: Bool = false) async throws -> PrivateRedisServer {
+        try await offThePool { try PrivateRedisServer(extraArguments: extraArguments, overTLS: overTLS) }
     }
 
-    var url: String { "redis://127.0.0.1:\(port)/0" }
+    var url: String { "\(tlsCA == nil ? "redis" : "rediss")://127.0.0.1:\(port)/0" }
+
+    /// A client of this server (verifying its certificate when it speaks TLS).
+    func client() throws -> RedisClient {
+        var configuration = try RedisConnectionConfiguration(url: url)
+        configuration.tls?.caFile = tlsCA
+        return RedisClient(configuration: configuration)
+    }
     var pid: Int32 { process?.processIdentifier ?? 0 }
 
     func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = [
-            "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--daemonize", "no",
-        ] + extraArguments
+        var listening = ["--port", String(port)]
+        if let tlsCA {
+            let directory = (tlsCA as NSString).deletingLastPathComponent
+            listening = [
+                "--port", "0", "--tls-port", String(port), "--tls-cert-file", "\(directory)/server.crt",
+                "--tls-key-file", "\(directory)/server.key", "--tls-ca-cert-file", tlsCA, "--tls-auth-clients", "no",
+            ]
+        }
+        process.arguments = ["--bind", "127.0.0.1"] + listening + ["--save", "", "--appendonly", "no", "--daemonize", "no"] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -150,12 +150,13 @@ struct RedisMultiplexingTests {
     /// through large commands the socket cannot take at once. Every call
     /// gets its own reply or a connection error, never another call's
     /// reply; afterwards every task's next call succeeds, and no dropped
-    /// socket is left waiting for its writer to close it.
-    @Test(.enabled(if: PrivateRedisServer.isAvailable))
-    func connectionsDroppedUnderLoadMixNoRepliesAndLeakNoSockets() async throws {
-        let server = try await PrivateRedisServer.make()
-        let client = try RedisClient(url: server.url)
-        let admin = try RedisClient(url: server.url)
+    /// socket is left waiting for its writer to close it. Over TLS too,
+    /// where callers encrypt while the loop's thread decrypts.
+    @Test(.enabled(if: PrivateRedisServer.isAvailable), arguments: [false, true])
+    func connectionsDroppedUnderLoadMixNoRepliesAndLeakNoSockets(overTLS: Bool) async throws {
+        let server = try await PrivateRedisServer.make(overTLS: overTLS)
+        let client = try server.client()
+        let admin = try server.client()
         let kills = 30
         let big = String(repeating: "x", count: 300_000)
         let tally = DropTally()

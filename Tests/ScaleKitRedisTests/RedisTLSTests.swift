@@ -69,6 +69,28 @@ struct RedisTLSTests {
         await client.shutdown()
     }
 
+    /// 16 tasks share one TLS connection, calls small and larger than a TLS
+    /// record or a socket buffer mixed: callers encrypt and write their own
+    /// commands while the loop's thread decrypts, and every call gets its own reply.
+    @Test func manyTasksShareOneTLSConnectionAndGetTheirOwnReplies() async throws {
+        let setup = try Self.setup()
+        let client = try client(setup.url, .init(caFile: setup.ca))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<16 {
+                group.addTask {
+                    for call in 0..<100 {
+                        let size = [0, 100, 20_000, 300_000][(task + call) % 4 == 0 ? call % 4 : 0]
+                        let payload = "\(task):\(call):" + String(repeating: "é", count: size)
+                        let reply = try await client.withExecutor { executor in try await executor.send("ECHO", RedisArgument(payload)) }
+                        #expect(reply == .bulkString(Array(payload.utf8)), "task \(task) call \(call) got another reply")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        await client.shutdown()
+    }
+
     @Test func aWrongCAIsRefusedWithATypedError() async throws {
         let setup = try Self.setup()
         let error = try await refusal(try client(setup.url, .init(caFile: setup.wrongCA)))

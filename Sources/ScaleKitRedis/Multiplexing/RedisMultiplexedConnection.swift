@@ -47,8 +47,11 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
 
     private struct State {
         var phase = Phase.disconnected
-        /// Formatted commands not yet handed to the loop.
+        /// Formatted commands not yet sealed and written.
         var outgoing: [UInt8] = []
+        /// Wire bytes a writing caller sealed that the socket did not take:
+        /// they go out before anything else.
+        var sealedBacklog: [UInt8] = []
         /// Every call whose commands are in `outgoing` or on the wire, oldest first.
         var waiting = RequestQueue()
         /// The loop has been asked to write `outgoing`.
@@ -56,9 +59,9 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         /// Who may write to the socket now; bytes go out in the order of
         /// `waiting` because only one writer at a time holds this.
         var writer = Writer.none
-        /// The plain socket a caller may write to itself when no one else is
-        /// writing (`nil` for TLS, whose session only the loop's thread uses).
-        var directDescriptor: Int32?
+        /// The open socket, which a caller may write to itself when no one
+        /// else is writing (`nil` while there is none).
+        var directStream: StreamHandoff?
         /// Counts the sockets this connection has dropped, so a caller that
         /// was writing to one can tell it is gone when it is done.
         var dropCount = 0
@@ -72,8 +75,8 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         case none
         /// The loop's thread, with bytes in `wire.unwritten`.
         case loop
-        /// A caller on its own thread, writing its command and whatever
-        /// gathered meanwhile, with non-blocking `send`s.
+        /// A caller on its own thread, sealing and writing its command and
+        /// whatever gathered meanwhile, with non-blocking `send`s.
         case caller
     }
 
@@ -85,8 +88,10 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
     private final class LoopThreadWire: @unchecked Sendable {
         var stream: (any RedisByteStream)?
         let replies = RedisFlatReplyReader()
-        /// Bytes taken from `outgoing` that the socket has not taken yet.
+        /// Wire bytes the loop sealed (or took from `sealedBacklog`) that the socket has not taken yet.
         var unwritten: [UInt8] = []
+        /// Where the loop takes `outgoing` to seal it (kept for its capacity).
+        var unsealed: [UInt8] = []
         var unwrittenOffset = 0
         var isWatchingWritable = false
         var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -133,7 +138,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
     }
 
     private func enqueue(_ request: Request, bytes: [UInt8], continuation: Request.Continuation) {
-        enum Next { case nothing, write(Int32, drops: Int), connect, flush, refuse(ScaleKitError) }
+        enum Next { case nothing, write(StreamHandoff, drops: Int), connect, flush, refuse(ScaleKitError) }
         let next = state.withLock { state -> Next in
             if request.isCancelled {
                 return .refuse(ScaleKitError(.cancelled, "the task was cancelled before \(request.name) was sent"))
@@ -143,14 +148,14 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
             }
             request.continuation = continuation
             state.waiting.append(request)
-            if state.phase == .open, state.writer == .none, !state.isFlushScheduled, state.outgoing.isEmpty,
-                let descriptor = state.directDescriptor
+            if state.phase == .open, state.writer == .none, !state.isFlushScheduled, state.outgoing.isEmpty, state.sealedBacklog.isEmpty,
+                let stream = state.directStream
             {
                 // No one is writing and nothing is queued: this caller writes
                 // its command now, from its own thread, instead of waking the
                 // loop to do it (a thread hand-off less per call).
                 state.writer = .caller
-                return .write(descriptor, drops: state.dropCount)
+                return .write(stream, drops: state.dropCount)
             }
             state.outgoing.append(contentsOf: bytes)
             switch state.phase {
@@ -167,8 +172,8 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         }
         switch next {
         case .nothing: break
-        case .write(let descriptor, let drops):
-            writeAsCaller(bytes, to: descriptor, drops: drops)
+        case .write(let stream, let drops):
+            writeAsCaller(bytes, to: stream.stream, drops: drops)
             loop.watchDeadlines()
         case .connect: DispatchQueue.global().async { [self] in connect() }
         case .flush: loop.execute { [self] in flush() }
@@ -176,21 +181,26 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         }
     }
 
-    /// Writes `bytes`, then what other calls gathered meanwhile (a few
-    /// rounds), with non-blocking `send`s outside the lock; whatever the
-    /// socket does not take goes to the loop, ahead of anything newer.
-    /// The caller holds the writer's place until it is done.
-    private func writeAsCaller(_ bytes: [UInt8], to descriptor: Int32, drops: Int) {
-        enum After { case done, sendMore, flush, close(StreamHandoff?) }
+    /// Seals and writes `bytes`, then what other calls gathered meanwhile
+    /// (a few rounds), with non-blocking `send`s outside the lock; wire
+    /// bytes the socket does not take go to the loop, ahead of anything
+    /// newer. The caller holds the writer's place until it is done.
+    private func writeAsCaller(_ bytes: [UInt8], to stream: any RedisByteStream, drops: Int) {
+        enum After { case done, sendMore, flush, close(StreamHandoff?), fail(ScaleKitError) }
         var pending = bytes
         var rounds = 1
         while true {
-            let written = pending.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            let sealingError = stream.seal(&pending)
+            let written = sealingError != nil ? 0 : pending.withUnsafeBytes { stream.send($0) }
             let after = state.withLock { state -> After in
                 guard state.dropCount == drops else {
                     // The socket failed meanwhile: its calls have failed, and
                     // the writer's place belongs to the next socket.
-                    return .close(state.closedByWriter.removeValue(forKey: descriptor))
+                    return .close(state.closedByWriter.removeValue(forKey: stream.descriptor))
+                }
+                if let sealingError {
+                    state.writer = .none
+                    return .fail(sealingError)
                 }
                 if written == pending.count, !state.outgoing.isEmpty, rounds < Self.callerWriteRounds {
                     rounds += 1
@@ -201,9 +211,9 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
                 state.writer = .none
                 if written < pending.count {
                     // The rest (or all, after an error the loop will meet too) goes first.
-                    state.outgoing.insert(contentsOf: pending[max(0, written)...], at: 0)
+                    state.sealedBacklog = Array(pending[max(0, written)...])
                 }
-                guard !state.outgoing.isEmpty, !state.isFlushScheduled else { return .done }
+                guard !state.outgoing.isEmpty || !state.sealedBacklog.isEmpty, !state.isFlushScheduled else { return .done }
                 state.isFlushScheduled = true
                 return .flush
             }
@@ -215,6 +225,9 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
                 return
             case .close(let handoff):
                 handoff?.stream.close()
+                return
+            case .fail(let error):
+                loop.execute { [self] in failIfStill(drops: drops, error) }
                 return
             }
         }
@@ -254,7 +267,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
             guard state.phase == .connecting else { return true }
             state.phase = .open
             state.isFlushScheduled = false
-            state.directDescriptor = (stream as? RedisPlainStream)?.descriptor
+            state.directStream = StreamHandoff(stream: stream)
             return false
         }
         if isClosed {
@@ -266,45 +279,63 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         flush()
     }
 
-    /// Takes what the calls have gathered and writes as much as the socket takes.
+    /// Takes what the calls have gathered, seals it and writes as much as the socket takes.
     private func flush() {
-        guard wire.stream != nil else { return }
+        guard let stream = wire.stream else { return }
         let isCallerWriting = state.withLock { state -> Bool in
             state.isFlushScheduled = false
             // A writing caller sends what gathered, or schedules a flush when it is done.
             if state.writer == .caller { return true }
             state.writer = .loop
-            if wire.unwritten.isEmpty {
-                swap(&wire.unwritten, &state.outgoing)
-                wire.unwrittenOffset = 0
-            } else {
-                wire.unwritten.append(contentsOf: state.outgoing)
-                state.outgoing.removeAll(keepingCapacity: true)
-            }
+            Self.move(&state.sealedBacklog, to: &wire.unwritten)
+            swap(&wire.unsealed, &state.outgoing)
             return false
         }
-        if !isCallerWriting { writeUnwritten() }
+        if isCallerWriting { return }
+        if !wire.unsealed.isEmpty || stream.hasSealedBytesWaiting {
+            // Sealed outside the lock: only the writer's place holder seals, so the order holds.
+            if let error = stream.seal(&wire.unsealed) {
+                fail(error)
+                return
+            }
+            Self.move(&wire.unsealed, to: &wire.unwritten)
+        }
+        writeUnwritten()
+    }
+
+    /// Appends `bytes` to `destination` (by swapping when it is empty) and empties `bytes`, keeping capacity.
+    private static func move(_ bytes: inout [UInt8], to destination: inout [UInt8]) {
+        if bytes.isEmpty { return }
+        if destination.isEmpty {
+            swap(&bytes, &destination)
+        } else {
+            destination.append(contentsOf: bytes)
+        }
+        bytes.removeAll(keepingCapacity: true)
     }
 
     private func writeUnwritten() {
         guard let stream = wire.stream else { return }
         while wire.unwrittenOffset < wire.unwritten.count {
-            let outcome = wire.unwritten.withUnsafeBytes { bytes in
-                stream.write(UnsafeRawBufferPointer(rebasing: bytes[wire.unwrittenOffset...]))
+            let count = wire.unwritten.withUnsafeBytes { bytes in
+                stream.send(UnsafeRawBufferPointer(rebasing: bytes[wire.unwrittenOffset...]))
             }
-            switch outcome {
-            case .wrote(let count):
+            if count >= 0 {
                 wire.unwrittenOffset += count
-            case .wouldBlock:
-                if !wire.isWatchingWritable {
-                    wire.isWatchingWritable = true
-                    loop.watchWritable(stream.descriptor, true)
-                }
-                return
-            case .failed(let error):
-                fail(error)
+                continue
+            }
+            let code = errno
+            guard code == EAGAIN || code == EWOULDBLOCK else {
+                fail(
+                    ScaleKitError(
+                        .connectionFailed, "failed writing to \(configuration): \(String(cString: strerror(code)))", nativeCode: "errno \(code)"))
                 return
             }
+            if !wire.isWatchingWritable {
+                wire.isWatchingWritable = true
+                loop.watchWritable(stream.descriptor, true)
+            }
+            return
         }
         wire.unwritten.removeAll(keepingCapacity: true)
         wire.unwrittenOffset = 0
@@ -340,7 +371,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
                     fail(ScaleKitError(.protocolError, "the reply from \(configuration) is not valid RESP", nativeCode: "REDIS_ERR_PROTOCOL"))
                     return
                 }
-                if count < wire.readBuffer.count && stream is RedisPlainStream { break reading }
+                if count < wire.readBuffer.count && stream.isPlain { break reading }
             case .wouldBlock:
                 break reading
             case .failed(let error):
@@ -350,6 +381,19 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
             }
         }
         deliver(replies)
+        // (Unless delivering found the stream out of step and dropped it.)
+        if wire.stream === stream, stream.hasSealedBytesWaiting { scheduleFlushIfIdle() }
+    }
+
+    /// Reading made the TLS session write records of its own (rare: an
+    /// answer to the server's key update): a flush sends them unless a writer is at work.
+    private func scheduleFlushIfIdle() {
+        let mustFlush = state.withLock { state -> Bool in
+            guard state.writer == .none, !state.isFlushScheduled else { return false }
+            state.isFlushScheduled = true
+            return true
+        }
+        if mustFlush { loop.execute { [self] in flush() } }
     }
 
     /// Hands `replies` to the waiting calls in order.
@@ -396,7 +440,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
             // No caller may start writing to the socket from here on; one
             // that is writing now closes it when its `send` returns.
             let isCallerWriting = state.withLock { state -> Bool in
-                state.directDescriptor = nil
+                state.directStream = nil
                 state.dropCount += 1
                 guard state.writer == .caller else { return false }
                 state.writer = .none
@@ -409,6 +453,7 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
             logger.debug("Redis connection dropped", metadata: ["server": "\(configuration)", "error": "\(error)"])
         }
         wire.unwritten.removeAll()
+        wire.unsealed.removeAll()
         wire.unwrittenOffset = 0
         wire.isWatchingWritable = false
         // A new connection starts a new reply stream: drop any half-read reply.
@@ -416,11 +461,18 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         let waiting = state.withLock { state -> [Request] in
             if state.phase == .open { state.phase = .disconnected }
             state.outgoing.removeAll()
+            state.sealedBacklog.removeAll()
             state.isFlushScheduled = false
             if state.writer == .loop { state.writer = .none }
             return state.waiting.removeAll()
         }
         finish(waiting, with: error)
+    }
+
+    /// A caller could not seal its command: fails the socket it meant, unless that one is gone already.
+    private func failIfStill(drops: Int, _ error: ScaleKitError) {
+        guard state.withLock({ $0.dropCount == drops }) else { return }
+        fail(error)
     }
 
     private func finish(_ requests: [Request], with error: ScaleKitError) {
