@@ -219,6 +219,32 @@ struct RedisMultiplexingTests {
         await server.stop()
     }
 
+    /// A call that waits for the connection to open gets the whole command
+    /// timeout for its reply from the moment it opens. The TLS handshake is
+    /// held up for longer than the command timeout (the server frozen, then
+    /// thawed), and the call's reply then takes a second more (`BLPOP` on an
+    /// empty list, 1 s): counted from the call, the reply would be overdue
+    /// before it could come; counted from the opening, it is on time.
+    @Test(.enabled(if: PrivateRedisServer.isAvailable))
+    func theReplyTimeoutCountsFromWhenTheConnectionOpened() async throws {
+        let server = try await PrivateRedisServer.make(overTLS: true)
+        var configuration = try RedisConnectionConfiguration(url: server.url)
+        configuration.tls?.caFile = server.tlsCA
+        configuration.connectTimeout = TestServers.hangBound
+        configuration.commandTimeout = TestServers.scaled(.seconds(3))
+        let client = RedisClient(configuration: configuration)
+        server.freeze()
+        let started = ContinuousClock.now
+        let call = Task { try await client.withExecutor { executor in try await executor.send("BLPOP", "empty", 1) } }
+        try await Task.sleep(for: configuration.commandTimeout + .milliseconds(500))
+        server.thaw()
+        #expect(try await call.value == .null)
+        // (It did wait for the handshake, longer than its command timeout.)
+        #expect(ContinuousClock.now - started > configuration.commandTimeout)
+        await client.shutdown()
+        await server.stop()
+    }
+
     /// Tasks that prefer the loop's thread as their executor run there, and
     /// share the connection with tasks on the cooperative pool: every call
     /// of both kinds is counted, each gets its own reply.

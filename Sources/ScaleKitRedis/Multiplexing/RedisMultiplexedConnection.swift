@@ -28,7 +28,10 @@ import ScaleKit
 ///   meanwhile wait for it and fail with its error when it fails.
 /// - A reply that does not come within the command timeout fails every call
 ///   waiting on the connection with `timeout` and closes it: the server is
-///   not answering, and a late reply could not be matched any more.
+///   not answering, and a late reply could not be matched any more. For a
+///   call that waited for the connection to open, the command timeout counts
+///   from the moment it opened, so no call waits longer than the connect
+///   and command timeouts together, and none gets less than the command timeout.
 /// - A lost connection fails every call waiting on it (their commands may
 ///   have run); the next call connects again. A server that closes an idle
 ///   connection (restart, `CLIENT KILL`) is noticed by the loop at once, so
@@ -267,6 +270,9 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
             guard state.phase == .connecting else { return true }
             state.phase = .open
             state.isFlushScheduled = false
+            // Calls that waited for the connection get the whole command
+            // timeout for their replies from now: connecting had its own timeout.
+            state.waiting.extendDeadlines(toAtLeast: ContinuousClock.now.advanced(by: configuration.commandTimeout))
             state.directStream = StreamHandoff(stream: stream)
             return false
         }
@@ -497,7 +503,8 @@ private struct StreamHandoff: @unchecked Sendable {
 private final class Request: @unchecked Sendable {
     typealias Continuation = UnsafeContinuation<Result<[RedisValue], ScaleKitError>, Never>
     let replyCount: Int
-    let deadline: ContinuousClock.Instant
+    /// When the reply is overdue; moved later once if the call waited for the connection to open.
+    var deadline: ContinuousClock.Instant
     /// The first command, named only in error messages (so not on every call).
     private let command: RedisCommand
     var continuation: Continuation?
@@ -532,6 +539,10 @@ private struct RequestQueue {
             items.removeFirst(head)
             head = 0
         }
+    }
+
+    func extendDeadlines(toAtLeast deadline: ContinuousClock.Instant) {
+        for request in items[head...] where request.deadline < deadline { request.deadline = deadline }
     }
 
     mutating func removeAll() -> [Request] {
