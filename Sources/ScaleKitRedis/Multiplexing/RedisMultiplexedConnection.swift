@@ -63,7 +63,8 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
         /// `waiting` because only one writer at a time holds this.
         var writer = Writer.none
         /// The open socket, which a caller may write to itself when no one
-        /// else is writing (`nil` while there is none).
+        /// else is writing (over TLS: and no call awaits a reply); `nil`
+        /// while there is none.
         var directStream: StreamHandoff?
         /// Counts the sockets this connection has dropped, so a caller that
         /// was writing to one can tell it is gone when it is done.
@@ -150,13 +151,18 @@ final class RedisMultiplexedConnection: RedisCommandExecutor, Sendable {
                 return .refuse(ScaleKitError(.connectionClosed, "the Redis connection to \(configuration) is closed"))
             }
             request.continuation = continuation
+            let isIdle = state.waiting.first == nil
             state.waiting.append(request)
             if state.phase == .open, state.writer == .none, !state.isFlushScheduled, state.outgoing.isEmpty, state.sealedBacklog.isEmpty,
-                let stream = state.directStream
+                let stream = state.directStream, isIdle || stream.stream.isPlain
             {
                 // No one is writing and nothing is queued: this caller writes
                 // its command now, from its own thread, instead of waking the
-                // loop to do it (a thread hand-off less per call).
+                // loop to do it (a thread hand-off less per call). Over TLS
+                // only when no reply is awaited either: redis-server reads one
+                // TLS record per turn of its event loop, so while calls are in
+                // flight the loop's batches, one record each, cost it less
+                // than a record per caller.
                 state.writer = .caller
                 return .write(stream, drops: state.dropCount)
             }
