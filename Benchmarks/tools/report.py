@@ -321,6 +321,23 @@ def merge_ceiling_line(seed_rows):
             f"but its round trip would be {fmt_ratio(trip['ops_per_s'] / seed['ops_per_s'])} the seed here.")
 
 
+def tls_line(swift):
+    """The check-and-count over TLS against plain text, from this run (the
+    goal: within 1.5x)."""
+    parts = []
+    for label, shape in [("16 tasks", "16tasks"), ("1 task", "1connection")]:
+        pname, plain = swift_lookup(swift, rf".*checkAndCount\.{shape}\.ops=\d+")
+        tname, tls = swift_lookup(swift, rf".*checkAndCount\.tls\.{shape}\.ops=\d+")
+        if plain is None or tls is None:
+            continue
+        p, t = ops_per_second(pname, plain), ops_per_second(tname, tls)
+        if p and t:
+            parts.append(f"{label} {fmt_time(1 / t)} against {fmt_time(1 / p)} ({fmt_ratio(p / t)})")
+    if not parts:
+        return ""
+    return "Check-and-count over TLS against plain text, per call: " + "; ".join(parts) + "."
+
+
 # The same benchmark through PgBouncer and straight to PostgreSQL: (label, shape).
 PGBOUNCER_PAIRS = [
     ("claim, new ids, 1 task", r"Claim\.newIds\.1task\..*"),
@@ -712,6 +729,8 @@ def main():
           backend_markdown(backends),
           "",
           merge_ceiling_line(seed_rows),
+          "",
+          tls_line(swift),
           "",
           "### PgBouncer (pool_mode = transaction) against the direct connection, same run",
           "",
