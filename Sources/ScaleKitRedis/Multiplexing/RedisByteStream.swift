@@ -78,6 +78,22 @@ func openRedisByteStream(_ configuration: RedisConnectionConfiguration) throws(S
     return RedisPlainStream(descriptor: descriptor, describedAs: "\(configuration)")
 }
 
+/// One non-blocking `recv` (again after `EINTR`); the end of the stream is a failure.
+private func receive(from descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, describedAs: String) -> RedisStreamRead {
+    while true {
+        let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
+        if count > 0 { return .bytes(count) }
+        if count == 0 { return .failed(ScaleKitError(.connectionFailed, "\(describedAs) closed the connection", nativeCode: "EOF")) }
+        switch errno {
+        case EINTR: continue
+        case EAGAIN, EWOULDBLOCK: return .wouldBlock
+        case let code:
+            return .failed(
+                ScaleKitError(.connectionFailed, "failed reading from \(describedAs): \(String(cString: strerror(code)))", nativeCode: "errno \(code)"))
+        }
+    }
+}
+
 private func makeNonBlocking(_ descriptor: Int32) {
     _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
 }
@@ -98,19 +114,7 @@ final class RedisPlainStream: RedisByteStream {
     func seal(_ bytes: inout [UInt8]) -> ScaleKitError? { nil }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> RedisStreamRead {
-        while true {
-            let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
-            if count > 0 { return .bytes(count) }
-            if count == 0 { return .failed(ScaleKitError(.connectionFailed, "\(describedAs) closed the connection", nativeCode: "EOF")) }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK: return .wouldBlock
-            case let code:
-                return .failed(
-                    ScaleKitError(
-                        .connectionFailed, "failed reading from \(describedAs): \(String(cString: strerror(code)))", nativeCode: "errno \(code)"))
-            }
-        }
+        receive(from: descriptor, into: buffer, describedAs: describedAs)
     }
 
     func close() { _ = Glibc.close(descriptor) }
@@ -121,9 +125,9 @@ final class RedisPlainStream: RedisByteStream {
 /// rather than read and written by OpenSSL itself: encrypting a batch is a
 /// few microseconds of work under the session's lock, done by whichever
 /// thread holds the connection's writer's place, and every socket call is
-/// the connection's own, outside any lock. So a caller that finds the socket
-/// free writes its command itself over TLS as over plain TCP, while the
-/// loop's thread decrypts replies.
+/// the connection's own, outside any lock. So a caller can write its
+/// command itself over TLS too (when no reply is awaited: see
+/// ``RedisMultiplexedConnection``) while the loop's thread decrypts replies.
 final class RedisTLSStream: RedisByteStream, @unchecked Sendable {
     // @unchecked: the session and its memory BIOs are used only under
     // `sessionLock`; `cipherBuffer` and `isSocketDrained` only by the loop's
@@ -207,20 +211,9 @@ final class RedisTLSStream: RedisByteStream, @unchecked Sendable {
                 isSocketDrained = false
                 return .wouldBlock
             }
-            let capacity = cipherBuffer.count
-            let count = cipherBuffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, capacity, 0) }
-            if count == 0 { return .failed(ScaleKitError(.connectionFailed, "\(describedAs) closed the connection", nativeCode: "EOF")) }
-            if count < 0 {
-                switch errno {
-                case EINTR: continue
-                case EAGAIN, EWOULDBLOCK: return .wouldBlock
-                case let code:
-                    return .failed(
-                        ScaleKitError(
-                            .connectionFailed, "failed reading from \(describedAs): \(String(cString: strerror(code)))", nativeCode: "TLS_IO"))
-                }
-            }
-            isSocketDrained = count < capacity
+            let received = cipherBuffer.withUnsafeMutableBytes { receive(from: descriptor, into: $0, describedAs: describedAs) }
+            guard case .bytes(let count) = received else { return received }
+            isSocketDrained = count < cipherBuffer.count
             let fed = sessionLock.withLock { _ in cipherBuffer.withUnsafeBytes { BIO_write(incoming, $0.baseAddress, Int32(count)) } }
             guard fed == Int32(count) else {
                 return .failed(ScaleKitError(.connectionFailed, "cannot buffer the reply from \(describedAs): out of memory"))
