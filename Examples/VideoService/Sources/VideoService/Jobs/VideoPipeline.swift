@@ -86,9 +86,12 @@ struct VideoPipeline: Sendable {
         // writes its status, so the final status cannot be overwritten.
         let video = try await fenced(.complete) { try await backends.videos.completeVideo(id: job.videoID, token: job.token) }
         // The video is completed: nothing may fail it now. A status write that
-        // fails (a dropped connection) is tried again a few times, and never
-        // followed by a failed status.
-        for attempt in 1...5 {
+        // fails is tried again, never followed by a failed status, for long
+        // enough to outlast a Redis failover (the node timeout plus an
+        // election: about 5 s in the fleet test), not just a dropped connection.
+        let giveUp = ContinuousClock.now + Self.completedStatusPatience
+        var pause = Duration.milliseconds(200)
+        while true {
             do {
                 try await fenced(.status) {
                     try await backends.statusTracker.updateStatus(
@@ -98,14 +101,20 @@ struct VideoPipeline: Sendable {
                 }
                 return
             } catch {
-                guard attempt < 5 else {
+                // A refusal by the fence is final: asking again changes nothing.
+                let isRefused = (error as? ScaleKitError)?.code == .notClaimHolder
+                guard !isRefused, !Task.isCancelled, ContinuousClock.now + pause < giveUp else {
                     logger.error("video \(job.videoID) is completed, but its completed status could not be written: \(error)")
                     return
                 }
-                try? await Task.sleep(for: .milliseconds(200 * attempt))
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
             }
         }
     }
+
+    /// How long a completed video's status write is tried again.
+    static let completedStatusPatience: Duration = .seconds(30)
 
     /// Renews the claim's lease every third of the lease until cancelled.
     /// Throws `notClaimHolder` when the claim has passed to another worker;
