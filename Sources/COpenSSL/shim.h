@@ -18,10 +18,4 @@ static inline int scalekit_ssl_ctx_require_tls12(SSL_CTX *context) {
     return (int)SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
 }
 
-/* Non-blocking writes: a write may take part of the buffer, and one that
-   could not finish is retried from a buffer that may have moved. */
-static inline void scalekit_ssl_allow_partial_writes(SSL *ssl) {
-    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-}
-
 #endif
